@@ -1,0 +1,94 @@
+# vsc — virtual serial concentrator.
+#   make run    install missing packages, build, start vscd in the foreground
+#   make test   install missing packages, unit + API tests under ASan+UBSan
+# Everything lands in build/; state of `make run` in var/.
+
+CC      ?= cc
+BUILD   := build
+PKGS    := libmicrohttpd jansson sqlite3 gnutls libcrypt
+PYTHON  := /usr/bin/python3
+
+# Deferred (=) so pkg-config runs only after the deps step installed the packages.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lwslay
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Wvla
+COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice $(WARN) $(PKG_CFLAGS) -MMD -MP
+REL_CFLAGS = $(COMMON) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
+SAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS = $(COMMON) -O1 $(SAN_FLAGS) -DVSC_TEST_BUILD
+
+SERVICE_SRC := $(sort $(wildcard service/*.c))
+LIB_SRC     := $(filter-out service/main.c,$(SERVICE_SRC))
+UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
+EMBEDDED    := $(sort $(wildcard db/migrations/*.sql)) db/schema.sql \
+               $(sort $(wildcard schemas/redfish/*.json schemas/redfish/*.xml))
+
+REL_OBJ  := $(patsubst %.c,$(BUILD)/rel/%.o,$(SERVICE_SRC)) $(BUILD)/rel/service/embed.o
+SAN_LIB  := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/service/embed.o
+SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC))
+
+.PHONY: all deps deps-test deps-bench build run test unit api format format-check bench clean
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+deps:
+	@scripts/deps build
+deps-test:
+	@scripts/deps test
+deps-bench:
+	@scripts/deps bench
+
+build: $(BUILD)/vscd
+
+$(BUILD)/vscd: $(REL_OBJ)
+	$(CC) $(REL_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/san/vscd: $(SAN_OBJ)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/san/unit_tests: $(SAN_LIB) $(UNIT_OBJ)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -fPIE -c -o $@ $<
+
+$(BUILD)/san/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+
+# Schemas and migrations are compiled into the binary (.incbin), so vscd needs no data dir.
+$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED)
+	@mkdir -p $(@D)
+	$(CC) -c -o $@ $<
+
+run: all
+	$(BUILD)/vscd $(ARGS)
+
+# Unit tests, then the API tests against the sanitizer build of the real daemon.
+test: deps-test
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests
+	@$(MAKE) --no-print-directory unit api
+
+unit:
+	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/san/unit_tests
+
+api:
+	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+format:
+	clang-format -i service/*.c service/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run --Werror service/*.c service/*.h tests/unit/*.c tests/unit/*.h
+
+bench: deps-bench build
+	bench/rest.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

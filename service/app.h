@@ -1,0 +1,33 @@
+/*
+ * app — the daemon's state, owned by main.c and handed to every handler through
+ * rf_request.app. One instance per process; no other globals hold service state.
+ */
+#ifndef VSC_APP_H
+#define VSC_APP_H
+
+#include "auth.h"
+#include "config.h"
+#include "db.h"
+#include "loop.h"
+
+#include <time.h>
+
+#define VSC_VERSION "0.1.0"
+
+struct http_server;
+
+struct vsc_app {
+    struct vsc_config cfg;
+    struct loop loop;
+    struct db db;
+    struct auth auth;
+    struct http_server *http;
+    char uuid[37];           /* ServiceRoot.UUID, stable across restarts */
+    char started_iso[32];    /* Manager.Oem.Vsc.StartTime */
+    struct loop_timer sweep; /* session expiry */
+};
+
+/* ISO 8601 UTC with offset ("2026-11-25T18:50:22+00:00") for a unix time. */
+void app_format_time(int64_t t, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * config — every setting in one table {name, type, default, min, max}: defaults are
+ * compiled in, a config file (`name = value` lines) overrides them, command-line flags
+ * override the file. docs/vscd.conf.sample documents each entry; a test holds the sample
+ * and the table to the same names.
+ */
+#ifndef VSC_CONFIG_H
+#define VSC_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vsc_config {
+    char listen[128];
+    char state_dir[PATH_MAX - 64];
+    char tls_cert[PATH_MAX];
+    char tls_key[PATH_MAX];
+    bool insecure_http;
+    char log_level[16];
+    int64_t max_sessions;
+    int64_t max_connections;
+    int64_t max_connections_per_ip;
+    int64_t max_body_bytes;
+    int64_t connection_timeout;
+    int64_t session_timeout_default;
+};
+
+enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };
+
+/* Fills cfg from defaults, the --config file and flags. Prints usage/errors itself. */
+enum config_action config_load(struct vsc_config *cfg, int argc, char **argv, bool *dump_routes);
+
+/* Applies one `name = value` setting. Returns 0, or -1 with a message in err. */
+int config_set(struct vsc_config *cfg, const char *name, const char *value, char *err,
+               size_t errsz);
+
+void config_defaults(struct vsc_config *cfg);
+
+/* Prints every setting name, one per line (for the sample-config test). */
+void config_print_names(void);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * Files compiled into vscd: database migrations and the project's OEM schemas.
+ * Each EMBED gives `name` and `name_end` (a NUL byte follows the data, so text files
+ * are also C strings). Paths are relative to the project root, where make runs.
+ */
+.macro EMBED name, path
+    .section .rodata
+    .global \name
+    .global \name\()_end
+    .balign 16
+\name:
+    .incbin "\path"
+\name\()_end:
+    .byte 0
+.endm
+
+EMBED embed_migration_0001, "db/migrations/0001_accounts.sql"
+EMBED embed_migration_0002, "db/migrations/0002_account_lockout.sql"
+EMBED embed_schema_sql, "db/schema.sql"
+EMBED embed_oem_csdl, "schemas/redfish/VscManager_v1.xml"
+EMBED embed_oem_json, "schemas/redfish/VscManager.json"
+EMBED embed_oem_json_v1_0_0, "schemas/redfish/VscManager.v1_0_0.json"
+
+.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,17 @@
+/* embed — files compiled into the binary (see embed.S). */
+#ifndef VSC_EMBED_H
+#define VSC_EMBED_H
+
+#include <stddef.h>
+
+#define EMBED_DECLARE(name) extern const char name[], name##_end[]
+#define EMBED_LEN(name)     ((size_t)(name##_end - name))
+
+EMBED_DECLARE(embed_migration_0001);
+EMBED_DECLARE(embed_migration_0002);
+EMBED_DECLARE(embed_schema_sql);
+EMBED_DECLARE(embed_oem_csdl);
+EMBED_DECLARE(embed_oem_json);
+EMBED_DECLARE(embed_oem_json_v1_0_0);
+
+#endif

@@ -1,0 +1,392 @@
+#include "http.h"
+
+#include "app.h"
+#include "dispatch.h"
+#include "log.h"
+#include "tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+struct http_server {
+    struct MHD_Daemon *mhd;
+    struct loop_watch watch;
+    struct vsc_app *app;
+    bool tls;
+    char *cert_pem, *key_pem;
+};
+
+/* Per-request state, from the first access-handler call to the completion notice. */
+struct request_state {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool answered; /* a response was queued before the body was read */
+};
+
+int http_parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *len,
+                      int *is_loopback)
+{
+    char host[128];
+    const char *colon;
+    memset(ss, 0, sizeof(*ss));
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof(host))
+            return -1;
+        memcpy(host, listen + 1, (size_t)(end - listen - 1));
+        host[end - listen - 1] = '\0';
+        colon = end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            return -1;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535 || end == colon + 1)
+        return -1;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof(*v4);
+        *is_loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*v6);
+        *is_loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, outsz, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
+                  (socklen_t)outsz);
+}
+
+static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct dispatch_input *in = cls;
+    if (in->nquery >= DISPATCH_MAX_QUERY) {
+        in->query_overflow = true;
+        return MHD_NO;
+    }
+    in->query[in->nquery].key = key;
+    in->query[in->nquery].value = value;
+    in->nquery++;
+    return MHD_YES;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result add_header(struct MHD_Response *resp, const char *name, const json_t *v)
+{
+    return MHD_add_response_header(resp, name, json_string_value(v));
+}
+
+static enum MHD_Result send_response(struct MHD_Connection *c, struct rf_response *r)
+{
+    char *buf;
+    size_t len;
+    if (dispatch_serialize(r, &buf, &len) < 0)
+        return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        return MHD_NO;
+    }
+    const char *ctype = r->raw ? r->content_type : "application/json; charset=utf-8";
+    if (len || r->raw)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    const char *name;
+    json_t *value;
+    json_object_foreach(r->headers, name, value)
+        add_header(resp, name, value);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+/* Answers at once, without reading the body (a declared length over the limit). */
+static enum MHD_Result answer_early(struct http_server *srv, struct MHD_Connection *c,
+                                    const char *url, const char *method)
+{
+    struct dispatch_input in = {.method = method, .path = url, .body_too_large = true,
+                                .tls = srv->tls};
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    in.client_ip = ip;
+    in.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    in.x_auth_token = header(c, "X-Auth-Token");
+    struct rf_response r;
+    rf_response_init(&r);
+    dispatch(srv->app, &in, &r);
+    enum MHD_Result ok = send_response(c, &r);
+    rf_response_fini(&r);
+    return ok;
+}
+
+static bool append_body(struct request_state *st, const char *data, size_t n, size_t limit)
+{
+    if (st->too_large || st->len + n > limit) {
+        st->too_large = true;
+        return false;
+    }
+    if (st->len + n > st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 1024;
+        while (cap < st->len + n)
+            cap *= 2;
+        char *nb = realloc(st->body, cap);
+        if (!nb) {
+            st->too_large = true;
+            return false;
+        }
+        st->body = nb;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    return true;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct request_state *st = *con_cls;
+    size_t limit = (size_t)srv->app->cfg.max_body_bytes;
+    if (!st) {
+        st = calloc(1, sizeof(*st));
+        if (!st)
+            return MHD_NO;
+        *con_cls = st;
+        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > limit) {
+            st->answered = true;
+            return answer_early(srv, c, url, method);
+        }
+        return MHD_YES;
+    }
+    if (st->answered) {
+        *upload_size = 0; /* already answered 413: discard; MHD closes the connection */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        append_body(st, upload, *upload_size, limit); /* overflow is reported at the end */
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    struct dispatch_input in = {
+        .method = method,
+        .path = url,
+        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+        .x_auth_token = header(c, "X-Auth-Token"),
+        .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .odata_version = header(c, "OData-Version"),
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
+        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .body = st->body,
+        .body_len = st->len,
+        .body_too_large = st->too_large,
+        .client_ip = ip,
+        .tls = srv->tls,
+    };
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &in);
+    struct rf_response r;
+    rf_response_init(&r);
+    dispatch(srv->app, &in, &r);
+    enum MHD_Result ok = send_response(c, &r);
+    rf_response_fini(&r);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct request_state *st = *con_cls;
+    if (st) {
+        if (st->body)
+            explicit_bzero(st->body, st->len); /* may hold a password */
+        free(st->body);
+        free(st);
+    }
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    log_debug("http: %s", msg);
+}
+
+static int on_mhd_ready(struct loop_watch *w, uint32_t events)
+{
+    (void)w;
+    (void)events;
+    return LOOP_OK; /* the loop's after-hook runs MHD_run() */
+}
+
+static int64_t mhd_timeout(void *data)
+{
+    struct vsc_app *app = data;
+    MHD_UNSIGNED_LONG_LONG ms;
+    if (!app->http || MHD_get_timeout(app->http->mhd, &ms) != MHD_YES)
+        return -1;
+    return (int64_t)ms;
+}
+
+static void mhd_run(void *data)
+{
+    struct vsc_app *app = data;
+    if (app->http)
+        MHD_run(app->http->mhd);
+}
+
+static int load_tls(struct http_server *srv, const struct vsc_config *cfg)
+{
+    char cert[PATH_MAX], key[PATH_MAX];
+    if (cfg->tls_cert[0]) {
+        snprintf(cert, sizeof(cert), "%s", cfg->tls_cert);
+        snprintf(key, sizeof(key), "%s", cfg->tls_key[0] ? cfg->tls_key : cfg->tls_cert);
+    } else {
+        snprintf(cert, sizeof(cert), "%s/tls/cert.pem", cfg->state_dir);
+        snprintf(key, sizeof(key), "%s/tls/key.pem", cfg->state_dir);
+        if (tls_ensure_self_signed(cert, key) < 0)
+            return -1;
+    }
+    int rc = tls_read_file(cert, &srv->cert_pem);
+    if (rc == 0)
+        rc = tls_read_file(key, &srv->key_pem);
+    if (rc < 0) {
+        log_error("tls: cannot read %s / %s: %s", cert, key, strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void server_free(struct http_server *srv)
+{
+    if (!srv)
+        return;
+    if (srv->key_pem)
+        explicit_bzero(srv->key_pem, strlen(srv->key_pem));
+    free(srv->key_pem);
+    free(srv->cert_pem);
+    free(srv);
+}
+
+int http_start(struct vsc_app *app)
+{
+    const struct vsc_config *cfg = &app->cfg;
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    int loopback;
+    if (http_parse_listen(cfg->listen, &ss, &sslen, &loopback) < 0) {
+        log_error("listen: cannot parse '%s' (want host:port or [v6]:port)", cfg->listen);
+        return -1;
+    }
+    if (cfg->insecure_http && !loopback) {
+        log_error("insecure_http is allowed on loopback addresses only, not %s", cfg->listen);
+        return -1;
+    }
+    struct http_server *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return -1;
+    srv->app = app;
+    srv->tls = !cfg->insecure_http;
+    if (srv->tls && load_tls(srv, cfg) < 0) {
+        server_free(srv);
+        return -1;
+    }
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE |
+                     MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_TLS : 0) |
+                     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
+    srv->mhd = MHD_start_daemon(
+        flags, port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv,
+        MHD_OPTION_ARRAY, srv->tls ? tls_opts : no_opts, MHD_OPTION_END);
+    if (!srv->mhd) {
+        log_error("cannot serve on %s: %s", cfg->listen, strerror(errno ? errno : EADDRINUSE));
+        server_free(srv);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    srv->watch = (struct loop_watch){.fd = info->epoll_fd, .events = EPOLLIN, .cb = on_mhd_ready,
+                                     .data = srv};
+    if (loop_add(&app->loop, &srv->watch) < 0) {
+        MHD_stop_daemon(srv->mhd);
+        server_free(srv);
+        return -1;
+    }
+    app->http = srv;
+    app->loop.prepare = mhd_timeout;
+    app->loop.after = mhd_run;
+    app->loop.hook_data = app;
+    log_info("serving %s on %s", srv->tls ? "HTTPS" : "plain HTTP (loopback only)", cfg->listen);
+    return 0;
+}
+
+void http_stop(struct vsc_app *app)
+{
+    struct http_server *srv = app->http;
+    if (!srv)
+        return;
+    loop_del(&app->loop, &srv->watch);
+    MHD_stop_daemon(srv->mhd);
+    app->loop.prepare = NULL;
+    app->loop.after = NULL;
+    app->http = NULL;
+    server_free(srv);
+}

@@ -1,0 +1,147 @@
+#include "loop.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOOP_MAX_EVENTS 64
+
+uint64_t loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int loop_init(struct loop *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    return l->epfd < 0 ? -errno : 0;
+}
+
+void loop_fini(struct loop *l)
+{
+    if (l->epfd >= 0)
+        close(l->epfd);
+    l->epfd = -1;
+    l->timers = NULL;
+}
+
+int loop_add(struct loop *l, struct loop_watch *w)
+{
+    struct epoll_event ev = {.events = w->events, .data.ptr = w};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+        return -errno;
+    w->active = true;
+    return 0;
+}
+
+int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = w};
+    if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+        return -errno;
+    w->events = events;
+    return 0;
+}
+
+void loop_del(struct loop *l, struct loop_watch *w)
+{
+    if (!w->active)
+        return;
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    w->active = false;
+    for (int i = 0; i < l->ready_count; i++) {
+        if (l->ready[i].data.ptr == w)
+            l->ready[i].data.ptr = NULL;
+    }
+}
+
+void loop_timer_cancel(struct loop *l, struct loop_timer *t)
+{
+    for (struct loop_timer **p = &l->timers; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    t->next = NULL;
+    t->armed = false;
+}
+
+void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
+{
+    if (t->armed)
+        loop_timer_cancel(l, t);
+    t->due_ms = loop_now_ms() + delay_ms;
+    struct loop_timer **p = &l->timers;
+    while (*p && (*p)->due_ms <= t->due_ms)
+        p = &(*p)->next;
+    t->next = *p;
+    *p = t;
+    t->armed = true;
+}
+
+void loop_stop(struct loop *l)
+{
+    l->stop = true;
+}
+
+static int next_wait_ms(struct loop *l)
+{
+    int64_t wait = -1;
+    if (l->timers) {
+        uint64_t now = loop_now_ms();
+        wait = l->timers->due_ms > now ? (int64_t)(l->timers->due_ms - now) : 0;
+    }
+    if (l->prepare) {
+        int64_t hook = l->prepare(l->hook_data);
+        if (hook >= 0 && (wait < 0 || hook < wait))
+            wait = hook;
+    }
+    return wait > 60000 ? 60000 : (int)wait;
+}
+
+static void run_due_timers(struct loop *l)
+{
+    uint64_t now = loop_now_ms();
+    while (l->timers && l->timers->due_ms <= now) {
+        struct loop_timer *t = l->timers;
+        l->timers = t->next;
+        t->next = NULL;
+        t->armed = false;
+        t->cb(t); /* may re-arm itself */
+    }
+}
+
+int loop_run(struct loop *l)
+{
+    struct epoll_event events[LOOP_MAX_EVENTS];
+    while (!l->stop) {
+        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, next_wait_ms(l));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_error("epoll_wait: %s", strerror(errno));
+            return -errno;
+        }
+        l->ready = events;
+        l->ready_count = n;
+        for (int i = 0; i < n && !l->stop; i++) {
+            struct loop_watch *w = events[i].data.ptr;
+            if (w && w->cb(w, events[i].events) == LOOP_REMOVE)
+                loop_del(l, w);
+        }
+        l->ready = NULL;
+        l->ready_count = 0;
+        run_due_timers(l);
+        if (l->after)
+            l->after(l->hook_data);
+    }
+    return 0;
+}

@@ -1,0 +1,210 @@
+/* vscd — the virtual serial concentrator daemon: start-up, the loop, shutdown. */
+#include "app.h"
+#include "db_accounts.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SWEEP_INTERVAL_MS 5000
+
+void app_format_time(int64_t t, char *out, size_t outsz)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, outsz, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int ensure_uuid(struct vsc_app *app)
+{
+    int rc = db_setting_get(&app->db, "service_uuid", app->uuid, sizeof(app->uuid));
+    if (rc <= 0)
+        return rc;
+    uint8_t b[16];
+    if (secret_random(b, sizeof(b)) < 0)
+        return -1;
+    b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+    b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+    snprintf(app->uuid, sizeof(app->uuid),
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return db_setting_set(&app->db, "service_uuid", app->uuid);
+}
+
+static int write_initial_password(const char *state_dir, const char *password)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/initial-admin-password", state_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    fchmod(fd, 0600);
+    dprintf(fd, "%s\n", password);
+    close(fd);
+    return 0;
+}
+
+/* On an empty database, creates `admin` (Administrator). */
+static int ensure_admin(struct vsc_app *app)
+{
+    int total;
+    if (db_account_total(&app->db, &total) < 0)
+        return -1;
+    if (total > 0)
+        return 0;
+    const char *env = getenv("VSC_ADMIN_PASSWORD");
+    char generated[24];
+    const char *password = env;
+    if (env && (int64_t)strlen(env) < app->auth.policy.min_password_length) {
+        log_error("VSC_ADMIN_PASSWORD is shorter than the minimum password length (%lld)",
+                  (long long)app->auth.policy.min_password_length);
+        return -1;
+    }
+    if (!env) {
+        if (secret_password(generated, 20) < 0)
+            return -1;
+        password = generated;
+    }
+    struct account admin = {.role = ROLE_ADMINISTRATOR, .enabled = true,
+                            .created_at = time(NULL)};
+    snprintf(admin.user, sizeof(admin.user), "admin");
+    if (secret_hash(password, admin.hash, sizeof(admin.hash)) < 0 ||
+        db_account_create(&app->db, &admin) < 0)
+        return -1;
+    if (!env) {
+        if (write_initial_password(app->cfg.state_dir, password) < 0)
+            log_warn("cannot write %s/initial-admin-password", app->cfg.state_dir);
+        printf("vscd: created account 'admin' (Administrator) with password: %s\n"
+               "vscd: also written to %s/initial-admin-password (mode 0600); change it.\n",
+               password, app->cfg.state_dir);
+        fflush(stdout);
+        explicit_bzero(generated, sizeof(generated));
+    } else {
+        log_info("created account 'admin' with the password from VSC_ADMIN_PASSWORD");
+    }
+    return 0;
+}
+
+static void on_sweep(struct loop_timer *t)
+{
+    struct vsc_app *app = t->data;
+    size_t n = auth_sweep(&app->auth);
+    if (n)
+        log_info("%zu idle session(s) expired", n);
+    loop_timer_arm(&app->loop, t, SWEEP_INTERVAL_MS);
+}
+
+static int on_signal(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct vsc_app *app = w->data;
+    struct signalfd_siginfo si;
+    while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+        log_info("signal %u: shutting down", si.ssi_signo);
+        loop_stop(&app->loop);
+    }
+    return LOOP_OK;
+}
+
+static int setup_signals(struct vsc_app *app, struct loop_watch *w)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    *w = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_signal, .data = app};
+    return loop_add(&app->loop, w);
+}
+
+static int dump_routes(void)
+{
+    json_t *routes = router_dump();
+    char *text = json_dumps(routes, JSON_INDENT(1));
+    puts(text);
+    free(text);
+    json_decref(routes);
+    return 0;
+}
+
+static int open_state(struct vsc_app *app)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/tls", app->cfg.state_dir);
+    if (make_dir(app->cfg.state_dir) < 0 || make_dir(path) < 0)
+        return -1;
+    snprintf(path, sizeof(path), "%s/vsc.db", app->cfg.state_dir);
+    if (db_open(&app->db, path, db_migrations, db_migration_count) < 0)
+        return -1;
+    if (ensure_uuid(app) < 0)
+        return -1;
+    if (auth_init(&app->auth, &app->db, (size_t)app->cfg.max_sessions,
+                  app->cfg.session_timeout_default) < 0)
+        return -1;
+    return ensure_admin(app);
+}
+
+int main(int argc, char **argv)
+{
+    static struct vsc_app app; /* large (paths); lives for the whole process */
+    bool want_routes;
+    switch (config_load(&app.cfg, argc, argv, &want_routes)) {
+    case CONFIG_EXIT_OK:
+        return 0;
+    case CONFIG_EXIT_ERROR:
+        return 2;
+    case CONFIG_RUN:
+        break;
+    }
+    if (want_routes)
+        return dump_routes();
+
+    struct loop_watch signals = {.fd = -1};
+    int rc = 1;
+    app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
+    if (loop_init(&app.loop) < 0 || open_state(&app) < 0 || setup_signals(&app, &signals) < 0 ||
+        http_start(&app) < 0)
+        goto out;
+    app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
+    loop_timer_arm(&app.loop, &app.sweep, SWEEP_INTERVAL_MS);
+    log_info("vscd %s ready (service UUID %s)", VSC_VERSION, app.uuid);
+    rc = loop_run(&app.loop) < 0 ? 1 : 0;
+    log_info("stopped");
+out:
+    http_stop(&app);
+    if (signals.fd >= 0) {
+        loop_del(&app.loop, &signals);
+        close(signals.fd);
+    }
+    auth_fini(&app.auth);
+    db_close(&app.db);
+    loop_fini(&app.loop);
+    return rc;
+}

@@ -1,0 +1,103 @@
+/*
+ * rf — a Redfish request and response as resource handlers see them.
+ *
+ * Handlers never see libmicrohttpd: http.c turns a connection into a struct rf_request,
+ * runs authentication, privilege checks, query and body parsing, calls the handler, and
+ * turns the struct rf_response into an HTTP response with the protocol headers
+ * (DSP0266 §8). A handler only fills `status` and `body` (or calls rf_error()).
+ */
+#ifndef VSC_RF_H
+#define VSC_RF_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RF_MAX_PARAMS 4
+#define RF_PARAM_MAX  128
+
+enum http_method {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PATCH = 1 << 3,
+    HTTP_PUT = 1 << 4,
+    HTTP_DELETE = 1 << 5,
+};
+
+/* Privileges of the DMTF privilege registry (Redfish_1.8.0_PrivilegeRegistry). */
+enum privilege {
+    PRIV_LOGIN = 1 << 0,
+    PRIV_CONFIGURE_MANAGER = 1 << 1,
+    PRIV_CONFIGURE_USERS = 1 << 2,
+    PRIV_CONFIGURE_SELF = 1 << 3,
+    PRIV_CONFIGURE_COMPONENTS = 1 << 4,
+};
+
+enum role { ROLE_NONE = -1, ROLE_ADMINISTRATOR = 0, ROLE_OPERATOR, ROLE_READONLY, ROLE_COUNT };
+
+struct session;
+struct vsc_app;
+
+struct rf_identity {
+    bool authenticated;
+    int64_t account_id;
+    char user[65];
+    enum role role;
+    uint32_t privileges;
+    struct session *session; /* NULL for Basic authentication */
+};
+
+struct rf_request {
+    enum http_method method;
+    const char *path; /* normalized: no trailing slash */
+    char params[RF_MAX_PARAMS][RF_PARAM_MAX];
+    int nparams;
+    json_t *body; /* POST/PATCH: the parsed JSON object; borrowed */
+    struct rf_identity who;
+    /* Granted only through ConfigureSelf: the handler must check the target is the
+     * caller's own account or session. */
+    bool self_only;
+    const char *client_ip;
+    bool tls;
+    struct vsc_app *app;
+};
+
+struct rf_response {
+    int status;      /* 0 until a handler sets it */
+    json_t *body;    /* owned; JSON responses */
+    char *raw;       /* owned; non-JSON responses (CSDL) */
+    size_t raw_len;
+    const char *content_type;
+    json_t *headers;  /* owned; extra headers, name -> string */
+    json_t *messages; /* owned; @Message.ExtendedInfo collected by rf_error() */
+};
+
+void rf_response_init(struct rf_response *r);
+void rf_response_fini(struct rf_response *r);
+
+/* Sets an extra response header (copied). */
+void rf_set_header(struct rf_response *r, const char *name, const char *value);
+
+/* Sets the status and body (steals `body`). */
+void rf_reply(struct rf_response *r, int status, json_t *body);
+
+/*
+ * Records an error: the first call sets the HTTP status, later calls add messages.
+ * Steals `message` (from base_registry.h's msg_* builders). http.c turns the collected
+ * messages into the error body of DSP0266 §9.6 when the response is sent.
+ */
+void rf_error(struct rf_response *r, int status, json_t *message);
+
+/* The Redfish error body for the collected messages (new reference). */
+json_t *rf_error_body(const json_t *messages);
+
+/* A collection body with @odata.id/@odata.type/Name/Members/Members@odata.count. */
+json_t *rf_collection(const char *odata_id, const char *odata_type, const char *name);
+void rf_collection_add(json_t *collection, const char *member_uri);
+
+/* {"@odata.id": uri} */
+json_t *rf_link(const char *uri);
+
+#endif
