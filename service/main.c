@@ -20,14 +20,6 @@
 
 #define SWEEP_INTERVAL_MS 5000
 
-void app_format_time(int64_t t, char *out, size_t outsz)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(out, outsz, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
-}
-
 static int make_dir(const char *path)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
