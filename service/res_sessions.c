@@ -60,7 +60,7 @@ static json_t *session_json(const struct session *s)
     snprintf(uri, sizeof(uri), SESSIONS_URI "/%s", s->id);
     app_format_time(s->created, created, sizeof(created));
     json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:n, s:s, s:[s], s:s, s:s}", "@odata.id", uri, "@odata.type",
+        "{s:s, s:s, s:s, s:s, s:s, s:n, s:[s], s:s, s:s}", "@odata.id", uri, "@odata.type",
         "#Session.v1_8_0.Session", "Id", s->id, "Name", "User Session", "UserName", s->user,
         "Password", "Roles", role_name(s->role), "SessionType", "Redfish", "CreatedTime", created);
     if (s->client_ip[0])
