@@ -82,7 +82,7 @@ api:
 format:
 	clang-format -i service/*.c service/*.h tests/unit/*.c tests/unit/*.h
 
-format-check:
+format-check: deps-test
 	clang-format --dry-run --Werror service/*.c service/*.h tests/unit/*.c tests/unit/*.h
 
 bench: deps-bench build

@@ -101,8 +101,7 @@ static void record_failure(struct auth *a, struct account *acct, int64_t now)
     db_account_update(a->db, acct);
 }
 
-int auth_check_password(struct auth *a, const char *user, const char *password,
-                        int64_t *account_id)
+int auth_check_password(struct auth *a, const char *user, const char *password, int64_t *account_id)
 {
     struct account acct;
     int rc = db_account_find(a->db, user, &acct);
@@ -155,8 +154,7 @@ static void basic_digest(struct auth *a, const char *user, const char *pw, uint8
     }
     memcpy(buf, user, ul + 1);
     memcpy(buf + ul + 1, pw, pl + 1);
-    gnutls_hmac_fast(GNUTLS_MAC_SHA256, a->cache_key, sizeof(a->cache_key), buf, ul + pl + 1,
-                     out);
+    gnutls_hmac_fast(GNUTLS_MAC_SHA256, a->cache_key, sizeof(a->cache_key), buf, ul + pl + 1, out);
     explicit_bzero(buf, ul + pl + 2);
     free(buf);
 }

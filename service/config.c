@@ -22,11 +22,18 @@ struct config_entry {
 };
 
 #define STR(field, def, help)                                                                      \
-    {#field, CT_STRING, offsetof(struct vsc_config, field),                                        \
-     sizeof(((struct vsc_config *)0)->field), def, 0, 0, help}
+    {                                                                                              \
+#field, CT_STRING, offsetof(struct vsc_config, field),                                     \
+            sizeof(((struct vsc_config *)0)->field), def, 0, 0, help                               \
+    }
 #define INT(field, def, lo, hi, help)                                                              \
-    {#field, CT_INT, offsetof(struct vsc_config, field), 0, def, lo, hi, help}
-#define BOOL(field, def, help) {#field, CT_BOOL, offsetof(struct vsc_config, field), 0, def, 0, 1, help}
+    {                                                                                              \
+#field, CT_INT, offsetof(struct vsc_config, field), 0, def, lo, hi, help                   \
+    }
+#define BOOL(field, def, help)                                                                     \
+    {                                                                                              \
+#field, CT_BOOL, offsetof(struct vsc_config, field), 0, def, 0, 1, help                    \
+    }
 
 static const struct config_entry config_table[] = {
     STR(listen, "127.0.0.1:8443", "address:port to serve HTTPS on ([v6]:port for IPv6)"),
@@ -54,8 +61,7 @@ static const struct config_entry *find_entry(const char *name)
     return NULL;
 }
 
-int config_set(struct vsc_config *cfg, const char *name, const char *value, char *err,
-               size_t errsz)
+int config_set(struct vsc_config *cfg, const char *name, const char *value, char *err, size_t errsz)
 {
     const struct config_entry *e = find_entry(name);
     if (!e) {
@@ -176,12 +182,18 @@ static void usage(FILE *out)
 enum config_action config_load(struct vsc_config *cfg, int argc, char **argv, bool *dump_routes)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"listen", required_argument, NULL, 'l'},
-        {"state-dir", required_argument, NULL, 's'}, {"tls-cert", required_argument, NULL, 'C'},
-        {"tls-key", required_argument, NULL, 'K'},  {"insecure-http", no_argument, NULL, 'H'},
-        {"log-level", required_argument, NULL, 'L'}, {"set", required_argument, NULL, 'S'},
-        {"dump-routes", no_argument, NULL, 'D'},    {"list-settings", no_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},           {0, 0, 0, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"insecure-http", no_argument, NULL, 'H'},
+        {"log-level", required_argument, NULL, 'L'},
+        {"set", required_argument, NULL, 'S'},
+        {"dump-routes", no_argument, NULL, 'D'},
+        {"list-settings", no_argument, NULL, 'N'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0},
     };
     config_defaults(cfg);
     *dump_routes = false;
@@ -201,12 +213,24 @@ enum config_action config_load(struct vsc_config *cfg, int argc, char **argv, bo
         switch (c) {
         case 'c':
             break;
-        case 'l': rc = config_set(cfg, "listen", optarg, err, sizeof(err)); break;
-        case 's': rc = config_set(cfg, "state_dir", optarg, err, sizeof(err)); break;
-        case 'C': rc = config_set(cfg, "tls_cert", optarg, err, sizeof(err)); break;
-        case 'K': rc = config_set(cfg, "tls_key", optarg, err, sizeof(err)); break;
-        case 'H': cfg->insecure_http = true; break;
-        case 'L': rc = config_set(cfg, "log_level", optarg, err, sizeof(err)); break;
+        case 'l':
+            rc = config_set(cfg, "listen", optarg, err, sizeof(err));
+            break;
+        case 's':
+            rc = config_set(cfg, "state_dir", optarg, err, sizeof(err));
+            break;
+        case 'C':
+            rc = config_set(cfg, "tls_cert", optarg, err, sizeof(err));
+            break;
+        case 'K':
+            rc = config_set(cfg, "tls_key", optarg, err, sizeof(err));
+            break;
+        case 'H':
+            cfg->insecure_http = true;
+            break;
+        case 'L':
+            rc = config_set(cfg, "log_level", optarg, err, sizeof(err));
+            break;
         case 'S': {
             char *eq = strchr(optarg, '=');
             if (!eq) {
@@ -218,10 +242,18 @@ enum config_action config_load(struct vsc_config *cfg, int argc, char **argv, bo
             rc = config_set(cfg, optarg, eq + 1, err, sizeof(err));
             break;
         }
-        case 'D': *dump_routes = true; break;
-        case 'N': config_print_names(); return CONFIG_EXIT_OK;
-        case 'h': usage(stdout); return CONFIG_EXIT_OK;
-        default: usage(stderr); return CONFIG_EXIT_ERROR;
+        case 'D':
+            *dump_routes = true;
+            break;
+        case 'N':
+            config_print_names();
+            return CONFIG_EXIT_OK;
+        case 'h':
+            usage(stdout);
+            return CONFIG_EXIT_OK;
+        default:
+            usage(stderr);
+            return CONFIG_EXIT_ERROR;
         }
         if (rc < 0) {
             fprintf(stderr, "vscd: %s\n", err);

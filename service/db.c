@@ -87,9 +87,8 @@ static int migrate(struct db *db, const struct db_migration *migs, size_t count)
 int db_open(struct db *db, const char *path, const struct db_migration *migs, size_t count)
 {
     memset(db, 0, sizeof(*db));
-    int rc = sqlite3_open_v2(path, &db->sql,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &db->sql, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         log_error("database: cannot open %s: %s", path,
                   db->sql ? sqlite3_errmsg(db->sql) : sqlite3_errstr(rc));

@@ -66,8 +66,7 @@ int db_account_get(struct db *db, int64_t id, struct account *out)
 
 int db_account_find(struct db *db, const char *user, struct account *out)
 {
-    sqlite3_stmt *st =
-        db_stmt(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE user_name = ?1");
+    sqlite3_stmt *st = db_stmt(db, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE user_name = ?1");
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);

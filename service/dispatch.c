@@ -38,9 +38,9 @@ static int parse_count(const char *s, long long *out)
 static int parse_query(const struct dispatch_input *in, enum http_method method, struct query *q,
                        struct rf_response *r)
 {
-    static const char *const unsupported[] = {"$expand", "$select", "$filter", "$levels",
-                                              "$orderby", "$count",  "$search", "only",
-                                              "excerpt", "includeoriginofcondition"};
+    static const char *const unsupported[] = {
+        "$expand", "$select", "$filter", "$levels", "$orderby",
+        "$count",  "$search", "only",    "excerpt", "includeoriginofcondition"};
     memset(q, 0, sizeof(*q));
     if (in->query_overflow) {
         rf_error(r, 400, msg_query_combination_invalid());
@@ -60,8 +60,9 @@ static int parse_query(const struct dispatch_input *in, enum http_method method,
                 return -1;
             }
             if (is_top && (q->has_top || n == 0)) {
-                rf_error(r, 400, q->has_top ? msg_query_combination_invalid()
-                                             : msg_query_parameter_out_of_range(v, k, "1-*"));
+                rf_error(r, 400,
+                         q->has_top ? msg_query_combination_invalid()
+                                    : msg_query_parameter_out_of_range(v, k, "1-*"));
                 return -1;
             }
             if (is_skip && q->has_skip) {
@@ -294,8 +295,8 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
     *allowed = m.allowed;
     bool public_route = found == ROUTER_FOUND && (m.route->flags & ROUTE_NO_AUTH);
     if (!public_route) {
-        enum auth_result a = auth_request(&app->auth, in->authorization, in->x_auth_token,
-                                          in->tls, &req->who);
+        enum auth_result a =
+            auth_request(&app->auth, in->authorization, in->x_auth_token, in->tls, &req->who);
         if (a != AUTH_OK) {
             rf_error(r, 401, msg_no_valid_session());
             return NULL;
@@ -345,7 +346,8 @@ void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_re
         goto out;
     }
     route = admit(app, in, &req, &allowed, r);
-    if (!route || parse_query(in, req.method, &q, r) < 0 || parse_body(in, req.method, &body, r) < 0)
+    if (!route || parse_query(in, req.method, &q, r) < 0 ||
+        parse_body(in, req.method, &body, r) < 0)
         goto out;
     req.body = body;
     bool changes = req.method & (HTTP_PATCH | HTTP_PUT | HTTP_DELETE);

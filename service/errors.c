@@ -38,10 +38,10 @@ json_t *base_message_build(unsigned index, const char *const *args)
     json_t *margs = json_array();
     for (int i = 0; i < m->nargs; i++)
         json_array_append_new(margs, json_string(args[i] ? args[i] : ""));
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "@odata.type",
-                            "#Message.v1_3_0.Message", "MessageId", m->id, "Message",
-                            text ? text : m->message, "MessageArgs", margs, "MessageSeverity",
-                            m->severity, "Resolution", m->resolution);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "@odata.type", "#Message.v1_3_0.Message",
+                  "MessageId", m->id, "Message", text ? text : m->message, "MessageArgs", margs,
+                  "MessageSeverity", m->severity, "Resolution", m->resolution);
     free(text);
     return msg;
 }
@@ -94,9 +94,9 @@ json_t *rf_error_body(const json_t *messages)
         if (json_array_size(info) == 0)
             json_array_append(info, head);
     }
-    json_t *err = json_pack("{s:{s:O, s:O, s:o}}", "error", "code",
-                            json_object_get(head, "MessageId"), "message",
-                            json_object_get(head, "Message"), "@Message.ExtendedInfo", info);
+    json_t *err =
+        json_pack("{s:{s:O, s:O, s:o}}", "error", "code", json_object_get(head, "MessageId"),
+                  "message", json_object_get(head, "Message"), "@Message.ExtendedInfo", info);
     json_decref(head);
     return err;
 }
@@ -108,8 +108,8 @@ json_t *rf_link(const char *uri)
 
 json_t *rf_collection(const char *odata_id, const char *odata_type, const char *name)
 {
-    return json_pack("{s:s, s:s, s:s, s:[], s:i}", "@odata.id", odata_id, "@odata.type",
-                     odata_type, "Name", name, "Members", "Members@odata.count", 0);
+    return json_pack("{s:s, s:s, s:s, s:[], s:i}", "@odata.id", odata_id, "@odata.type", odata_type,
+                     "Name", name, "Members", "Members@odata.count", 0);
 }
 
 void rf_collection_add(json_t *collection, const char *member_uri)

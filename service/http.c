@@ -83,8 +83,7 @@ static void client_ip(struct MHD_Connection *c, char *out, size_t outsz)
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                  (socklen_t)outsz);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outsz);
 }
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -128,8 +127,7 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct rf_respons
         MHD_add_response_header(resp, "Content-Type", ctype);
     const char *name;
     json_t *value;
-    json_object_foreach(r->headers, name, value)
-        add_header(resp, name, value);
+    json_object_foreach(r->headers, name, value) add_header(resp, name, value);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ok;
@@ -139,8 +137,8 @@ static enum MHD_Result send_response(struct MHD_Connection *c, struct rf_respons
 static enum MHD_Result answer_early(struct http_server *srv, struct MHD_Connection *c,
                                     const char *url, const char *method)
 {
-    struct dispatch_input in = {.method = method, .path = url, .body_too_large = true,
-                                .tls = srv->tls};
+    struct dispatch_input in = {
+        .method = method, .path = url, .body_too_large = true, .tls = srv->tls};
     char ip[64];
     client_ip(c, ip, sizeof(ip));
     in.client_ip = ip;
@@ -363,8 +361,8 @@ int http_start(struct vsc_app *app)
         return -1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    srv->watch = (struct loop_watch){.fd = info->epoll_fd, .events = EPOLLIN, .cb = on_mhd_ready,
-                                     .data = srv};
+    srv->watch = (struct loop_watch){
+        .fd = info->epoll_fd, .events = EPOLLIN, .cb = on_mhd_ready, .data = srv};
     if (loop_add(&app->loop, &srv->watch) < 0) {
         MHD_stop_daemon(srv->mhd);
         server_free(srv);

@@ -16,11 +16,16 @@ char *jb_value_text(const json_t *v)
 static bool type_matches(const json_t *v, enum jb_type t)
 {
     switch (t) {
-    case JB_STRING: return json_is_string(v);
-    case JB_INT: return json_is_integer(v);
-    case JB_BOOL: return json_is_boolean(v);
-    case JB_OBJECT: return json_is_object(v);
-    case JB_ARRAY: return json_is_array(v);
+    case JB_STRING:
+        return json_is_string(v);
+    case JB_INT:
+        return json_is_integer(v);
+    case JB_BOOL:
+        return json_is_boolean(v);
+    case JB_OBJECT:
+        return json_is_object(v);
+    case JB_ARRAY:
+        return json_is_array(v);
     }
     return false;
 }
@@ -41,8 +46,9 @@ static void report_type(const json_t *v, const char *name, const char *action,
                         struct rf_response *r)
 {
     char *text = jb_value_text(v);
-    rf_error(r, 400, action ? msg_action_parameter_value_type_error(text, name, action)
-                            : msg_property_value_type_error(text, name));
+    rf_error(r, 400,
+             action ? msg_action_parameter_value_type_error(text, name, action)
+                    : msg_property_value_type_error(text, name));
     free(text);
 }
 
@@ -50,8 +56,9 @@ static void report_range(const json_t *v, const char *name, const char *action,
                          struct rf_response *r)
 {
     char *text = jb_value_text(v);
-    rf_error(r, 400, action ? msg_action_parameter_value_out_of_range(text, name, action)
-                            : msg_property_value_out_of_range(text, name));
+    rf_error(r, 400,
+             action ? msg_action_parameter_value_out_of_range(text, name, action)
+                    : msg_property_value_out_of_range(text, name));
     free(text);
 }
 
@@ -59,8 +66,7 @@ static bool in_range(const struct jb_field *f, const json_t *v)
 {
     if (f->min == 0 && f->max == 0)
         return true;
-    int64_t x = f->type == JB_INT ? (int64_t)json_integer_value(v)
-                                  : (int64_t)json_string_length(v);
+    int64_t x = f->type == JB_INT ? (int64_t)json_integer_value(v) : (int64_t)json_string_length(v);
     return x >= f->min && x <= f->max;
 }
 
@@ -106,9 +112,10 @@ int jb_read(const json_t *body, const struct jb_field *fields, size_t count,
             continue; /* clients echo it back; If-Match carries the precondition */
         const struct jb_field *f = find_field(fields, count, key, &idx);
         if (!f) {
-            rf_error(r, 400, key[0] == '@' ? msg_property_not_writable(key)
-                             : action     ? msg_action_parameter_unknown(action, key)
-                                          : msg_property_unknown(key));
+            rf_error(r, 400,
+                     key[0] == '@' ? msg_property_not_writable(key)
+                     : action      ? msg_action_parameter_unknown(action, key)
+                                   : msg_property_unknown(key));
             rc = -1;
             continue;
         }
@@ -117,8 +124,9 @@ int jb_read(const json_t *body, const struct jb_field *fields, size_t count,
     }
     for (size_t i = 0; i < count; i++) {
         if ((fields[i].flags & JB_REQUIRED) && !values[i].present) {
-            rf_error(r, 400, action ? msg_action_parameter_missing(action, fields[i].name)
-                                    : msg_property_missing(fields[i].name));
+            rf_error(r, 400,
+                     action ? msg_action_parameter_missing(action, fields[i].name)
+                            : msg_property_missing(fields[i].name));
             rc = -1;
         }
     }

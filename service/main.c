@@ -80,8 +80,7 @@ static int ensure_admin(struct vsc_app *app)
             return -1;
         password = generated;
     }
-    struct account admin = {.role = ROLE_ADMINISTRATOR, .enabled = true,
-                            .created_at = time(NULL)};
+    struct account admin = {.role = ROLE_ADMINISTRATOR, .enabled = true, .created_at = time(NULL)};
     snprintf(admin.user, sizeof(admin.user), "admin");
     if (secret_hash(password, admin.hash, sizeof(admin.hash)) < 0 ||
         db_account_create(&app->db, &admin) < 0)

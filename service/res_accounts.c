@@ -38,8 +38,8 @@ static void get_account_service(struct rf_request *req, struct rf_response *r)
                        (json_int_t)p->max_password_length, "AccountLockoutThreshold",
                        (json_int_t)p->lockout_threshold, "AccountLockoutDuration",
                        (json_int_t)p->lockout_duration, "AccountLockoutCounterResetAfter",
-                       (json_int_t)p->lockout_reset_after, "AccountLockoutCounterResetEnabled",
-                       1, "Status", "State", "Enabled", "Health", "OK", "Accounts",
+                       (json_int_t)p->lockout_reset_after, "AccountLockoutCounterResetEnabled", 1,
+                       "Status", "State", "Enabled", "Health", "OK", "Accounts",
                        rf_link(ACCOUNTS_URI), "Roles", rf_link(ACCOUNT_SERVICE_URI "/Roles")));
 }
 
@@ -82,8 +82,9 @@ static void patch_account_service(struct rf_request *req, struct rf_response *r)
         return;
     }
     if (p.lockout_duration > 0 && p.lockout_reset_after > p.lockout_duration) {
-        rf_error(r, 400, msg_property_value_conflict("AccountLockoutCounterResetAfter",
-                                                     "AccountLockoutDuration"));
+        rf_error(r, 400,
+                 msg_property_value_conflict("AccountLockoutCounterResetAfter",
+                                             "AccountLockoutDuration"));
         return;
     }
     if (auth_policy_store(&req->app->auth, &p) < 0)
@@ -103,13 +104,12 @@ static json_t *account_json(struct vsc_app *app, const struct account *a)
     account_uri(a->id, uri, sizeof(uri));
     snprintf(role_uri, sizeof(role_uri), ACCOUNT_SERVICE_URI "/Roles/%s", role_name(a->role));
     snprintf(id, sizeof(id), "%lld", (long long)a->id);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:n, s:[s], s:b, s:{s:o}}",
-                     "@odata.id", uri, "@odata.type", "#ManagerAccount.v1_14_1.ManagerAccount",
-                     "Id", id, "Name", "User Account", "Description", "A local vsc account",
-                     "UserName", a->user, "RoleId", role_name(a->role), "Enabled", a->enabled,
-                     "Locked", auth_account_locked(&app->auth, a, time(NULL)), "Password",
-                     "AccountTypes", "Redfish", "PasswordChangeRequired", 0, "Links", "Role",
-                     rf_link(role_uri));
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:n, s:[s], s:b, s:{s:o}}", "@odata.id", uri,
+        "@odata.type", "#ManagerAccount.v1_14_1.ManagerAccount", "Id", id, "Name", "User Account",
+        "Description", "A local vsc account", "UserName", a->user, "RoleId", role_name(a->role),
+        "Enabled", a->enabled, "Locked", auth_account_locked(&app->auth, a, time(NULL)), "Password",
+        "AccountTypes", "Redfish", "PasswordChangeRequired", 0, "Links", "Role", rf_link(role_uri));
 }
 
 /* Parses the {id} segment; canonical decimal only, so one account has one URI. */
@@ -129,9 +129,8 @@ static int parse_account_id(const char *s, int64_t *id)
 static int target_account(struct rf_request *req, struct rf_response *r, struct account *a)
 {
     int64_t id;
-    int rc = parse_account_id(req->params[0], &id) < 0
-                 ? -ENOENT
-                 : db_account_get(&req->app->db, id, a);
+    int rc =
+        parse_account_id(req->params[0], &id) < 0 ? -ENOENT : db_account_get(&req->app->db, id, a);
     if (rc == -ENOENT) {
         rf_not_found(r, "ManagerAccount", req->params[0]);
         return -1;
@@ -331,8 +330,7 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
         updated.locked_until = 0;
         updated.failed_logins = 0;
     }
-    if (removes_last_admin(req->app, &a,
-                           updated.role == ROLE_ADMINISTRATOR && updated.enabled)) {
+    if (removes_last_admin(req->app, &a, updated.role == ROLE_ADMINISTRATOR && updated.enabled)) {
         const char *prop = v[AF_ROLE].present ? "RoleId" : "Enabled";
         const char *val = v[AF_ROLE].present ? v[AF_ROLE].s : "false";
         rf_error(r, 409, msg_property_value_incorrect(prop, val));
@@ -383,9 +381,8 @@ static const struct route routes[] = {
     {ACCOUNTS_URI "/{id}", HTTP_GET, get_account,
      PRIV_CONFIGURE_MANAGER | PRIV_CONFIGURE_USERS | PRIV_CONFIGURE_SELF, 0, "ManagerAccount"},
     /* ConfigureSelf: own Password only (the registry's PropertyOverrides). */
-    {ACCOUNTS_URI "/{id}", HTTP_PATCH, patch_account, PRIV_CONFIGURE_USERS | PRIV_CONFIGURE_SELF,
-     0, "ManagerAccount"},
-    {ACCOUNTS_URI "/{id}", HTTP_DELETE, delete_account, PRIV_CONFIGURE_USERS, 0,
+    {ACCOUNTS_URI "/{id}", HTTP_PATCH, patch_account, PRIV_CONFIGURE_USERS | PRIV_CONFIGURE_SELF, 0,
      "ManagerAccount"},
+    {ACCOUNTS_URI "/{id}", HTTP_DELETE, delete_account, PRIV_CONFIGURE_USERS, 0, "ManagerAccount"},
 };
 ROUTE_TABLE(account_routes, routes);

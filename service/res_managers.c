@@ -30,22 +30,22 @@ static void get_manager(struct rf_request *req, struct rf_response *r)
         return;
     char now[32];
     app_format_time(time(NULL), now, sizeof(now));
-    json_t *m = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "@odata.id", MANAGER_URI,
-        "@odata.type", "#Manager.v1_24_0.Manager", "Id", MANAGER_ID, "Name",
-        "vsc Virtual Serial Concentrator", "Description",
-        "Serves the serial consoles of this host's virtual machines", "ManagerType", "Service",
-        "UUID", req->app->uuid, "FirmwareVersion", VSC_VERSION, "DateTime", now, "Status",
-        "State", "Enabled", "Health", "OK");
+    json_t *m =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "@odata.id",
+                  MANAGER_URI, "@odata.type", "#Manager.v1_24_0.Manager", "Id", MANAGER_ID, "Name",
+                  "vsc Virtual Serial Concentrator", "Description",
+                  "Serves the serial consoles of this host's virtual machines", "ManagerType",
+                  "Service", "UUID", req->app->uuid, "FirmwareVersion", VSC_VERSION, "DateTime",
+                  now, "Status", "State", "Enabled", "Health", "OK");
     json_object_set_new(m, "SerialInterfaces", rf_link(MANAGER_URI "/SerialInterfaces"));
-    json_object_set_new(m, "Links", json_pack("{s:[], s:i}", "ManagerForServers",
-                                              "ManagerForServers@odata.count", 0));
     json_object_set_new(
-        m, "Oem",
-        json_pack("{s:{s:s, s:s, s:s, s:i, s:b}}", "Vsc", "@odata.type",
-                  "#VscManager.v1_0_0.VscManager", "ServiceVersion", VSC_VERSION, "StartTime",
-                  req->app->started_iso, "DatabaseSchemaVersion", db_user_version(&req->app->db),
-                  "SessionsSurviveRestart", 0));
+        m, "Links",
+        json_pack("{s:[], s:i}", "ManagerForServers", "ManagerForServers@odata.count", 0));
+    json_object_set_new(m, "Oem",
+                        json_pack("{s:{s:s, s:s, s:s, s:i, s:b}}", "Vsc", "@odata.type",
+                                  "#VscManager.v1_0_0.VscManager", "ServiceVersion", VSC_VERSION,
+                                  "StartTime", req->app->started_iso, "DatabaseSchemaVersion",
+                                  db_user_version(&req->app->db), "SessionsSurviveRestart", 0));
     rf_reply(r, 200, m);
 }
 
@@ -53,9 +53,10 @@ static void get_serial_interfaces(struct rf_request *req, struct rf_response *r)
 {
     if (!is_our_manager(req, r))
         return;
-    rf_reply(r, 200, rf_collection(MANAGER_URI "/SerialInterfaces",
-                                   "#SerialInterfaceCollection.SerialInterfaceCollection",
-                                   "Serial Interface Collection"));
+    rf_reply(r, 200,
+             rf_collection(MANAGER_URI "/SerialInterfaces",
+                           "#SerialInterfaceCollection.SerialInterfaceCollection",
+                           "Serial Interface Collection"));
 }
 
 static const struct route routes[] = {

@@ -32,8 +32,8 @@ static void get_registry(struct rf_request *req, struct rf_response *r)
                        "#MessageRegistryFile.v1_1_5.MessageRegistryFile", "Id", "Base", "Name",
                        "Base Message Registry File", "Description",
                        "The DMTF Base message registry that vsc's error messages come from",
-                       "Languages", "en", "Registry", BASE_REGISTRY_PREFIX, "Location",
-                       "Language", "en", "PublicationUri",
+                       "Languages", "en", "Registry", BASE_REGISTRY_PREFIX, "Location", "Language",
+                       "en", "PublicationUri",
                        "http://redfish.dmtf.org/registries/Base." BASE_REGISTRY_VERSION ".json"));
 }
 

@@ -20,11 +20,11 @@ static void get_redfish(struct rf_request *req, struct rf_response *r)
 
 static void get_service_root(struct rf_request *req, struct rf_response *r)
 {
-    json_t *root = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "@odata.id", "/redfish/v1", "@odata.type",
-        "#ServiceRoot.v1_20_0.ServiceRoot", "Id", "RootService", "Name", "vsc Root Service",
-        "RedfishVersion", REDFISH_PROTOCOL_VERSION, "UUID", req->app->uuid, "Product",
-        "vsc virtual serial concentrator", "Vendor", "vsc");
+    json_t *root =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "@odata.id", "/redfish/v1",
+                  "@odata.type", "#ServiceRoot.v1_20_0.ServiceRoot", "Id", "RootService", "Name",
+                  "vsc Root Service", "RedfishVersion", REDFISH_PROTOCOL_VERSION, "UUID",
+                  req->app->uuid, "Product", "vsc virtual serial concentrator", "Vendor", "vsc");
     json_object_set_new(root, "ProtocolFeaturesSupported",
                         json_pack("{s:b, s:b, s:b, s:b, s:b, s:{s:b, s:b, s:b, s:b}}",
                                   "TopSkipQuery", 1, "SelectQuery", 0, "FilterQuery", 0,
@@ -37,8 +37,9 @@ static void get_service_root(struct rf_request *req, struct rf_response *r)
     json_object_set_new(root, "EventService", rf_link("/redfish/v1/EventService"));
     json_object_set_new(root, "Registries", rf_link("/redfish/v1/Registries"));
     json_object_set_new(root, "JsonSchemas", rf_link("/redfish/v1/JsonSchemas"));
-    json_object_set_new(root, "Links", json_pack("{s:o}", "Sessions",
-                                                 rf_link("/redfish/v1/SessionService/Sessions")));
+    json_object_set_new(
+        root, "Links",
+        json_pack("{s:o}", "Sessions", rf_link("/redfish/v1/SessionService/Sessions")));
     rf_reply(r, 200, root);
 }
 
@@ -64,8 +65,8 @@ static void get_odata(struct rf_request *req, struct rf_response *r)
     for (size_t i = 0; i < sizeof(singletons) / sizeof(singletons[0]); i++)
         json_array_append_new(value, json_pack("{s:s, s:s, s:s}", "name", singletons[i].name,
                                                "kind", "Singleton", "url", singletons[i].url));
-    rf_reply(r, 200, json_pack("{s:s, s:o}", "@odata.context", "/redfish/v1/$metadata", "value",
-                               value));
+    rf_reply(r, 200,
+             json_pack("{s:s, s:o}", "@odata.context", "/redfish/v1/$metadata", "value", value));
 }
 
 /* Every schema namespace a response of ours names in @odata.type (a test checks). */

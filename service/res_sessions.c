@@ -29,14 +29,10 @@ static void get_session_service(struct rf_request *req, struct rf_response *r)
 }
 
 static const struct jb_field session_service_fields[] = {
-    {"SessionTimeout", JB_INT, 0, 30, 86400},
-    {"@odata.id", JB_STRING, JB_READONLY, 0, 0},
-    {"@odata.type", JB_STRING, JB_READONLY, 0, 0},
-    {"Id", JB_STRING, JB_READONLY, 0, 0},
-    {"Name", JB_STRING, JB_READONLY, 0, 0},
-    {"Description", JB_STRING, JB_READONLY, 0, 0},
-    {"ServiceEnabled", JB_BOOL, JB_READONLY, 0, 0},
-    {"Status", JB_OBJECT, JB_READONLY, 0, 0},
+    {"SessionTimeout", JB_INT, 0, 30, 86400},       {"@odata.id", JB_STRING, JB_READONLY, 0, 0},
+    {"@odata.type", JB_STRING, JB_READONLY, 0, 0},  {"Id", JB_STRING, JB_READONLY, 0, 0},
+    {"Name", JB_STRING, JB_READONLY, 0, 0},         {"Description", JB_STRING, JB_READONLY, 0, 0},
+    {"ServiceEnabled", JB_BOOL, JB_READONLY, 0, 0}, {"Status", JB_OBJECT, JB_READONLY, 0, 0},
     {"Sessions", JB_OBJECT, JB_READONLY, 0, 0},
 };
 #define N_SESSION_SERVICE (sizeof(session_service_fields) / sizeof(session_service_fields[0]))
@@ -59,10 +55,10 @@ static json_t *session_json(const struct session *s)
     char uri[128], created[32];
     snprintf(uri, sizeof(uri), SESSIONS_URI "/%s", s->id);
     app_format_time(s->created, created, sizeof(created));
-    json_t *j = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:n, s:[s], s:s, s:s}", "@odata.id", uri, "@odata.type",
-        "#Session.v1_8_0.Session", "Id", s->id, "Name", "User Session", "UserName", s->user,
-        "Password", "Roles", role_name(s->role), "SessionType", "Redfish", "CreatedTime", created);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:[s], s:s, s:s}", "@odata.id", uri,
+                          "@odata.type", "#Session.v1_8_0.Session", "Id", s->id, "Name",
+                          "User Session", "UserName", s->user, "Password", "Roles",
+                          role_name(s->role), "SessionType", "Redfish", "CreatedTime", created);
     if (s->client_ip[0])
         json_object_set_new(j, "ClientOriginIPAddress", json_string(s->client_ip));
     if (s->context[0])
@@ -72,8 +68,8 @@ static json_t *session_json(const struct session *s)
 
 static void get_sessions(struct rf_request *req, struct rf_response *r)
 {
-    json_t *c = rf_collection(SESSIONS_URI, "#SessionCollection.SessionCollection",
-                              "Session Collection");
+    json_t *c =
+        rf_collection(SESSIONS_URI, "#SessionCollection.SessionCollection", "Session Collection");
     bool all = req->who.privileges & PRIV_CONFIGURE_MANAGER;
     char uri[128];
     for (struct session *s = req->app->auth.sessions; s; s = s->next) {

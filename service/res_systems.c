@@ -7,7 +7,8 @@ static void get_systems(struct rf_request *req, struct rf_response *r)
     (void)req;
     /* VMs appear here once the port lifecycle registers them (docs/ROADMAP). */
     rf_reply(r, 200,
-             rf_collection("/redfish/v1/Systems", "#ComputerSystemCollection.ComputerSystemCollection",
+             rf_collection("/redfish/v1/Systems",
+                           "#ComputerSystemCollection.ComputerSystemCollection",
                            "Computer System Collection"));
 }
 

@@ -65,9 +65,9 @@ struct rf_request {
 };
 
 struct rf_response {
-    int status;      /* 0 until a handler sets it */
-    json_t *body;    /* owned; JSON responses */
-    char *raw;       /* owned; non-JSON responses (CSDL) */
+    int status;   /* 0 until a handler sets it */
+    json_t *body; /* owned; JSON responses */
+    char *raw;    /* owned; non-JSON responses (CSDL) */
     size_t raw_len;
     const char *content_type;
     json_t *headers;  /* owned; extra headers, name -> string */

@@ -131,11 +131,10 @@ json_t *router_dump(void)
                 if (r->privileges & (1u << b))
                     json_array_append_new(privs, json_string(privilege_names[b]));
             }
-            json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:b, s:s?}", "path", r->pattern,
-                                                 "method", router_method_name(r->method),
-                                                 "privileges", privs, "no_auth",
-                                                 (r->flags & ROUTE_NO_AUTH) != 0, "entity",
-                                                 r->entity));
+            json_array_append_new(
+                out, json_pack("{s:s, s:s, s:o, s:b, s:s?}", "path", r->pattern, "method",
+                               router_method_name(r->method), "privileges", privs, "no_auth",
+                               (r->flags & ROUTE_NO_AUTH) != 0, "entity", r->entity));
         }
     }
     return out;

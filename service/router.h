@@ -37,8 +37,8 @@ struct route_table {
 enum router_result { ROUTER_FOUND, ROUTER_BAD_METHOD, ROUTER_NOT_FOUND };
 
 struct router_match {
-    const struct route *route;            /* ROUTER_FOUND */
-    uint32_t allowed;                     /* methods the path supports (HEAD with GET) */
+    const struct route *route; /* ROUTER_FOUND */
+    uint32_t allowed;          /* methods the path supports (HEAD with GET) */
     char params[RF_MAX_PARAMS][RF_PARAM_MAX];
     int nparams;
 };

@@ -65,10 +65,10 @@ static int set_names(gnutls_x509_crt_t crt)
                                                (unsigned)strlen(host), GNUTLS_FSAN_APPEND);
     static const unsigned char v4[] = {127, 0, 0, 1};
     static const unsigned char v6[16] = {[15] = 1};
-    rc |= gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v4, 4,
-                                               GNUTLS_FSAN_APPEND);
-    rc |= gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v6, 16,
-                                               GNUTLS_FSAN_APPEND);
+    rc |=
+        gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v4, 4, GNUTLS_FSAN_APPEND);
+    rc |=
+        gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, v6, 16, GNUTLS_FSAN_APPEND);
     return rc;
 }
 

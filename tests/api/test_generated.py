@@ -1,0 +1,55 @@
+"""Generated and hand-kept tables stay true to their sources."""
+import filecmp
+import os
+import subprocess
+
+from conftest import REDFISH, ROOT, VSCD
+
+
+def test_base_registry_table_is_regenerated_identically(tmp_path):
+    """service/base_registry.[ch] equal what the generator makes from DMTF's Base registry."""
+    registry = os.path.join(REDFISH, "registries", "Base.1.22.1.json")
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-base-registry.py"),
+                    registry, str(tmp_path)], check=True)
+    for name in ("base_registry.h", "base_registry.c"):
+        assert filecmp.cmp(tmp_path / name, os.path.join(ROOT, "service", name), shallow=False), \
+            "service/%s is stale: run scripts/gen-base-registry.py" % name
+
+
+def _sample_settings():
+    names = set()
+    with open(os.path.join(ROOT, "docs", "vscd.conf.sample")) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                names.add(line.split("=", 1)[0].strip())
+    return names
+
+
+def test_sample_config_documents_every_setting():
+    """docs/vscd.conf.sample names exactly the settings vscd knows."""
+    out = subprocess.run([VSCD, "--list-settings"], check=True, capture_output=True, text=True)
+    assert _sample_settings() == set(out.stdout.split())
+
+
+def test_sample_config_is_accepted(tmp_path):
+    """vscd parses the sample as it is (then exits on --help)."""
+    r = subprocess.run([VSCD, "--config", os.path.join(ROOT, "docs", "vscd.conf.sample"), "--help"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_bad_config_is_refused_with_a_message(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("max_sessions = lots\n")
+    r = subprocess.run([VSCD, "--config", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "max_sessions" in r.stderr
+
+
+def test_plain_http_refused_off_loopback(tmp_path):
+    """Plain HTTP exists only bound to loopback."""
+    r = subprocess.run([VSCD, "--state-dir", str(tmp_path), "--insecure-http",
+                        "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0
+    assert "loopback" in r.stderr
