@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#define BASE_REGISTRY_PREFIX  "Base.1.22"
+#define BASE_REGISTRY_PREFIX "Base.1.22"
 #define BASE_REGISTRY_VERSION "1.22.1"
 
 struct base_message {
@@ -43,12 +43,9 @@ json_t *msg_action_parameter_missing(const char *arg1, const char *arg2);
 json_t *msg_action_parameter_duplicate(const char *arg1, const char *arg2);
 json_t *msg_action_parameter_unknown(const char *arg1, const char *arg2);
 json_t *msg_action_parameter_value_type_error(const char *arg1, const char *arg2, const char *arg3);
-json_t *msg_action_parameter_value_format_error(const char *arg1, const char *arg2,
-                                                const char *arg3);
-json_t *msg_action_parameter_value_not_in_list(const char *arg1, const char *arg2,
-                                               const char *arg3);
-json_t *msg_action_parameter_value_out_of_range(const char *arg1, const char *arg2,
-                                                const char *arg3);
+json_t *msg_action_parameter_value_format_error(const char *arg1, const char *arg2, const char *arg3);
+json_t *msg_action_parameter_value_not_in_list(const char *arg1, const char *arg2, const char *arg3);
+json_t *msg_action_parameter_value_out_of_range(const char *arg1, const char *arg2, const char *arg3);
 json_t *msg_action_parameter_value_error(const char *arg1, const char *arg2);
 json_t *msg_action_parameter_not_supported(const char *arg1, const char *arg2);
 json_t *msg_array_size_too_long(const char *arg1, const char *arg2);

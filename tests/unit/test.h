@@ -29,6 +29,7 @@ void test_register(struct test_case *t);
 bool test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+bool test_check(const char *file, int line, const char *expr, bool ok);
 bool test_check_int(const char *file, int line, const char *a_expr, const char *b_expr,
                     long long a, long long b);
 bool test_check_str(const char *file, int line, const char *a_expr, const char *b_expr,
@@ -48,7 +49,7 @@ void test_rmtree(const char *dir);
     }                                                                                              \
     static void test_fn_##name(void)
 
-#define CHECK(cond) ((cond) ? true : test_fail(__FILE__, __LINE__, "CHECK(%s)", #cond))
+#define CHECK(cond) test_check(__FILE__, __LINE__, #cond, (cond) != 0)
 
 #define CHECK_EQ_INT(a, b)                                                                         \
     test_check_int(__FILE__, __LINE__, #a, #b, (long long)(a), (long long)(b))
