@@ -101,20 +101,25 @@ static void record_failure(struct auth *a, struct account *acct, int64_t now)
     db_account_update(a->db, acct);
 }
 
-int auth_check_password(struct auth *a, const char *user, const char *password, int64_t *account_id)
+int auth_check_password(struct auth *a, struct rf_async *async, const char *user,
+                        const char *password, int64_t *account_id)
 {
     struct account acct;
     int rc = db_account_find(a->db, user, &acct);
     if (rc == -EIO)
         return -EIO;
     if (rc == -ENOENT) {
-        secret_verify(password, a->dummy_hash); /* same cost as a real account */
-        return -EACCES;
+        /* Same cost as a real account, so timing does not tell which names exist. */
+        rc = pw_verify(async, password, a->dummy_hash);
+        return rc < 0 ? rc : -EACCES;
     }
     int64_t now = time(NULL);
     if (auth_account_locked(a, &acct, now))
         return -EACCES;
-    if (!secret_verify(password, acct.hash)) {
+    rc = pw_verify(async, password, acct.hash);
+    if (rc < 0)
+        return rc; /* nothing is recorded until the verification is done */
+    if (rc == 0) {
         record_failure(a, &acct, now);
         return -EACCES;
     }
@@ -198,7 +203,8 @@ static int base64_decode(const char *in, char *out, size_t outsz)
     return rc;
 }
 
-static enum auth_result auth_basic(struct auth *a, const char *b64, struct rf_identity *who)
+static enum auth_result auth_basic(struct auth *a, struct rf_async *async, const char *b64,
+                                   struct rf_identity *who)
 {
     char creds[512];
     if (strlen(b64) > 680 || base64_decode(b64, creds, sizeof(creds)) < 0)
@@ -212,12 +218,14 @@ static enum auth_result auth_basic(struct auth *a, const char *b64, struct rf_id
     uint8_t digest[32];
     basic_digest(a, user, pw, digest);
     struct basic_cache_entry *hit = basic_cache_lookup(a, digest);
+    int rc;
     int64_t id;
     if (hit) {
         id = hit->account_id;
-    } else if (auth_check_password(a, user, pw, &id) == 0) {
+    } else if ((rc = auth_check_password(a, async, user, pw, &id)) == 0) {
         basic_cache_store(a, digest, id);
     } else {
+        res = rc == -EINPROGRESS ? AUTH_PENDING : rc == -EAGAIN ? AUTH_BUSY : AUTH_FAILED;
         goto out;
     }
     if (fill_identity(a, id, who) == 0)
@@ -255,8 +263,8 @@ static enum auth_result auth_token(struct auth *a, const char *token, struct rf_
     return AUTH_FAILED;
 }
 
-enum auth_result auth_request(struct auth *a, const char *authorization, const char *token,
-                              bool tls, struct rf_identity *who)
+enum auth_result auth_request(struct auth *a, struct rf_async *async, const char *authorization,
+                              const char *token, bool tls, struct rf_identity *who)
 {
     memset(who, 0, sizeof(*who));
     who->role = ROLE_NONE;
@@ -264,7 +272,7 @@ enum auth_result auth_request(struct auth *a, const char *authorization, const c
         return auth_token(a, token, who);
     if (authorization && strncasecmp(authorization, "Basic ", 6) == 0) {
         /* Basic sends the password with every request: never over plain HTTP. */
-        return tls ? auth_basic(a, authorization + 6, who) : AUTH_FAILED;
+        return tls ? auth_basic(a, async, authorization + 6, who) : AUTH_FAILED;
     }
     return authorization ? AUTH_FAILED : AUTH_NO_CREDENTIALS;
 }

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "rf.h"
 #include "secret.h"
+#include "worker.h"
 
 #include <stdint.h>
 
@@ -65,19 +66,23 @@ void auth_fini(struct auth *a);
 
 uint32_t auth_role_privileges(enum role role);
 
-enum auth_result { AUTH_OK, AUTH_NO_CREDENTIALS, AUTH_FAILED };
+enum auth_result { AUTH_OK, AUTH_NO_CREDENTIALS, AUTH_FAILED, AUTH_PENDING, AUTH_BUSY };
 
 /*
  * Authenticates a request from its Authorization and X-Auth-Token headers (either may
  * be NULL). Basic is honoured only when `tls` is true. Fills *who on AUTH_OK and
- * refreshes the session's idle timer.
+ * refreshes the session's idle timer. An uncached Basic password is verified through
+ * `async` (AUTH_PENDING: run the request again when it resumes; AUTH_BUSY: worker full).
  */
-enum auth_result auth_request(struct auth *a, const char *authorization, const char *token,
-                              bool tls, struct rf_identity *who);
+enum auth_result auth_request(struct auth *a, struct rf_async *async, const char *authorization,
+                              const char *token, bool tls, struct rf_identity *who);
 
-/* Checks a user name and password (lockout applied). 0, -EACCES, or -EIO. */
-int auth_check_password(struct auth *a, const char *user, const char *password,
-                        int64_t *account_id);
+/*
+ * Checks a user name and password (lockout applied once the verification is done).
+ * 0, -EACCES, -EIO, or from the worker -EINPROGRESS / -EAGAIN (see worker.h).
+ */
+int auth_check_password(struct auth *a, struct rf_async *async, const char *user,
+                        const char *password, int64_t *account_id);
 
 /* Creates a session for a verified account. 0, -ENOSPC (limit), -ENOENT, -EIO. */
 int auth_session_create(struct auth *a, int64_t account_id, const char *client_ip,

@@ -5,6 +5,7 @@
 #include "base_registry.h"
 #include "log.h"
 #include "router.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -98,10 +99,6 @@ static int parse_body(const struct dispatch_input *in, enum http_method method, 
     *body = NULL;
     if (method != HTTP_POST && method != HTTP_PATCH && method != HTTP_PUT)
         return 0;
-    if (in->body_too_large) {
-        rf_error(r, 413, msg_payload_too_large());
-        return -1;
-    }
     if (in->body_len == 0) {
         if (method == HTTP_POST) {
             *body = json_object(); /* an action with no parameters */
@@ -295,8 +292,14 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
     *allowed = m.allowed;
     bool public_route = found == ROUTER_FOUND && (m.route->flags & ROUTE_NO_AUTH);
     if (!public_route) {
-        enum auth_result a =
-            auth_request(&app->auth, in->authorization, in->x_auth_token, in->tls, &req->who);
+        enum auth_result a = auth_request(&app->auth, req->async, in->authorization,
+                                          in->x_auth_token, in->tls, &req->who);
+        if (a == AUTH_PENDING)
+            return NULL; /* req->async->pending: the request runs again */
+        if (a == AUTH_BUSY) {
+            rf_error(r, 503, msg_service_temporarily_unavailable("1"));
+            return NULL;
+        }
         if (a != AUTH_OK) {
             rf_error(r, 401, msg_no_valid_session());
             return NULL;
@@ -319,10 +322,15 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
     return m.route;
 }
 
-void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_response *r)
+enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *in,
+                              struct rf_response *r)
 {
     char path[1024];
-    struct rf_request req = {.app = app, .client_ip = in->client_ip, .tls = in->tls};
+    struct rf_async local = {0}; /* no worker: password work runs in place */
+    struct rf_request req = {.app = app,
+                             .client_ip = in->client_ip,
+                             .tls = in->tls,
+                             .async = in->async ? in->async : &local};
     uint32_t allowed = 0;
     struct query q;
     json_t *body = NULL;
@@ -341,11 +349,18 @@ void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_re
         rf_error(r, 405, msg_operation_not_allowed());
         goto out;
     }
+    if (in->body_too_large) {
+        /* Answered before authentication: the body was never read. */
+        rf_error(r, 413, msg_payload_too_large());
+        goto out;
+    }
     if (in->odata_version && strcmp(in->odata_version, "4.0") != 0) {
         rf_error(r, 412, msg_header_invalid("OData-Version"));
         goto out;
     }
     route = admit(app, in, &req, &allowed, r);
+    if (req.async->pending)
+        goto pending;
     if (!route || parse_query(in, req.method, &q, r) < 0 ||
         parse_body(in, req.method, &body, r) < 0)
         goto out;
@@ -355,6 +370,8 @@ void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_re
         goto out;
 
     run_handler(route, &req, r);
+    if (req.async->pending)
+        goto pending;
 
     if (req.method == HTTP_PATCH && r->status == 0 && !json_array_size(r->messages))
         render_get(&req, r); /* a successful PATCH answers with the updated resource */
@@ -383,7 +400,12 @@ void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_re
     }
 out:
     json_decref(body);
+    rf_async_release(&local);
     finish(app, in, req.method, allowed, r);
+    return DISPATCH_DONE;
+pending:
+    json_decref(body);
+    return DISPATCH_PENDING;
 }
 
 int dispatch_serialize(const struct rf_response *r, char **buf, size_t *len)

@@ -30,14 +30,22 @@ struct dispatch_input {
     bool body_too_large;
     const char *client_ip;
     bool tls;
+    /* Password work for this request (worker.h); NULL: done in place. */
+    struct rf_async *async;
+};
+
+enum dispatch_result {
+    DISPATCH_DONE,    /* `out` holds the answer */
+    DISPATCH_PENDING, /* waits for the worker; run the same request again on resume */
 };
 
 /*
- * Runs one request. On return `out` holds the final status, the body (JSON `body` or
- * `raw`) and every header to send besides Content-Length. Never fails: internal errors
- * become a Redfish 500 body.
+ * Runs one request. When done, `out` holds the final status, the body (JSON `body` or
+ * `raw`) and every header to send besides Content-Length; internal errors become a
+ * Redfish 500 body. When pending, nothing was changed and `out` must be discarded.
  */
-void dispatch(struct vsc_app *app, const struct dispatch_input *in, struct rf_response *out);
+enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *in,
+                              struct rf_response *out);
 
 /* Serializes out->body (or returns raw) for sending: malloc'd bytes in *buf. */
 int dispatch_serialize(const struct rf_response *out, char **buf, size_t *len);

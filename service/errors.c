@@ -3,6 +3,7 @@
 #include "resources.h"
 #include "rf.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,4 +124,14 @@ void rf_collection_add(json_t *collection, const char *member_uri)
 void rf_not_found(struct rf_response *r, const char *type, const char *id)
 {
     rf_error(r, 404, msg_resource_not_found(type, id));
+}
+
+void rf_worker_error(struct rf_response *r, int rc)
+{
+    if (rc == -EINPROGRESS)
+        return;
+    if (rc == -EAGAIN)
+        rf_error(r, 503, msg_service_temporarily_unavailable("1"));
+    else
+        rf_error(r, 500, msg_internal_error());
 }

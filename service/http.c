@@ -4,6 +4,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "tls.h"
+#include "worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +29,8 @@ struct request_state {
     size_t len, cap;
     bool too_large;
     bool answered; /* a response was queued before the body was read */
+    struct MHD_Connection *conn;
+    struct rf_async async; /* password work; the connection is suspended meanwhile */
 };
 
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *len,
@@ -175,6 +178,48 @@ static bool append_body(struct request_state *st, const char *data, size_t n, si
     return true;
 }
 
+/* The worker finished this request's password job: let MHD call us again. */
+static void resume_request(struct rf_async *async)
+{
+    struct request_state *st = async->ctx;
+    MHD_resume_connection(st->conn);
+}
+
+static enum MHD_Result run_request(struct http_server *srv, struct MHD_Connection *c,
+                                   const char *url, const char *method, struct request_state *st)
+{
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    struct dispatch_input in = {
+        .method = method,
+        .path = url,
+        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+        .x_auth_token = header(c, "X-Auth-Token"),
+        .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .odata_version = header(c, "OData-Version"),
+        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
+        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .body = st->body,
+        .body_len = st->len,
+        .body_too_large = st->too_large,
+        .client_ip = ip,
+        .tls = srv->tls,
+        .async = &st->async,
+    };
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &in);
+    struct rf_response r;
+    rf_response_init(&r);
+    enum MHD_Result ok = MHD_YES;
+    if (dispatch(srv->app, &in, &r) == DISPATCH_PENDING) {
+        st->conn = c;
+        MHD_suspend_connection(c); /* resume_request() wakes it; then we run again */
+    } else {
+        ok = send_response(c, &r);
+    }
+    rf_response_fini(&r);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -187,6 +232,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st = calloc(1, sizeof(*st));
         if (!st)
             return MHD_NO;
+        st->async.worker = &srv->app->worker;
+        st->async.resume = resume_request;
+        st->async.ctx = st;
         *con_cls = st;
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > limit) {
@@ -205,30 +253,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
-    char ip[64];
-    client_ip(c, ip, sizeof(ip));
-    struct dispatch_input in = {
-        .method = method,
-        .path = url,
-        .authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
-        .x_auth_token = header(c, "X-Auth-Token"),
-        .content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .odata_version = header(c, "OData-Version"),
-        .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
-        .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
-        .body = st->body,
-        .body_len = st->len,
-        .body_too_large = st->too_large,
-        .client_ip = ip,
-        .tls = srv->tls,
-    };
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &in);
-    struct rf_response r;
-    rf_response_init(&r);
-    dispatch(srv->app, &in, &r);
-    enum MHD_Result ok = send_response(c, &r);
-    rf_response_fini(&r);
-    return ok;
+    return run_request(srv, c, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -239,6 +264,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     struct request_state *st = *con_cls;
     if (st) {
+        rf_async_release(&st->async);
         if (st->body)
             explicit_bzero(st->body, st->len); /* may hold a password */
         free(st->body);

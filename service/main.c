@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (loop_init(&app.loop) < 0 || open_state(&app) < 0 || setup_signals(&app, &signals) < 0 ||
-        http_start(&app) < 0)
+        worker_start(&app.worker, &app.loop) < 0 || http_start(&app) < 0)
         goto out;
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
     loop_timer_arm(&app.loop, &app.sweep, SWEEP_INTERVAL_MS);
@@ -189,6 +189,7 @@ int main(int argc, char **argv)
     rc = loop_run(&app.loop) < 0 ? 1 : 0;
     log_info("stopped");
 out:
+    worker_stop(&app.worker); /* finishes queued jobs and resumes their connections */
     http_stop(&app);
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);

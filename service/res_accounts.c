@@ -10,6 +10,7 @@
 #include "jsonbody.h"
 #include "log.h"
 #include "resources.h"
+#include "worker.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -271,8 +272,8 @@ static void post_account(struct rf_request *req, struct rf_response *r)
                         .enabled = v[AF_ENABLED].present ? v[AF_ENABLED].b : true,
                         .created_at = time(NULL)};
     snprintf(a.user, sizeof(a.user), "%s", v[AF_USER].s);
-    if (secret_hash(v[AF_PASSWORD].s, a.hash, sizeof(a.hash)) < 0) {
-        rf_error(r, 500, msg_internal_error());
+    if ((rc = pw_hash(req->async, v[AF_PASSWORD].s, a.hash, sizeof(a.hash))) < 0) {
+        rf_worker_error(r, rc);
         return;
     }
     rc = db_account_create(&req->app->db, &a);
@@ -336,12 +337,13 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
         rf_error(r, 409, msg_property_value_incorrect(prop, val));
         return;
     }
+    int rc;
     if (v[AF_PASSWORD].present &&
-        secret_hash(v[AF_PASSWORD].s, updated.hash, sizeof(updated.hash)) < 0) {
-        rf_error(r, 500, msg_internal_error());
+        (rc = pw_hash(req->async, v[AF_PASSWORD].s, updated.hash, sizeof(updated.hash))) < 0) {
+        rf_worker_error(r, rc); /* nothing changed yet: the request runs again when hashed */
         return;
     }
-    int rc = db_account_update(&req->app->db, &updated);
+    rc = db_account_update(&req->app->db, &updated);
     if (rc == -EEXIST) {
         rf_error(r, 409, msg_resource_already_exists("ManagerAccount", "UserName", updated.user));
         return;

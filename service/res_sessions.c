@@ -9,6 +9,7 @@
 #include "jsonbody.h"
 #include "log.h"
 #include "resources.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -94,9 +95,9 @@ static void post_session(struct rf_request *req, struct rf_response *r)
     if (jb_read(req->body, login_fields, N_LOGIN, v, NULL, r) < 0)
         return;
     int64_t account_id;
-    int rc = auth_check_password(&req->app->auth, v[0].s, v[1].s, &account_id);
-    if (rc == -EIO) {
-        rf_error(r, 500, msg_internal_error());
+    int rc = auth_check_password(&req->app->auth, req->async, v[0].s, v[1].s, &account_id);
+    if (rc < 0 && rc != -EACCES) {
+        rf_worker_error(r, rc); /* -EINPROGRESS: runs again once the password is verified */
         return;
     }
     if (rc < 0) {

@@ -22,6 +22,12 @@ extern const struct route_table schema_routes;
 void rf_reply_embedded(struct rf_response *r, const char *data, size_t len,
                        const char *content_type);
 
+/*
+ * For a failed pw_verify()/pw_hash()/auth call: -EINPROGRESS records nothing (the request
+ * runs again when the worker is done), -EAGAIN answers 503, anything else 500.
+ */
+void rf_worker_error(struct rf_response *r, int rc);
+
 /* Replies 404 ResourceNotFound for `type` named `id`. */
 void rf_not_found(struct rf_response *r, const char *type, const char *id);
 

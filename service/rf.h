@@ -39,6 +39,7 @@ enum role { ROLE_NONE = -1, ROLE_ADMINISTRATOR = 0, ROLE_OPERATOR, ROLE_READONLY
 
 struct session;
 struct vsc_app;
+struct rf_async;
 
 struct rf_identity {
     bool authenticated;
@@ -62,6 +63,7 @@ struct rf_request {
     const char *client_ip;
     bool tls;
     struct vsc_app *app;
+    struct rf_async *async; /* password work off the loop (worker.h) */
 };
 
 struct rf_response {
