@@ -60,13 +60,7 @@ static int parse_query(const struct dispatch_input *in, enum http_method method,
                 rf_error(r, 400, msg_query_parameter_value_type_error(v ? v : "", k));
                 return -1;
             }
-            if (is_top && (q->has_top || n == 0)) {
-                rf_error(r, 400,
-                         q->has_top ? msg_query_combination_invalid()
-                                    : msg_query_parameter_out_of_range(v, k, "1-*"));
-                return -1;
-            }
-            if (is_skip && q->has_skip) {
+            if ((is_top && q->has_top) || (is_skip && q->has_skip)) {
                 rf_error(r, 400, msg_query_combination_invalid());
                 return -1;
             }
@@ -342,13 +336,8 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     }
     router_normalize(in->path, path, sizeof(path));
     req.path = path;
-    if (router_method_parse(in->method, &req.method) < 0) {
-        struct router_match m;
-        router_find(path, HTTP_GET, &m);
-        allowed = m.allowed;
-        rf_error(r, 405, msg_operation_not_allowed());
-        goto out;
-    }
+    if (router_method_parse(in->method, &req.method) < 0)
+        req.method = 0; /* matches no route: 405 (or 404) after authentication */
     if (in->body_too_large) {
         /* Answered before authentication: the body was never read. */
         rf_error(r, 413, msg_payload_too_large());
@@ -376,12 +365,14 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     if (req.method == HTTP_PATCH && r->status == 0 && !json_array_size(r->messages))
         render_get(&req, r); /* a successful PATCH answers with the updated resource */
     bool is_get = req.method == HTTP_GET || req.method == HTTP_HEAD;
-    if (is_get && r->status == 200 && r->body) {
+    if (is_get && r->status == 200) {
         if (json_is_array(json_object_get(r->body, "Members")))
             apply_paging(path, &q, r);
         else if (q.has_top || q.has_skip) {
             json_decref(r->body);
             r->body = NULL;
+            free(r->raw);
+            r->raw = NULL;
             r->status = 0;
             rf_error(r, 400, msg_query_not_supported_on_resource());
             goto out;

@@ -178,6 +178,7 @@ int main(int argc, char **argv)
         return dump_routes();
 
     struct loop_watch signals = {.fd = -1};
+    umask(0077); /* the database holds password hashes; the key is secret */
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (loop_init(&app.loop) < 0 || open_state(&app) < 0 || setup_signals(&app, &signals) < 0 ||
