@@ -7,7 +7,7 @@ CREATE TABLE settings (
 ) WITHOUT ROWID;
 
 CREATE TABLE accounts (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
     user_name      TEXT NOT NULL UNIQUE CHECK (length(user_name) BETWEEN 1 AND 64),
     password_hash  TEXT NOT NULL,
     role_id        TEXT NOT NULL CHECK (role_id IN ('Administrator', 'Operator', 'ReadOnly')),

@@ -95,6 +95,7 @@ static void record_failure(struct auth *a, struct account *acct, int64_t now)
         acct->failed_logins >= p->lockout_threshold) {
         acct->locked_until = now + p->lockout_duration;
         acct->failed_logins = 0;
+        memset(a->cache, 0, sizeof(a->cache)); /* cached Basic credentials end too */
         log_warn("account '%s' locked for %lld s after failed logins", acct->user,
                  (long long)p->lockout_duration);
     }
@@ -137,7 +138,9 @@ int auth_check_password(struct auth *a, struct rf_async *async, const char *user
 static int fill_identity(struct auth *a, int64_t account_id, struct rf_identity *who)
 {
     struct account acct;
-    if (db_account_get(a->db, account_id, &acct) < 0 || !acct.enabled)
+    /* Checked on every request, cached Basic credentials included. */
+    if (db_account_get(a->db, account_id, &acct) < 0 || !acct.enabled ||
+        auth_account_locked(a, &acct, time(NULL)))
         return -1;
     who->authenticated = true;
     who->account_id = acct.id;

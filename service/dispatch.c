@@ -116,11 +116,18 @@ static int parse_body(const struct dispatch_input *in, enum http_method method, 
     return 0;
 }
 
-/* Strong ETag over the canonical (sorted, compact) body, without @odata.etag. */
+/*
+ * Strong ETag over the canonical (sorted, compact) body, without @odata.etag and without
+ * DateTime (a clock, not state: it would change the Manager's ETag every second).
+ */
 static void compute_etag(json_t *body, char out[24])
 {
     json_object_del(body, "@odata.etag");
+    json_t *clock = json_incref(json_object_get(body, "DateTime"));
+    json_object_del(body, "DateTime");
     char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (clock)
+        json_object_set_new(body, "DateTime", clock);
     uint64_t h = 1469598103934665603ull; /* FNV-1a 64 */
     for (const char *p = text ? text : ""; *p; p++) {
         h ^= (uint8_t)*p;
@@ -152,13 +159,17 @@ static int render_get(struct rf_request *req, struct rf_response *r)
     return r->status == 200 && r->body ? 0 : -1;
 }
 
-static bool etag_listed(const char *header, const char *etag)
+/* RFC 9110 §13.1: If-Match compares strongly, If-None-Match weakly (a W/ prefix matches). */
+static bool etag_listed(const char *header, const char *etag, bool weak)
 {
     if (strcmp(header, "*") == 0)
         return true;
     size_t n = strlen(etag);
-    for (const char *p = strstr(header, etag); p; p = strstr(p + 1, etag)) {
-        bool start_ok = p == header || p[-1] == ' ' || p[-1] == ',';
+    for (const char *p = strstr(header, etag); p; p = strstr(p + n, etag)) {
+        const char *start = p;
+        if (weak && p - header >= 2 && p[-2] == 'W' && p[-1] == '/')
+            start = p - 2;
+        bool start_ok = start == header || start[-1] == ' ' || start[-1] == ',';
         bool end_ok = p[n] == '\0' || p[n] == ',' || p[n] == ' ';
         if (start_ok && end_ok)
             return true;
@@ -177,7 +188,7 @@ static int check_if_match(struct rf_request *req, const char *if_match, struct r
     if (found == 0)
         compute_etag(cur.body, etag);
     rf_response_fini(&cur);
-    if (found < 0 || !etag_listed(if_match, etag)) {
+    if (found < 0 || !etag_listed(if_match, etag, false)) {
         rf_error(r, 412, msg_precondition_failed());
         return -1;
     }
@@ -194,7 +205,7 @@ static void apply_paging(const char *path, const struct query *q, struct rf_resp
     for (size_t i = skip; i < total && i - skip < top; i++)
         json_array_append(page, json_array_get(members, i));
     json_object_set_new(r->body, "Members", page);
-    if (skip + top < total) {
+    if (top > 0 && skip + top < total) {
         char next[1100];
         snprintf(next, sizeof(next), "%s?$skip=%zu&$top=%zu", path, skip + top, top);
         json_object_set_new(r->body, "Members@odata.nextLink", json_string(next));
@@ -383,7 +394,12 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
         compute_etag(r->body, etag);
         json_object_set_new(r->body, "@odata.etag", json_string(etag));
         rf_set_header(r, "ETag", etag);
-        if (is_get && in->if_none_match && etag_listed(in->if_none_match, etag)) {
+        if (is_get && in->if_none_match && etag_listed(in->if_none_match, etag, true)) {
+            /* The representation stays (as raw bytes) only so that Content-Length states
+             * the 200's length (RFC 9110 §8.6); libmicrohttpd never sends a 304's body. */
+            r->raw = json_dumps(r->body, JSON_COMPACT);
+            r->raw_len = r->raw ? strlen(r->raw) : 0;
+            r->content_type = "application/json; charset=utf-8";
             json_decref(r->body);
             r->body = NULL;
             r->status = 304;

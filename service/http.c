@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#define DISCARD_LIMIT (16u << 20) /* larger declared bodies are refused without reading */
+
 struct http_server {
     struct MHD_Daemon *mhd;
     struct loop_watch watch;
@@ -236,8 +238,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->async.resume = resume_request;
         st->async.ctx = st;
         *con_cls = st;
+        /* A body over the limit is answered at once only when the client waits for our
+         * go-ahead (100-continue) or the body is absurd; otherwise it is read and thrown
+         * away, so the 413 is not lost in a reset (RFC 9112 §9.6). */
         const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > limit) {
+        const char *expect = header(c, MHD_HTTP_HEADER_EXPECT);
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > limit && (expect || declared > DISCARD_LIMIT)) {
             st->answered = true;
             return answer_early(srv, c, url, method);
         }

@@ -2,6 +2,7 @@
 
 #include "base_registry.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,11 +63,21 @@ static void report_range(const json_t *v, const char *name, const char *action,
     free(text);
 }
 
+/* Characters, not bytes (JSON Schema's maxLength counts characters). */
+static int64_t utf8_chars(const json_t *v)
+{
+    int64_t n = 0;
+    const char *s = json_string_value(v);
+    for (size_t i = 0, len = json_string_length(v); i < len; i++)
+        n += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return n;
+}
+
 static bool in_range(const struct jb_field *f, const json_t *v)
 {
     if (f->min == 0 && f->max == 0)
         return true;
-    int64_t x = f->type == JB_INT ? (int64_t)json_integer_value(v) : (int64_t)json_string_length(v);
+    int64_t x = f->type == JB_INT ? (int64_t)json_integer_value(v) : utf8_chars(v);
     return x >= f->min && x <= f->max;
 }
 
@@ -101,6 +112,8 @@ static int read_one(const struct jb_field *f, const json_t *v, struct jb_value *
 int jb_read(const json_t *body, const struct jb_field *fields, size_t count,
             struct jb_value *values, const char *action, struct rf_response *r)
 {
+    assert(count <= 64); /* `seen` is a 64-bit mask */
+    uint64_t seen = 0;
     int rc = 0;
     memset(values, 0, count * sizeof(*values));
     const char *key;
@@ -119,11 +132,12 @@ int jb_read(const json_t *body, const struct jb_field *fields, size_t count,
             rc = -1;
             continue;
         }
+        seen |= (uint64_t)1 << idx; /* refused is not missing: one message is enough */
         if (read_one(f, v, &values[idx], action, r) < 0)
             rc = -1;
     }
     for (size_t i = 0; i < count; i++) {
-        if ((fields[i].flags & JB_REQUIRED) && !values[i].present) {
+        if ((fields[i].flags & JB_REQUIRED) && !(seen & ((uint64_t)1 << i))) {
             rf_error(r, 400,
                      action ? msg_action_parameter_missing(action, fields[i].name)
                             : msg_property_missing(fields[i].name));

@@ -37,7 +37,8 @@ struct jb_value {
 };
 
 /*
- * Reads `body` against `fields` into values[] (same order). `action` names the action
+ * Reads `body` against `fields` (at most 64) into values[] (same order); a refused value
+ * is left not present. `action` names the action
  * for ActionParameter* messages, or NULL for resource properties. Returns 0 when the
  * body is acceptable, -1 with every error recorded in r (status 400).
  */

@@ -214,6 +214,14 @@ static const struct jb_field account_fields[] = {
 };
 #define N_ACCOUNT (sizeof(account_fields) / sizeof(account_fields[0]))
 
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80; /* count all but continuation bytes */
+    return n;
+}
+
 /* Checks the values' content (types were checked by jb_read). Records every problem. */
 static int check_account_values(struct rf_request *req, const struct jb_value *v,
                                 struct rf_response *r)
@@ -225,7 +233,7 @@ static int check_account_values(struct rf_request *req, const struct jb_value *v
     }
     if (v[AF_PASSWORD].present) {
         const struct auth_policy *p = &req->app->auth.policy;
-        size_t len = strlen(v[AF_PASSWORD].s);
+        size_t len = utf8_length(v[AF_PASSWORD].s); /* characters, not bytes */
         if ((int64_t)len < p->min_password_length || (int64_t)len > p->max_password_length) {
             rf_error(r, 400, msg_password_incorrect_length());
             rc = -1;

@@ -8,6 +8,8 @@
  * test at once (for checks the rest of the test depends on, like an open database).
  * test.c's main runs every test, or those whose name contains argv[1], prints one line
  * per failing test and ends with "N passed, N failed"; the exit status is 1 if any failed.
+ * Each test runs in its own child process (see test.c), so a crash, a sanitizer report or
+ * a hang fails that test only.
  */
 #ifndef VSC_TEST_H
 #define VSC_TEST_H
@@ -30,14 +32,14 @@ bool test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 bool test_check(const char *file, int line, const char *expr, bool ok);
-bool test_check_int(const char *file, int line, const char *a_expr, const char *b_expr,
-                    long long a, long long b);
+bool test_check_int(const char *file, int line, const char *a_expr, const char *b_expr, long long a,
+                    long long b);
 bool test_check_str(const char *file, int line, const char *a_expr, const char *b_expr,
                     const char *a, const char *b);
 
-/* A fresh private directory under $TMPDIR (or /tmp); 0 or -1. */
+/* A fresh private directory (in this run's directory under $TMPDIR); 0 or -1. */
 int test_tmpdir(char *out, size_t outsz);
-/* Removes a directory made by test_tmpdir and the files in it. */
+/* Removes a directory and everything in it. */
 void test_rmtree(const char *dir);
 
 #define TEST(name)                                                                                 \
