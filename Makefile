@@ -5,20 +5,20 @@
 
 CC      ?= cc
 BUILD   := build
-PKGS    := libmicrohttpd jansson sqlite3 gnutls libcrypt
+PKGS    := libmicrohttpd jansson sqlite3 gnutls libcrypt libusbgx
 PYTHON  := /usr/bin/python3
 
 # Deferred (=) so pkg-config runs only after the deps step installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lwslay
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
-COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice $(WARN) $(PKG_CFLAGS) -MMD -MP
+COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice -Igadget $(WARN) $(PKG_CFLAGS) -MMD -MP
 REL_CFLAGS = $(COMMON) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(COMMON) -O1 $(SAN_FLAGS) -DVSC_TEST_BUILD
 
-SERVICE_SRC := $(sort $(wildcard service/*.c))
+SERVICE_SRC := $(sort $(wildcard service/*.c gadget/*.c))
 LIB_SRC     := $(filter-out service/main.c,$(SERVICE_SRC))
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 EMBEDDED    := $(sort $(wildcard db/migrations/*.sql)) db/schema.sql \
@@ -52,6 +52,12 @@ $(BUILD)/san/vscd: $(SAN_OBJ)
 $(BUILD)/san/unit_tests: $(SAN_LIB) $(UNIT_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The fake configfs (tests/fakeconfigfs): an LD_PRELOAD shim that makes a folder behave
+# as the kernel's USB gadget configfs does, for the gadget tests on machines without a UDC.
+$(BUILD)/fakeconfigfs.so: $(wildcard tests/fakeconfigfs/*.c)
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
+
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -fPIE -c -o $@ $<
@@ -70,7 +76,8 @@ run: all
 
 # Unit tests, then the API tests against the sanitizer build of the real daemon.
 test: deps-test
-	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests \
+		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so)
 	@$(MAKE) --no-print-directory unit api
 
 unit:
@@ -81,7 +88,7 @@ api:
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
-            $(wildcard tests/unit/*.c tests/unit/*.h)
+            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h)
 
 format:
 	clang-format -i $(FORMATTED)

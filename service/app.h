@@ -9,6 +9,7 @@
 #include "config.h"
 #include "db.h"
 #include "loop.h"
+#include "ports.h"
 #include "worker.h"
 
 #include <time.h>
@@ -24,6 +25,7 @@ struct vsc_app {
     struct auth auth;
     struct http_server *http;
     struct worker worker;    /* password hashing off the loop */
+    struct ports ports;      /* VMs and their serial ports */
     char uuid[37];           /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];    /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep; /* session expiry */

@@ -49,6 +49,11 @@ static const struct config_entry config_table[] = {
     INT(connection_timeout, "60", 1, 3600, "seconds an idle HTTP connection stays open"),
     INT(session_timeout_default, "1800", 30, 86400,
         "SessionService.SessionTimeout before an Administrator changes it"),
+    INT(max_ports, "256", 1, 4096, "serial ports allocated at once, all VMs together"),
+    INT(max_ports_per_vm, "8", 1, 16, "serial ports one VM may have"),
+    STR(default_backend, "pty", "backend when an allocation names none: pty, unix, usb-gadget"),
+    INT(console_ring_bytes, "262144", 4096, 67108864, "console history kept in memory per port"),
+    STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

@@ -14,7 +14,7 @@
 
 struct vsc_config {
     char listen[128];
-    char state_dir[PATH_MAX - 64];
+    char state_dir[3072];
     char tls_cert[PATH_MAX];
     char tls_key[PATH_MAX];
     bool insecure_http;
@@ -25,6 +25,11 @@ struct vsc_config {
     int64_t max_body_bytes;
     int64_t connection_timeout;
     int64_t session_timeout_default;
+    int64_t max_ports;
+    int64_t max_ports_per_vm;
+    char default_backend[16];
+    int64_t console_ring_bytes;
+    char ports_group[64];
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

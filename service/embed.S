@@ -16,9 +16,10 @@
 
 EMBED embed_migration_0001, "db/migrations/0001_accounts.sql"
 EMBED embed_migration_0002, "db/migrations/0002_account_lockout.sql"
+EMBED embed_migration_0003, "db/migrations/0003_ports.sql"
 EMBED embed_schema_sql, "db/schema.sql"
-EMBED embed_oem_csdl, "schemas/redfish/VscManager_v1.xml"
-EMBED embed_oem_json, "schemas/redfish/VscManager.json"
-EMBED embed_oem_json_v1_0_0, "schemas/redfish/VscManager.v1_0_0.json"
+EMBED embed_oem_csdl, "schemas/redfish/Vsc_v1.xml"
+EMBED embed_oem_json, "schemas/redfish/Vsc.json"
+EMBED embed_oem_json_v1_0_0, "schemas/redfish/Vsc.v1_0_0.json"
 
 .section .note.GNU-stack, "", @progbits

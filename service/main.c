@@ -162,6 +162,17 @@ static int open_state(struct vsc_app *app)
     return ensure_admin(app);
 }
 
+static int check_settings(const struct vsc_config *cfg)
+{
+    enum backend_kind kind;
+    if (backend_parse(cfg->default_backend, &kind) < 0) {
+        log_error("default_backend: unknown backend '%s' (pty, unix, usb-gadget)",
+                  cfg->default_backend);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct vsc_app app; /* large (paths); lives for the whole process */
@@ -181,8 +192,9 @@ int main(int argc, char **argv)
     umask(0077); /* the database holds password hashes; the key is secret */
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
-    if (loop_init(&app.loop) < 0 || open_state(&app) < 0 || setup_signals(&app, &signals) < 0 ||
-        worker_start(&app.worker, &app.loop) < 0 || http_start(&app) < 0)
+    if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||
+        setup_signals(&app, &signals) < 0 || worker_start(&app.worker, &app.loop) < 0 ||
+        ports_init(&app.ports, &app) < 0 || http_start(&app) < 0)
         goto out;
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
     loop_timer_arm(&app.loop, &app.sweep, SWEEP_INTERVAL_MS);
@@ -192,6 +204,7 @@ int main(int argc, char **argv)
 out:
     worker_stop(&app.worker); /* finishes queued jobs and resumes their connections */
     http_stop(&app);
+    ports_fini(&app.ports); /* published paths stay: the mapping outlives vscd */
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);
         close(signals.fd);

@@ -43,8 +43,8 @@ static void get_manager(struct rf_request *req, struct rf_response *r)
         json_pack("{s:[], s:i}", "ManagerForServers", "ManagerForServers@odata.count", 0));
     json_object_set_new(m, "Oem",
                         json_pack("{s:{s:s, s:s, s:s, s:i, s:b}}", "Vsc", "@odata.type",
-                                  "#VscManager.v1_0_0.VscManager", "ServiceVersion", VSC_VERSION,
-                                  "StartTime", req->app->started_iso, "DatabaseSchemaVersion",
+                                  "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime",
+                                  req->app->started_iso, "DatabaseSchemaVersion",
                                   db_user_version(&req->app->db), "SessionsSurviveRestart", 0));
     rf_reply(r, 200, m);
 }

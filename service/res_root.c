@@ -92,6 +92,9 @@ static const struct {
     {"JsonSchemaFileCollection", "JsonSchemaFileCollection", NULL},
     {"JsonSchemaFile", "JsonSchemaFile", "JsonSchemaFile.v1_1_5"},
     {"Message", "Message", "Message.v1_3_0"},
+    {"ComputerSystem", "ComputerSystem", "ComputerSystem.v1_27_0"},
+    {"SerialInterface", "SerialInterface", "SerialInterface.v1_3_0"},
+    {"ActionInfo", "ActionInfo", "ActionInfo.v1_5_0"},
     {"RedfishExtensions", "RedfishExtensions.v1_0_0", NULL},
 };
 
@@ -132,9 +135,9 @@ static void get_metadata(struct rf_request *req, struct rf_response *r)
         append(&xml, &len, &cap, "  </edmx:Reference>\n");
     }
     append(&xml, &len, &cap,
-           "  <edmx:Reference Uri=\"/redfish/v1/schemas/VscManager_v1.xml\">\n"
-           "    <edmx:Include Namespace=\"VscManager\"/>\n"
-           "    <edmx:Include Namespace=\"VscManager.v1_0_0\"/>\n"
+           "  <edmx:Reference Uri=\"/redfish/v1/schemas/Vsc_v1.xml\">\n"
+           "    <edmx:Include Namespace=\"Vsc\"/>\n"
+           "    <edmx:Include Namespace=\"Vsc.v1_0_0\"/>\n"
            "  </edmx:Reference>\n"
            "  <edmx:DataServices>\n"
            "    <Schema xmlns=\"http://docs.oasis-open.org/odata/ns/edm\" Namespace=\"Service\">\n"
@@ -178,6 +181,6 @@ static const struct route routes[] = {
     {"/redfish/v1", HTTP_GET, get_service_root, 0, ROUTE_NO_AUTH, "ServiceRoot"},
     {"/redfish/v1/odata", HTTP_GET, get_odata, 0, ROUTE_NO_AUTH, NULL},
     {"/redfish/v1/$metadata", HTTP_GET, get_metadata, 0, ROUTE_NO_AUTH, NULL},
-    {"/redfish/v1/schemas/VscManager_v1.xml", HTTP_GET, get_oem_csdl, 0, ROUTE_NO_AUTH, NULL},
+    {"/redfish/v1/schemas/Vsc_v1.xml", HTTP_GET, get_oem_csdl, 0, ROUTE_NO_AUTH, NULL},
 };
 ROUTE_TABLE(root_routes, routes);

@@ -12,8 +12,8 @@ static const struct {
     const char *file;
     const char *data, *end;
 } schema_files[] = {
-    {"VscManager", "VscManager.json", embed_oem_json, embed_oem_json_end},
-    {"VscManager", "VscManager.v1_0_0.json", embed_oem_json_v1_0_0, embed_oem_json_v1_0_0_end},
+    {"Vsc", "Vsc.json", embed_oem_json, embed_oem_json_end},
+    {"Vsc", "Vsc.v1_0_0.json", embed_oem_json_v1_0_0, embed_oem_json_v1_0_0_end},
 };
 #define SCHEMA_FILE_COUNT (sizeof(schema_files) / sizeof(schema_files[0]))
 
@@ -22,24 +22,23 @@ static void get_schemas(struct rf_request *req, struct rf_response *r)
     (void)req;
     json_t *c = rf_collection(SCHEMAS_URI, "#JsonSchemaFileCollection.JsonSchemaFileCollection",
                               "JSON Schema File Collection");
-    rf_collection_add(c, SCHEMAS_URI "/VscManager");
+    rf_collection_add(c, SCHEMAS_URI "/Vsc");
     rf_reply(r, 200, c);
 }
 
 static void get_schema(struct rf_request *req, struct rf_response *r)
 {
-    if (strcmp(req->params[0], "VscManager") != 0) {
+    if (strcmp(req->params[0], "Vsc") != 0) {
         rf_not_found(r, "JsonSchemaFile", req->params[0]);
         return;
     }
     rf_reply(r, 200,
              json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:[s], s:[{s:s, s:s}]}", "@odata.id",
-                       SCHEMAS_URI "/VscManager", "@odata.type",
-                       "#JsonSchemaFile.v1_1_5.JsonSchemaFile", "Id", "VscManager", "Name",
-                       "VscManager Schema File", "Description",
-                       "vsc's OEM extension of the Manager resource (Oem.Vsc)", "Schema",
-                       "#VscManager.v1_0_0.VscManager", "Languages", "en", "Location", "Language",
-                       "en", "Uri", SCHEMAS_URI "/VscManager/VscManager.v1_0_0.json"));
+                       SCHEMAS_URI "/Vsc", "@odata.type", "#JsonSchemaFile.v1_1_5.JsonSchemaFile",
+                       "Id", "Vsc", "Name", "Vsc Schema File", "Description",
+                       "vsc's OEM schema: Oem.Vsc objects and the port actions", "Schema",
+                       "#Vsc.v1_0_0.Manager", "Languages", "en", "Location", "Language", "en",
+                       "Uri", SCHEMAS_URI "/Vsc/Vsc.v1_0_0.json"));
 }
 
 static void get_schema_file(struct rf_request *req, struct rf_response *r)

@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+"""Generate the project's OEM schema (namespace Vsc) as JSON Schema and CSDL.
+
+One description below yields schemas/redfish/Vsc.v1_0_0.json, Vsc.json and Vsc_v1.xml,
+so the two forms cannot disagree. tests/api/test_generated.py regenerates and compares.
+    scripts/gen-oem-schema.py [OUT_DIR]          (default: schemas/redfish)
+"""
+import json
+import os
+import sys
+from xml.sax.saxutils import quoteattr
+
+ODATA = "http://redfish.dmtf.org/schemas/v1/odata-v4.json#/definitions/"
+PATTERN = {"^([a-zA-Z_][a-zA-Z0-9_]*)?@(odata|Redfish|Message)\\.[a-zA-Z_][a-zA-Z0-9_]*$": {
+    "description": "This property shall specify a valid odata or Redfish property.",
+    "type": ["array", "boolean", "integer", "number", "null", "object", "string"]}}
+
+# name -> (description, long description, values {value: description})
+ENUMS = {
+    "Backend": ("The kind of device behind a serial port.",
+                "This type shall describe the kind of device that carries a serial port's bytes.", {
+        "pty": "A pseudo-terminal; the hypervisor opens its slave through the published symlink.",
+        "unix": "A Unix socket that the hypervisor (QEMU, client mode) connects to.",
+        "usb-gadget": "A USB CDC-ACM function of the BMC's USB device controller; the host sees a ttyACM device."}),
+    "PortState": ("The runtime state of a serial port.",
+                  "This type shall describe whether the virtual machine side of a serial port is attached.", {
+        "Down": "The backend failed; Error says why.",
+        "Waiting": "The port is ready and no VM is attached to it.",
+        "Connected": "The VM side is attached."}),
+}
+
+# A property: (type, description, long description, extra).
+# type: "string", "integer", "boolean", "string?" (nullable), "date-time", "link", "links",
+# "count", an enum name, "[Type]" (array of a complex type), "[string]".
+def P(t, d, l, **extra):
+    return (t, d, l, extra)
+
+OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action responses)
+    "Manager": ("The vsc service's facts, carried in Manager.Oem.Vsc.",
+                "This object shall contain the facts of the vsc virtual serial concentrator service that runs as this manager.", {
+        "ServiceVersion": P("string", "The version of the vsc service.", "This property shall contain the version of the vscd program that serves this manager."),
+        "StartTime": P("date-time", "The date and time when the service started.", "This property shall contain the date and time when the vscd process started."),
+        "DatabaseSchemaVersion": P("integer", "The schema version of the service's database.", "This property shall contain the migration number (SQLite user_version) of the service's database."),
+        "SessionsSurviveRestart": P("boolean", "An indication of whether Redfish sessions survive a restart of the service.", "This property shall indicate whether session tokens remain valid after the service restarts."),
+        "MaxPorts": P("integer", "The most serial ports allocated at once.", "This property shall contain the limit on serial ports allocated at once, all virtual machines together."),
+        "MaxPortsPerVM": P("integer", "The most serial ports one virtual machine may have.", "This property shall contain the limit on serial ports per virtual machine."),
+        "PortsInUse": P("integer", "The serial ports allocated now.", "This property shall contain the number of serial ports allocated now."),
+        "DefaultBackend": P("Backend", "The backend used when an allocation names none.", "This property shall contain the backend that AllocatePorts uses when the request does not name one."),
+    }, ["@odata.type"]),
+    "SerialInterface": ("The vsc facts of a serial port, carried in SerialInterface.Oem.Vsc.",
+                        "This object shall contain the runtime facts of a serial port that vsc allocated for a virtual machine.", {
+        "Backend": P("Backend", "The device kind behind the port.", "This property shall contain the backend that carries this port's bytes."),
+        "BindPath": P("string", "What the hypervisor binds the VM's serial port to.", "This property shall contain the path (a device symlink, a Unix socket, or the host's /dev/serial/by-id name) that the hypervisor binds the virtual machine's serial port to."),
+        "PortState": P("PortState", "Whether the VM side is attached.", "This property shall contain the runtime state of the port."),
+        "Error": P("string?", "Why the port is down.", "This property shall contain the reason the backend is down, or null."),
+        "Index": P("integer", "The port's number within its VM, from 1.", "This property shall contain the position of this port among its virtual machine's ports, starting at 1."),
+        "ComPort": P("string", "The VM's serial port this port serves, such as COM1.", "This property shall contain the name of the virtual machine's serial port that this port serves, as the allocation gave it."),
+        "Label": P("string", "A label from the allocation.", "This property shall contain the label that the allocation gave this port."),
+        "ConsoleSocket": P("string", "The local Unix socket carrying this console's stream.", "This property shall contain the path of the Unix socket on the service's host that carries the raw console stream of this port."),
+        "AttachedClients": P("integer", "How many clients watch this console now.", "This property shall contain the number of clients attached to this port's console stream."),
+        "BytesFromVM": P("integer", "Bytes the VM printed since the service started.", "This property shall contain the number of bytes received from the virtual machine side since the service started."),
+        "BytesToVM": P("integer", "Bytes sent to the VM since the service started.", "This property shall contain the number of bytes written to the virtual machine side since the service started."),
+    }, ["@odata.type"]),
+    "SerialInterfaceLinks": ("Links from a serial port, carried in SerialInterface.Links.Oem.Vsc.",
+                             "This object shall contain links from a serial port to related resources.", {
+        "ComputerSystem": P("link", "The virtual machine this port serves.", "This property shall link to the ComputerSystem of the virtual machine that this port serves."),
+    }, ["@odata.type"]),
+    "ComputerSystemLinks": ("Links from a virtual machine, carried in ComputerSystem.Links.Oem.Vsc.",
+                            "This object shall contain links from a virtual machine to related resources.", {
+        "SerialInterfaces": P("links", "The serial ports of this virtual machine.", "This property shall link to the SerialInterface resources that carry this virtual machine's serial ports."),
+    }, ["@odata.type"]),
+    "AllocatePortsResponse": ("The result of AllocatePorts.", "This object shall contain the result of the AllocatePorts action.", {
+        "VMUUID": P("string", "The VM's UUID.", "This property shall contain the UUID of the virtual machine.",
+                    pattern="^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+        "System": P("link", "The VM's ComputerSystem.", "This property shall link to the virtual machine's ComputerSystem."),
+        "Created": P("boolean", "Whether this request created the ports.", "This property shall indicate whether the ports were created by this request (false when an identical earlier request had created them)."),
+        "Ports": P("[PortAllocation]", "The allocated ports.", "This property shall list the virtual machine's ports in index order."),
+    }, ["@odata.type", "VMUUID", "System", "Created", "Ports"]),
+    "FreePortsResponse": ("The result of FreePorts.", "This object shall contain the result of the FreePorts action.", {
+        "Freed": P("[string]", "Ids of the ports this request freed.", "This property shall list the Ids of the SerialInterfaces that this request freed."),
+        "AlreadyFreed": P("[string]", "Ids of named ports that were freed before.", "This property shall list the Ids of named ports that an earlier request had freed."),
+    }, ["@odata.type", "Freed", "AlreadyFreed"]),
+    "IpmiResponse": ("The result of IpmiRequest.", "This object shall contain the IPMI response to an IpmiRequest action.", {
+        "CompletionCode": P("string", "The IPMI completion code, as two hex digits.", "This property shall contain the IPMI completion code of the response.", pattern="^[0-9A-F]{2}$"),
+        "Data": P("string", "The response data after the completion code, as hex digits.", "This property shall contain the response data bytes that follow the completion code, as hex digits.", pattern="^([0-9A-F]{2})*$"),
+    }, ["@odata.type", "CompletionCode", "Data"]),
+}
+
+PLAIN_OBJECTS = {  # complex types without "@odata.type"
+    "PortAllocation": ("One allocated port, as AllocatePorts returns it.", "This type shall describe one serial port that AllocatePorts allocated.", {
+        "SerialInterface": P("link", "The port's SerialInterface.", "This property shall link to the port's SerialInterface resource."),
+        "Id": P("string", "The SerialInterface Id.", "This property shall contain the Id of the port's SerialInterface."),
+        "Index": P("integer", "The port's number within its VM, from 1.", "This property shall contain the position of this port among its virtual machine's ports."),
+        "ComPort": P("string", "The VM's serial port this port serves.", "This property shall contain the virtual machine's serial port name from the request."),
+        "Label": P("string", "The label from the request.", "This property shall contain the label from the request."),
+        "Backend": P("Backend", "The device kind behind the port.", "This property shall contain the port's backend."),
+        "BindPath": P("string", "What the hypervisor binds the VM's serial port to.", "This property shall contain the path that the hypervisor binds the virtual machine's serial port to."),
+        "ConsoleSocket": P("string", "The local Unix socket carrying this console's stream.", "This property shall contain the path of the local Unix socket carrying the raw console stream."),
+    }, ["SerialInterface", "Id", "Index", "Backend", "BindPath"]),
+}
+
+# Actions bound to the Manager: name -> (description, [(param, edm type, required, description)], return type)
+ACTIONS = {
+    "AllocatePorts": ("Allocates a virtual machine's serial ports; the hypervisor's command when the VM starts.", [
+        ("VMUUID", "Edm.String", True, "The virtual machine's UUID; a repeated request with the same UUID returns the same ports."),
+        ("VMName", "Edm.String", True, "The virtual machine's name (letters, digits, '.', '_', '-'; at most 64)."),
+        ("HostName", "Edm.String", False, "The host name the virtual machine's operating system uses."),
+        ("PortCount", "Edm.Int64", True, "How many serial ports the virtual machine needs."),
+        ("Backend", "Vsc.v1_0_0.Backend", False, "The backend; the service's default when absent."),
+        ("Ports", "Collection(Vsc.v1_0_0.PortRequest)", False, "One entry per port, in order: which VM serial port it serves and a label."),
+    ], "AllocatePortsResponse"),
+    "FreePorts": ("Frees serial ports by virtual machine or by port; the hypervisor's command when the VM ends.", [
+        ("VMUUID", "Edm.String", False, "Free every port of this virtual machine."),
+        ("SerialInterfaces", "Collection(Edm.String)", False, "Free these ports (SerialInterface Ids)."),
+    ], "FreePortsResponse"),
+    "IpmiRequest": ("Runs one IPMI OEM request (group extension NetFn 0x2E) given as bytes; see docs/ipmi-oem.md.", [
+        ("NetFn", "Edm.String", True, "The request's network function, as hex (2E)."),
+        ("Command", "Edm.String", True, "The command byte, as hex."),
+        ("Data", "Edm.String", True, "The request data bytes, as hex (the IANA enterprise number first)."),
+        ("Transport", "Edm.String", False, "IPMB (32-byte messages, the default) or LAN (longer requests)."),
+    ], "IpmiResponse"),
+}
+PLAIN_OBJECTS["PortRequest"] = ("One requested port of AllocatePorts.", "This type shall describe one serial port in an AllocatePorts request.", {
+    "ComPort": P("string", "The VM serial port this port serves, such as COM1.", "This property shall contain the name of the virtual machine's serial port.", pattern="^[A-Za-z0-9]{1,15}$"),
+    "Label": P("string", "A label for the port.", "This property shall contain a label for the port.", maxLength=64),
+}, [])
+
+
+def json_type(t):
+    if t in ENUMS or t.lstrip("[").rstrip("]") in PLAIN_OBJECTS:
+        pass
+    if t == "string?":
+        return {"type": ["string", "null"]}
+    if t == "date-time":
+        return {"format": "date-time", "type": "string"}
+    if t == "link":
+        return {"$ref": ODATA + "idRef"}
+    if t == "links":
+        return {"items": {"$ref": ODATA + "idRef"}, "type": "array"}
+    if t in ENUMS:
+        return {"$ref": "#/definitions/" + t}
+    if t.startswith("["):
+        inner = t[1:-1]
+        return {"items": {"type": inner} if inner == "string" else {"$ref": "#/definitions/" + inner}, "type": "array"}
+    return {"type": t}
+
+
+def json_object(name, spec, with_type):
+    desc, long, props, required = spec
+    out = {}
+    if with_type:
+        out["@odata.type"] = {"$ref": ODATA + "type"}
+    for pname, (t, d, l, extra) in props.items():
+        p = dict(json_type(t), description=d, longDescription=l, readonly=name not in ("PortRequest",))
+        p.update(extra)
+        out[pname] = dict(sorted(p.items()))
+        if t == "links":
+            out[pname + "@odata.count"] = {"$ref": ODATA + "count"}
+    d = {"additionalProperties": False, "description": desc, "longDescription": long,
+         "patternProperties": PATTERN, "properties": dict(sorted(out.items())), "type": "object"}
+    if required:
+        d["required"] = required
+    return d
+
+
+def versioned_json():
+    defs = {}
+    for name, (desc, long, values) in ENUMS.items():
+        defs[name] = {"description": desc, "enum": list(values), "enumDescriptions": values,
+                      "longDescription": long, "type": "string"}
+    for name, spec in OEM_OBJECTS.items():
+        defs[name] = json_object(name, spec, True)
+    for name, spec in PLAIN_OBJECTS.items():
+        defs[name] = json_object(name, spec, False)
+    for name, (desc, params, _ret) in ACTIONS.items():
+        defs[name] = {"additionalProperties": False, "description": desc,
+                      "longDescription": "This action shall do what its description says: " + desc,
+                      "parameters": {p: {"description": d, "requiredParameter": req} if req else {"description": d}
+                                     for p, _t, req, d in params},
+                      "patternProperties": PATTERN,
+                      "properties": {"@Redfish.ActionInfo": {"description": "The URI of the ActionInfo resource for this action.", "format": "uri-reference", "type": "string"},
+                                     "target": {"description": "Link to invoke action", "format": "uri-reference", "type": "string"},
+                                     "title": {"description": "Friendly action name", "type": "string"}},
+                      "type": "object"}
+    return {"$id": "http://vsc.invalid/schemas/v1/Vsc.v1_0_0.json", "$ref": "#/definitions/Manager",
+            "$schema": "http://redfish.dmtf.org/schemas/v1/redfish-schema-v1.json",
+            "copyright": "Copyright 2026 the vsc authors. Served by vscd at /redfish/v1/JsonSchemas/Vsc/Vsc.v1_0_0.json.",
+            "definitions": dict(sorted(defs.items())), "language": "en", "owningEntity": "vsc",
+            "release": "1.0", "title": "#Vsc.v1_0_0"}
+
+
+def unversioned_json():
+    defs = {}
+    for name, spec in OEM_OBJECTS.items():
+        defs[name] = {"anyOf": [{"$ref": "http://vsc.invalid/schemas/v1/Vsc.v1_0_0.json#/definitions/" + name}],
+                      "description": spec[0], "longDescription": spec[1]}
+    return {"$id": "http://vsc.invalid/schemas/v1/Vsc.json",
+            "$schema": "http://redfish.dmtf.org/schemas/v1/redfish-schema-v1.json",
+            "copyright": "Copyright 2026 the vsc authors.", "definitions": dict(sorted(defs.items())),
+            "language": "en", "owningEntity": "vsc", "title": "#Vsc"}
+
+
+EDM = {"string": "Edm.String", "string?": "Edm.String", "integer": "Edm.Int64", "boolean": "Edm.Boolean",
+       "date-time": "Edm.DateTimeOffset"}
+
+
+def csdl_type(t):
+    if t in EDM:
+        return EDM[t], t != "string?"
+    if t == "link":
+        return "Resource.Item", True
+    if t == "links":
+        return "Collection(Resource.Item)", True
+    if t in ENUMS:
+        return "Vsc.v1_0_0." + t, True
+    inner = t[1:-1]
+    return "Collection(%s)" % (EDM.get(inner) or "Vsc.v1_0_0." + inner), True
+
+
+def annot(term, text, indent):
+    return '%s<Annotation Term="%s" String=%s/>' % (indent, term, quoteattr(text))
+
+
+def csdl():
+    L = ['<?xml version="1.0" encoding="UTF-8"?>',
+         "<!-- vsc OEM schema (namespace Vsc). Generated by scripts/gen-oem-schema.py; do not edit.",
+         "     Served by vscd at /redfish/v1/schemas/Vsc_v1.xml and referenced from $metadata. -->",
+         '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">']
+    for uri, ns, alias in [
+            ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Core.V1.xml", "Org.OData.Core.V1", "OData"),
+            ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0", "Redfish"),
+            ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", "Resource", None),
+            ("http://redfish.dmtf.org/schemas/v1/Manager_v1.xml", "Manager", None)]:
+        L.append('  <edmx:Reference Uri="%s">' % uri)
+        L.append('    <edmx:Include Namespace="%s"%s/>' % (ns, ' Alias="%s"' % alias if alias else ""))
+        L.append("  </edmx:Reference>")
+    L.append("  <edmx:DataServices>")
+    L.append('    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Vsc">')
+    L.append('      <Annotation Term="Redfish.OwningEntity" String="vsc"/>')
+    for name, (desc, params, ret) in ACTIONS.items():
+        L.append('      <Action Name="%s" IsBound="true">' % name)
+        L.append('        <Parameter Name="Manager" Type="Manager.v1_0_0.OemActions"/>')
+        for p, t, req, d in params:
+            L.append('        <Parameter Name="%s" Type="%s"%s>' % (p, t, ' Nullable="false"' if req else ""))
+            L.append(annot("OData.Description", d, "          "))
+            if req:
+                L.append('          <Annotation Term="Redfish.RequiredParameter"/>')
+            L.append("        </Parameter>")
+        L.append('        <ReturnType Type="Vsc.v1_0_0.%s" Nullable="false"/>' % ret)
+        L.append(annot("OData.Description", desc, "        "))
+        L.append(annot("OData.LongDescription", "This action shall do what its description says: " + desc, "        "))
+        L.append("      </Action>")
+    L.append("    </Schema>")
+    L.append('    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Vsc.v1_0_0">')
+    L.append('      <Annotation Term="Redfish.OwningEntity" String="vsc"/>')
+    L.append('      <Annotation Term="Redfish.Release" String="1.0"/>')
+    for name, (desc, long, values) in ENUMS.items():
+        L.append('      <EnumType Name="%s">' % name)
+        for v, d in values.items():
+            L.append('        <Member Name="%s">' % v.replace("-", "_"))
+            L.append(annot("OData.Description", d, "          "))
+            L.append("        </Member>")
+        L.append(annot("OData.Description", desc, "        "))
+        L.append(annot("OData.LongDescription", long, "        "))
+        L.append("      </EnumType>")
+    for name, spec in list(OEM_OBJECTS.items()) + list(PLAIN_OBJECTS.items()):
+        desc, long, props, _req = spec
+        base = ' BaseType="Resource.OemObject"' if name in OEM_OBJECTS else ""
+        L.append('      <ComplexType Name="%s"%s>' % (name, base))
+        L.append(annot("OData.Description", desc, "        "))
+        L.append(annot("OData.LongDescription", long, "        "))
+        for pname, (t, d, l, _extra) in props.items():
+            ct, notnull = csdl_type(t)
+            nav = t in ("link", "links")
+            tag = "NavigationProperty" if nav else "Property"
+            L.append('        <%s Name="%s" Type="%s"%s>' % (tag, pname, ct, ' Nullable="false"' if notnull and not t.startswith("[") and not nav else ""))
+            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if name == "PortRequest" else "Read"))
+            L.append(annot("OData.Description", d, "          "))
+            L.append(annot("OData.LongDescription", l, "          "))
+            if nav:
+                L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
+            L.append("        </%s>" % tag)
+        L.append("      </ComplexType>")
+    L.append("    </Schema>")
+    L.append("  </edmx:DataServices>")
+    L.append("</edmx:Edmx>")
+    return "\n".join(L) + "\n"
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    for fname, doc in [("Vsc.v1_0_0.json", versioned_json()), ("Vsc.json", unversioned_json())]:
+        with open(os.path.join(out, fname), "w") as f:
+            json.dump(doc, f, indent=4)
+            f.write("\n")
+    with open(os.path.join(out, "Vsc_v1.xml"), "w") as f:
+        f.write(csdl())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "schemas/redfish")

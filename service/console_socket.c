@@ -1,0 +1,209 @@
+#include "console_socket.h"
+
+#include "app.h"
+#include "log.h"
+#include "ports.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_CLIENTS 16
+
+struct cs_client {
+    int fd;
+    struct loop_watch watch;
+    struct console_reader reader;
+    uint64_t missed_reported;
+    struct cs_listener *owner;
+    struct cs_client *next;
+};
+
+struct cs_listener {
+    int fd;
+    char path[PATH_MAX];
+    struct loop_watch watch;
+    struct port *port;
+    struct cs_client *clients;
+    int nclients;
+};
+
+static void client_close(struct cs_client *c)
+{
+    struct cs_listener *l = c->owner;
+    console_detach(&l->port->console, &c->reader);
+    loop_del(l->port->registry->loop, &c->watch);
+    close(c->fd);
+    for (struct cs_client **pp = &l->clients; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    l->nclients--;
+    free(c);
+}
+
+/* Writes a notice into the client's stream; best effort (the client may be slow). */
+static void notice(struct cs_client *c, const char *text)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "\r\n[vsc: %s]\r\n", text);
+    if (write(c->fd, line, (size_t)n) < 0 && errno != EAGAIN)
+        log_debug("console socket: %s", strerror(errno));
+}
+
+/* Sends what the client has not seen yet; returns -1 when the client is gone. */
+static int flush_output(struct cs_client *c)
+{
+    struct console *con = &c->owner->port->console;
+    for (;;) {
+        const uint8_t *data;
+        size_t n = console_peek(con, &c->reader, &data, 65536);
+        if (c->reader.missed != c->missed_reported) {
+            char msg[64];
+            snprintf(msg, sizeof(msg), "%llu bytes skipped",
+                     (unsigned long long)(c->reader.missed - c->missed_reported));
+            c->missed_reported = c->reader.missed;
+            notice(c, msg);
+        }
+        if (!n)
+            break;
+        ssize_t w = write(c->fd, data, n);
+        if (w < 0) {
+            if (errno == EAGAIN) {
+                loop_mod(c->owner->port->registry->loop, &c->watch, EPOLLIN | EPOLLOUT);
+                return 0;
+            }
+            return -1;
+        }
+        c->reader.offset += (uint64_t)w;
+        if ((size_t)w < n) {
+            loop_mod(c->owner->port->registry->loop, &c->watch, EPOLLIN | EPOLLOUT);
+            return 0;
+        }
+    }
+    loop_mod(c->owner->port->registry->loop, &c->watch, EPOLLIN);
+    return 0;
+}
+
+static void on_output(struct console_reader *r)
+{
+    struct cs_client *c = r->data;
+    if (flush_output(c) < 0)
+        client_close(c);
+}
+
+static int read_input(struct cs_client *c)
+{
+    uint8_t buf[4096];
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+        return -1;
+    if (n < 0)
+        return 0;
+    int rc = console_input(&c->owner->port->console, buf, (size_t)n);
+    if (rc == -ENOTCONN)
+        notice(c, "no VM is attached to this port; input not sent");
+    else if (rc == -ENOSPC)
+        notice(c, "input queue full; input not sent");
+    return 0;
+}
+
+static int on_client(struct loop_watch *w, uint32_t events)
+{
+    struct cs_client *c = w->data;
+    if ((events & EPOLLOUT) && flush_output(c) < 0) {
+        client_close(c);
+        return LOOP_OK;
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && read_input(c) < 0)
+        client_close(c);
+    return LOOP_OK;
+}
+
+static int on_accept(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct cs_listener *l = w->data;
+    int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return LOOP_OK;
+    struct cs_client *c = l->nclients < MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        close(fd);
+        return LOOP_OK;
+    }
+    c->fd = fd;
+    c->owner = l;
+    c->watch = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_client, .data = c};
+    c->reader = (struct console_reader){.notify = on_output, .data = c};
+    if (loop_add(l->port->registry->loop, &c->watch) < 0) {
+        close(fd);
+        free(c);
+        return LOOP_OK;
+    }
+    console_attach(&l->port->console, &c->reader, 0);
+    c->next = l->clients;
+    l->clients = c;
+    l->nclients++;
+    return LOOP_OK;
+}
+
+int console_socket_open(struct port *p)
+{
+    struct cs_listener *l = calloc(1, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    l->port = p;
+    char dir[PATH_MAX - 32];
+    snprintf(dir, sizeof(dir), "%s/consoles", p->registry->app->cfg.state_dir);
+    mkdir(dir, 0700);
+    snprintf(l->path, sizeof(l->path), "%s/%lld.sock", dir, (long long)p->id);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int rc = 0;
+    if (strlen(l->path) >= sizeof(sa.sun_path))
+        rc = -ENAMETOOLONG;
+    l->fd = rc ? -1 : socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!rc && l->fd < 0)
+        rc = -errno;
+    if (!rc) {
+        strcpy(sa.sun_path, l->path);
+        unlink(l->path);
+        if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 8) < 0)
+            rc = -errno;
+    }
+    if (!rc) {
+        chmod(l->path, 0600);
+        l->watch = (struct loop_watch){.fd = l->fd, .events = EPOLLIN, .cb = on_accept, .data = l};
+        rc = loop_add(p->registry->loop, &l->watch);
+    }
+    if (rc < 0) {
+        if (l->fd >= 0)
+            close(l->fd);
+        free(l);
+        return rc;
+    }
+    p->console_socket = l;
+    return 0;
+}
+
+void console_socket_close(struct port *p)
+{
+    struct cs_listener *l = p->console_socket;
+    if (!l)
+        return;
+    while (l->clients)
+        client_close(l->clients);
+    loop_del(p->registry->loop, &l->watch);
+    close(l->fd);
+    unlink(l->path);
+    free(l);
+    p->console_socket = NULL;
+}

@@ -1,0 +1,542 @@
+#include "ports.h"
+
+#include "app.h"
+#include "console_socket.h"
+#include "db_ports.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <grp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const backend_names[BACKEND_COUNT] = {"pty", "unix", "usb-gadget"};
+static const struct backend_ops *const backend_table[BACKEND_COUNT] = {&backend_pty, &backend_unix,
+                                                                       &backend_usb_gadget};
+
+const char *backend_name(enum backend_kind kind)
+{
+    return kind < BACKEND_COUNT ? backend_names[kind] : "";
+}
+
+int backend_parse(const char *name, enum backend_kind *out)
+{
+    for (int i = 0; i < BACKEND_COUNT; i++) {
+        if (strcmp(name, backend_names[i]) == 0) {
+            *out = (enum backend_kind)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *port_state_name(enum port_state state)
+{
+    static const char *const names[] = {"Down", "Waiting", "Connected"};
+    return names[state];
+}
+
+void port_set_state(struct port *p, enum port_state state, const char *error)
+{
+    if (p->state != state)
+        log_info("port %lld (%s/%d): %s%s%s", (long long)p->id, p->vm->name, p->idx,
+                 port_state_name(state), error ? ": " : "", error ? error : "");
+    p->state = state;
+    snprintf(p->error, sizeof(p->error), "%s", error ? error : "");
+    console_set_connected(&p->console, state == PORT_CONNECTED);
+}
+
+static void on_console_input(struct console *c)
+{
+    struct port *p = c->owner;
+    if (p->ops->input_ready)
+        p->ops->input_ready(p);
+}
+
+static void default_line(struct line_settings *l)
+{
+    l->bit_rate = 115200;
+    l->data_bits = 8;
+    snprintf(l->parity, sizeof(l->parity), "None");
+    l->stop_bits = 1;
+    snprintf(l->flow_control, sizeof(l->flow_control), "None");
+}
+
+/* A port object with its console, not yet open. */
+static struct port *port_new(struct ports *ps, struct vm *vm, const struct port *tmpl)
+{
+    struct port *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    *p = *tmpl;
+    p->vm = vm;
+    p->registry = ps;
+    p->ops = backend_table[p->kind];
+    p->state = PORT_DOWN;
+    p->next = NULL;
+    p->backend = NULL;
+    if (console_init(&p->console, (size_t)ps->app->cfg.console_ring_bytes) < 0) {
+        free(p);
+        return NULL;
+    }
+    p->console.owner = p;
+    p->console.input_ready = on_console_input;
+    return p;
+}
+
+static void port_destroy(struct port *p, bool unpublish)
+{
+    if (!p)
+        return;
+    console_socket_close(p);
+    if (p->ops)
+        p->ops->close(p, unpublish);
+    console_fini(&p->console);
+    free(p);
+}
+
+static void link_port(struct ports *ps, struct port *p)
+{
+    struct port **pp = &ps->ports;
+    while (*pp && (*pp)->id < p->id)
+        pp = &(*pp)->next;
+    p->next = *pp;
+    *pp = p;
+}
+
+static void unlink_port(struct ports *ps, struct port *p)
+{
+    for (struct port **pp = &ps->ports; *pp; pp = &(*pp)->next) {
+        if (*pp == p) {
+            *pp = p->next;
+            return;
+        }
+    }
+}
+
+static void unlink_vm(struct ports *ps, struct vm *vm)
+{
+    for (struct vm **pv = &ps->vms; *pv; pv = &(*pv)->next) {
+        if (*pv == vm) {
+            *pv = vm->next;
+            return;
+        }
+    }
+}
+
+struct port *ports_find(struct ports *ps, int64_t id)
+{
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (p->id == id)
+            return p;
+    }
+    return NULL;
+}
+
+struct vm *ports_find_vm(struct ports *ps, const char *uuid)
+{
+    for (struct vm *vm = ps->vms; vm; vm = vm->next) {
+        if (strcasecmp(vm->uuid, uuid) == 0)
+            return vm;
+    }
+    return NULL;
+}
+
+static struct vm *find_vm_by_name(struct ports *ps, const char *name)
+{
+    for (struct vm *vm = ps->vms; vm; vm = vm->next) {
+        if (strcmp(vm->name, name) == 0)
+            return vm;
+    }
+    return NULL;
+}
+
+size_t ports_count(const struct ports *ps, const struct vm *vm)
+{
+    size_t n = 0;
+    for (const struct port *p = ps->ports; p; p = p->next)
+        n += !vm || p->vm == vm;
+    return n;
+}
+
+/* <ports dir>/<vm name>/<idx>: the path the hypervisor binds (pty and unix backends). */
+static void published_path(struct ports *ps, const char *vm_name, int idx, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "%s/%s/%d", ps->dir, vm_name, idx);
+}
+
+static int make_vm_dir(struct ports *ps, const char *vm_name)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/%s", ps->dir, vm_name);
+    if (mkdir(dir, 0711) < 0 && errno != EEXIST)
+        return -errno;
+    chmod(dir, 0711); /* the hypervisor's user must reach its paths, not list others */
+    return 0;
+}
+
+static void open_port(struct port *p)
+{
+    if (console_socket_open(p) < 0)
+        log_warn("port %lld: no local console socket", (long long)p->id);
+    int rc = p->ops->open(p);
+    if (rc < 0) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "%s backend: %s", p->ops->name, strerror(-rc));
+        port_set_state(p, PORT_DOWN, msg);
+    }
+}
+
+/* ---- start-up: the database is the truth ------------------------------------------------ */
+
+static int load_vm(void *ctx, const struct vm *row)
+{
+    struct ports *ps = ctx;
+    struct vm *vm = malloc(sizeof(*vm));
+    if (!vm)
+        return -ENOMEM;
+    *vm = *row;
+    vm->next = ps->vms;
+    ps->vms = vm;
+    return 0;
+}
+
+static int load_port(void *ctx, const struct port *row, const char *vm_uuid)
+{
+    struct ports *ps = ctx;
+    struct vm *vm = ports_find_vm(ps, vm_uuid);
+    if (!vm) {
+        log_error("port %lld belongs to no active VM (%s); ignored", (long long)row->id, vm_uuid);
+        return 0;
+    }
+    struct port *p = port_new(ps, vm, row);
+    if (!p)
+        return -ENOMEM;
+    link_port(ps, p);
+    return 0;
+}
+
+/* Whether `path` is some active port's published path. */
+static bool path_owned(struct ports *ps, const char *path)
+{
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (strcmp(p->bind_path, path) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Removes what a crash left: published entries and VM folders no active port owns. */
+static void remove_strays(struct ports *ps)
+{
+    DIR *top = opendir(ps->dir);
+    if (!top)
+        return;
+    struct dirent *vd;
+    while ((vd = readdir(top))) {
+        if (vd->d_name[0] == '.')
+            continue;
+        char vdir[PATH_MAX];
+        snprintf(vdir, sizeof(vdir), "%s/%s", ps->dir, vd->d_name);
+        DIR *d = opendir(vdir);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            char path[PATH_MAX];
+            if (e->d_name[0] == '.' ||
+                snprintf(path, sizeof(path), "%s/%s", vdir, e->d_name) >= (int)sizeof(path))
+                continue;
+            if (!path_owned(ps, path)) {
+                log_info("removing stray %s", path);
+                unlink(path);
+            }
+        }
+        closedir(d);
+        if (!find_vm_by_name(ps, vd->d_name))
+            rmdir(vdir);
+    }
+    closedir(top);
+}
+
+int ports_init(struct ports *ps, struct vsc_app *app)
+{
+    memset(ps, 0, sizeof(*ps));
+    ps->app = app;
+    ps->loop = &app->loop;
+    snprintf(ps->dir, sizeof(ps->dir), "%s/ports", app->cfg.state_dir);
+    if (mkdir(ps->dir, 0711) < 0 && errno != EEXIST) {
+        log_error("cannot create %s: %s", ps->dir, strerror(errno));
+        return -1;
+    }
+    chmod(ps->dir, 0711);
+    if (db_vms_each(&app->db, load_vm, ps) < 0 || db_ports_each(&app->db, load_port, ps) < 0) {
+        log_error("cannot load ports from the database");
+        return -1;
+    }
+    remove_strays(ps);
+    size_t n = 0;
+    for (struct port *p = ps->ports; p; p = p->next, n++) {
+        if (p->kind != BACKEND_USB_GADGET)
+            make_vm_dir(ps, p->vm->name);
+        open_port(p);
+    }
+    if (n)
+        log_info("restored %zu port(s)", n);
+    return 0;
+}
+
+void ports_fini(struct ports *ps)
+{
+    while (ps->ports) {
+        struct port *p = ps->ports;
+        ps->ports = p->next;
+        port_destroy(p, false); /* paths stay published: the mapping outlives vscd */
+    }
+    while (ps->vms) {
+        struct vm *vm = ps->vms;
+        ps->vms = vm->next;
+        free(vm);
+    }
+}
+
+/* ---- allocate ----------------------------------------------------------------------------- */
+
+static bool same_request(struct ports *ps, struct vm *vm, const struct allocate_request *req)
+{
+    if ((int)ports_count(ps, vm) != req->count)
+        return false;
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (p->vm != vm)
+            continue;
+        if (req->kind_given && p->kind != req->kind)
+            return false;
+        if (req->ports_given && (strcmp(p->com_port, req->ports[p->idx - 1].com_port) != 0 ||
+                                 strcmp(p->label, req->ports[p->idx - 1].label) != 0))
+            return false;
+    }
+    return true;
+}
+
+/* Builds, records and opens the ports; on any failure undoes everything it did. */
+static enum allocate_result create_ports(struct ports *ps, struct vm *vm,
+                                         const struct allocate_request *req, char *err,
+                                         size_t errsz)
+{
+    struct db *db = &ps->app->db;
+    struct port *made[16] = {0};
+    enum allocate_result res = ALLOC_FAILED;
+    enum backend_kind kind = req->kind;
+    if (!req->kind_given)
+        backend_parse(ps->app->cfg.default_backend, &kind);
+    if (db_begin(db) < 0)
+        return ALLOC_FAILED;
+    if (db_vm_activate(db, vm) < 0)
+        goto undo;
+    if (kind != BACKEND_USB_GADGET && make_vm_dir(ps, vm->name) < 0) {
+        snprintf(err, errsz, "cannot create the VM's folder under %s", ps->dir);
+        res = ALLOC_BACKEND;
+        goto undo;
+    }
+    for (int i = 0; i < req->count; i++) {
+        struct port tmpl = {.idx = i + 1, .kind = kind, .enabled = true};
+        default_line(&tmpl.line);
+        if (req->ports_given) {
+            snprintf(tmpl.com_port, sizeof(tmpl.com_port), "%s", req->ports[i].com_port);
+            snprintf(tmpl.label, sizeof(tmpl.label), "%s", req->ports[i].label);
+        }
+        if (kind != BACKEND_USB_GADGET)
+            published_path(ps, vm->name, i + 1, tmpl.bind_path, sizeof(tmpl.bind_path));
+        made[i] = port_new(ps, vm, &tmpl);
+        if (!made[i])
+            goto undo;
+        int rc = made[i]->ops->open(made[i]);
+        if (rc < 0) {
+            snprintf(err, errsz, "%s backend for port %d: %s", made[i]->ops->name, i + 1,
+                     strerror(-rc));
+            res = ALLOC_BACKEND;
+            goto undo;
+        }
+        /* The backend may have chosen the path (USB gadget: the host's by-id name). */
+        if (db_port_insert(db, made[i], vm->uuid) < 0)
+            goto undo;
+        if (console_socket_open(made[i]) < 0)
+            log_warn("port %lld: no local console socket", (long long)made[i]->id);
+    }
+    if (db_commit(db) < 0)
+        goto undo;
+    for (int i = 0; i < req->count; i++)
+        link_port(ps, made[i]);
+    return ALLOC_CREATED;
+undo:
+    db_rollback(db);
+    for (int i = 0; i < req->count; i++)
+        port_destroy(made[i], true);
+    return res;
+}
+
+enum allocate_result ports_allocate(struct ports *ps, const struct allocate_request *req,
+                                    struct vm **vm_out, char *err, size_t errsz)
+{
+    const struct vsc_config *cfg = &ps->app->cfg;
+    struct vm *vm = ports_find_vm(ps, req->uuid);
+    err[0] = '\0';
+    if (vm) {
+        if (!same_request(ps, vm, req)) {
+            snprintf(err, errsz,
+                     "VM %s already has %zu port(s) that differ from this request; "
+                     "free them first",
+                     vm->uuid, ports_count(ps, vm));
+            return ALLOC_CONFLICT;
+        }
+        *vm_out = vm;
+        return ALLOC_EXISTING;
+    }
+    if (find_vm_by_name(ps, req->name)) {
+        snprintf(err, errsz, "another VM named '%s' has ports", req->name);
+        return ALLOC_CONFLICT;
+    }
+    if (req->count > cfg->max_ports_per_vm ||
+        (int64_t)ports_count(ps, NULL) + req->count > cfg->max_ports) {
+        snprintf(err, errsz, "limit: %lld ports per VM, %lld in all (%zu in use)",
+                 (long long)cfg->max_ports_per_vm, (long long)cfg->max_ports,
+                 ports_count(ps, NULL));
+        return ALLOC_EXHAUSTED;
+    }
+    vm = calloc(1, sizeof(*vm));
+    if (!vm)
+        return ALLOC_FAILED;
+    snprintf(vm->uuid, sizeof(vm->uuid), "%s", req->uuid);
+    snprintf(vm->name, sizeof(vm->name), "%s", req->name);
+    snprintf(vm->host_name, sizeof(vm->host_name), "%s", req->host_name);
+    vm->created_at = time(NULL);
+    enum allocate_result res = create_ports(ps, vm, req, err, errsz);
+    if (res != ALLOC_CREATED) {
+        free(vm);
+        return res;
+    }
+    vm->next = ps->vms;
+    ps->vms = vm;
+    *vm_out = vm;
+    log_info("allocated %d port(s) for VM '%s' (%s)", req->count, vm->name, vm->uuid);
+    return ALLOC_CREATED;
+}
+
+/* ---- free ---------------------------------------------------------------------------------- */
+
+/* Frees `p` in the database (and its VM when it was the VM's last port), then closes it. */
+static int free_one(struct ports *ps, struct port *p)
+{
+    struct db *db = &ps->app->db;
+    struct vm *vm = p->vm;
+    bool last = ports_count(ps, vm) == 1;
+    int64_t now = time(NULL);
+    if (db_begin(db) < 0)
+        return -EIO;
+    if (db_port_free(db, p->id, now) < 0 || (last && db_vm_free(db, vm->uuid, now) < 0) ||
+        db_commit(db) < 0) {
+        db_rollback(db);
+        return -EIO;
+    }
+    unlink_port(ps, p);
+    log_info("freed port %lld (%s/%d)", (long long)p->id, vm->name, p->idx);
+    port_destroy(p, true);
+    if (last) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", ps->dir, vm->name);
+        rmdir(dir);
+        unlink_vm(ps, vm);
+        log_info("VM '%s' (%s) has no ports left", vm->name, vm->uuid);
+        free(vm);
+    }
+    return 1;
+}
+
+int ports_free_port(struct ports *ps, int64_t id)
+{
+    struct port *p = ports_find(ps, id);
+    if (p)
+        return free_one(ps, p);
+    int status = db_port_status(&ps->app->db, id);
+    return status == 0 ? 0 : status < 0 ? status : -EIO; /* 1 here would be a lost port */
+}
+
+int ports_free_vm(struct ports *ps, const char *uuid)
+{
+    struct vm *vm = ports_find_vm(ps, uuid);
+    if (!vm) {
+        int status = db_vm_status(&ps->app->db, uuid);
+        return status == 0 ? 0 : status < 0 ? status : -EIO;
+    }
+    size_t n = ports_count(ps, vm);
+    for (size_t i = 0; i < n; i++) {
+        struct port *p = ps->ports;
+        while (p->vm != vm)
+            p = p->next;
+        int rc = free_one(ps, p); /* the last one frees vm too */
+        if (rc < 0)
+            return rc;
+    }
+    return 1;
+}
+
+int ports_update(struct ports *ps, struct port *p)
+{
+    if (db_port_update(&ps->app->db, p) < 0)
+        return -EIO;
+    if (p->ops->apply_line)
+        p->ops->apply_line(p);
+    return 0;
+}
+
+/* ---- helpers for backends -------------------------------------------------------------------- */
+
+int port_pump_output(struct port *p, int fd)
+{
+    uint8_t buf[16384];
+    for (int rounds = 0; rounds < 16; rounds++) { /* bounded: let others run */
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            console_output(&p->console, buf, (size_t)n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        return n == 0 ? -EPIPE : -errno;
+    }
+    return 0;
+}
+
+int port_pump_input(struct port *p, int fd)
+{
+    const uint8_t *data;
+    size_t len = console_input_pending(&p->console, &data);
+    while (len) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            return -errno;
+        }
+        console_input_consumed(&p->console, (size_t)n);
+        len = console_input_pending(&p->console, &data);
+    }
+    return 1;
+}
+
+void port_publish_mode(struct port *p, const char *path, mode_t mode)
+{
+    const char *group = p->registry->app->cfg.ports_group;
+    if (group[0]) {
+        struct group *g = getgrnam(group);
+        if (!g || chown(path, (uid_t)-1, g->gr_gid) < 0)
+            log_warn("cannot give %s to group '%s'", path, group);
+    }
+    chmod(path, mode);
+}

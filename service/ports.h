@@ -1,0 +1,159 @@
+/*
+ * ports — virtual machines and their serial ports: the allocate/free command's logic,
+ * persistence, and the live backends behind each port.
+ *
+ * Contract:
+ * - An allocation is all-or-nothing and idempotent per VM UUID: the database rows and the
+ *   backends are created together, committed in one transaction; any failure undoes both.
+ *   A repeated allocation with the same UUID returns the same ports.
+ * - The database is the truth. At start, ports_restore() recreates every active port's
+ *   backend at the same path with the same Id, and removes published paths that no
+ *   active port owns (left by a crash between creating a backend and committing).
+ * - Freed ports keep their row (freed_at set): freeing twice is harmless, Ids are never
+ *   reused. A VM whose last port is freed is freed too (its ComputerSystem goes away).
+ */
+#ifndef VSC_PORTS_H
+#define VSC_PORTS_H
+
+#include "console.h"
+#include "loop.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct vsc_app;
+struct port;
+
+enum backend_kind { BACKEND_PTY, BACKEND_UNIX, BACKEND_USB_GADGET, BACKEND_COUNT };
+
+/* One small interface per backend (obmc-console's handler idea). */
+struct backend_ops {
+    const char *name;
+    /* Creates the device or listener and publishes p->bind_path. 0 or -errno. */
+    int (*open)(struct port *p);
+    /* Stops the backend; with `unpublish`, removes the published path too. */
+    void (*close)(struct port *p, bool unpublish);
+    /* Input is queued in p->console: write what the device takes now. */
+    void (*input_ready)(struct port *p);
+    /* Line settings changed (may be NULL: recorded only). 0 or -errno. */
+    int (*apply_line)(struct port *p);
+};
+
+enum port_state {
+    PORT_DOWN,      /* the backend failed; see port.error */
+    PORT_WAITING,   /* ready, no VM attached to it */
+    PORT_CONNECTED, /* the VM side is attached */
+};
+
+struct line_settings {
+    int64_t bit_rate;
+    int data_bits;
+    char parity[8]; /* None, Even, Odd, Mark, Space */
+    int stop_bits;
+    char flow_control[12]; /* None, Software, Hardware */
+};
+
+struct vm {
+    char uuid[37];
+    char name[65];
+    char host_name[256];
+    int64_t created_at;
+    struct vm *next;
+};
+
+struct port {
+    int64_t id;
+    struct vm *vm;
+    int idx; /* 1..N within its VM */
+    char com_port[16];
+    char label[65];
+    enum backend_kind kind;
+    const struct backend_ops *ops;
+    char bind_path[PATH_MAX]; /* what the hypervisor binds */
+    bool enabled;
+    struct line_settings line;
+    struct console console;
+    enum port_state state;
+    char error[128];
+    void *backend;        /* the backend's own state */
+    void *console_socket; /* console_socket.c's listener */
+    struct ports *registry;
+    struct port *next;
+};
+
+struct ports {
+    struct vsc_app *app;
+    struct loop *loop;
+    char dir[3200]; /* <state_dir>/ports */
+    struct vm *vms;
+    struct port *ports; /* ascending id */
+};
+
+extern const struct backend_ops backend_pty;
+extern const struct backend_ops backend_unix;
+extern const struct backend_ops backend_usb_gadget;
+
+const char *backend_name(enum backend_kind kind);
+int backend_parse(const char *name, enum backend_kind *out);
+const char *port_state_name(enum port_state state);
+
+/* Loads and reopens every active port. 0 or -1 (logged). */
+int ports_init(struct ports *ps, struct vsc_app *app);
+void ports_fini(struct ports *ps);
+
+struct port_request {
+    char com_port[16];
+    char label[65];
+};
+
+struct allocate_request {
+    char uuid[37];
+    char name[65];
+    char host_name[256];
+    int count;
+    enum backend_kind kind;
+    bool kind_given;
+    struct port_request ports[16]; /* optional per-port mapping */
+    bool ports_given;
+};
+
+enum allocate_result {
+    ALLOC_CREATED,   /* new ports */
+    ALLOC_EXISTING,  /* the same request again: the same ports */
+    ALLOC_CONFLICT,  /* the VM has ports that differ from the request, or the name is taken */
+    ALLOC_EXHAUSTED, /* a limit would be exceeded */
+    ALLOC_BACKEND,   /* a backend could not be created (message in err) */
+    ALLOC_FAILED,    /* database error */
+};
+
+/* Allocates (or finds) the VM's ports; *vm_out is the VM on success. */
+enum allocate_result ports_allocate(struct ports *ps, const struct allocate_request *req,
+                                    struct vm **vm_out, char *err, size_t errsz);
+
+/* 1 = freed now, 0 = already freed (harmless), -ENOENT = never existed, -EIO. */
+int ports_free_port(struct ports *ps, int64_t id);
+int ports_free_vm(struct ports *ps, const char *uuid);
+
+struct port *ports_find(struct ports *ps, int64_t id);
+struct vm *ports_find_vm(struct ports *ps, const char *uuid);
+size_t ports_count(const struct ports *ps, const struct vm *vm); /* vm NULL: all */
+
+/* Persists and applies a changed port (enabled, line settings). 0 or -EIO. */
+int ports_update(struct ports *ps, struct port *p);
+
+/* For backends: the VM side came, went or failed. */
+void port_set_state(struct port *p, enum port_state state, const char *error);
+
+/* For backends: reads what the VM printed into the console (bounded per call).
+ * 0 when the fd would block, -EPIPE at end of file, else -errno. */
+int port_pump_output(struct port *p, int fd);
+
+/* For backends: writes queued input. 1 = all written, 0 = would block, -errno. */
+int port_pump_input(struct port *p, int fd);
+
+/* For backends: applies the configured owner group and mode to a published path. */
+void port_publish_mode(struct port *p, const char *path, mode_t mode);
+
+#endif
