@@ -124,6 +124,15 @@ static int pty_open(struct port *p)
     if (!rc)
         rc = apply_termios(p, s->master);
     if (!rc) {
+        /* A pty whose slave was never opened reports no hang-up; open and close it once so
+         * that the master says POLLHUP until the VM really opens it. */
+        int slave = open(s->slave, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+            rc = -errno;
+        else
+            close(slave);
+    }
+    if (!rc) {
         port_publish_mode(p, s->slave, 0660);
         rc = publish(p, s->slave);
     }

@@ -181,16 +181,25 @@ static int make_vm_dir(struct ports *ps, const char *vm_name)
     return 0;
 }
 
-static void open_port(struct port *p)
+/* Opens the backend; a failure leaves the port (and its mapping) Down with the reason. */
+static void open_port_backend(struct port *p)
 {
-    if (console_socket_open(p) < 0)
-        log_warn("port %lld: no local console socket", (long long)p->id);
     int rc = p->ops->open(p);
     if (rc < 0) {
         char msg[128];
         snprintf(msg, sizeof(msg), "%s backend: %s", p->ops->name, strerror(-rc));
         port_set_state(p, PORT_DOWN, msg);
     }
+}
+
+static void open_port(struct port *p)
+{
+    if (console_socket_open(p) < 0)
+        log_warn("port %lld: no local console socket", (long long)p->id);
+    if (p->enabled)
+        open_port_backend(p);
+    else
+        port_set_state(p, PORT_DOWN, "disabled (InterfaceEnabled false)");
 }
 
 /* ---- start-up: the database is the truth ------------------------------------------------ */
@@ -486,12 +495,18 @@ int ports_free_vm(struct ports *ps, const char *uuid)
     return 1;
 }
 
-int ports_update(struct ports *ps, struct port *p)
+int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 {
     if (db_port_update(&ps->app->db, p) < 0)
         return -EIO;
-    if (p->ops->apply_line)
+    if (was_enabled && !p->enabled) {
+        p->ops->close(p, false);
+        port_set_state(p, PORT_DOWN, "disabled (InterfaceEnabled false)");
+    } else if (!was_enabled && p->enabled) {
+        open_port_backend(p);
+    } else if (p->enabled && p->ops->apply_line) {
         p->ops->apply_line(p);
+    }
     return 0;
 }
 

@@ -140,8 +140,11 @@ struct port *ports_find(struct ports *ps, int64_t id);
 struct vm *ports_find_vm(struct ports *ps, const char *uuid);
 size_t ports_count(const struct ports *ps, const struct vm *vm); /* vm NULL: all */
 
-/* Persists and applies a changed port (enabled, line settings). 0 or -EIO. */
-int ports_update(struct ports *ps, struct port *p);
+/*
+ * Persists and applies a changed port (enabled, line settings); `was_enabled` is the
+ * state before the change (enabling opens the backend, disabling closes it). 0 or -EIO.
+ */
+int ports_update(struct ports *ps, struct port *p, bool was_enabled);
 
 /* For backends: the VM side came, went or failed. */
 void port_set_state(struct port *p, enum port_state state, const char *error);

@@ -1,11 +1,11 @@
-/* /redfish/v1/Managers: the one Manager, `bmc` (the vsc service), and its SerialInterfaces. */
+/*
+ * /redfish/v1/Managers: the one Manager, `bmc` (the vsc service). Its Oem.Vsc carries the
+ * service's facts and limits; Actions.Oem the hypervisor's port commands (res_port_actions.c).
+ */
 #include "app.h"
 #include "resources.h"
 
 #include <string.h>
-
-#define MANAGER_ID  "bmc"
-#define MANAGER_URI "/redfish/v1/Managers/" MANAGER_ID
 
 static void get_managers(struct rf_request *req, struct rf_response *r)
 {
@@ -16,7 +16,7 @@ static void get_managers(struct rf_request *req, struct rf_response *r)
     rf_reply(r, 200, c);
 }
 
-static bool is_our_manager(struct rf_request *req, struct rf_response *r)
+bool rf_is_our_manager(struct rf_request *req, struct rf_response *r)
 {
     if (strcmp(req->params[0], MANAGER_ID) == 0)
         return true;
@@ -24,11 +24,38 @@ static bool is_our_manager(struct rf_request *req, struct rf_response *r)
     return false;
 }
 
+static json_t *oem_actions(void)
+{
+    static const char *const names[] = {"AllocatePorts", "FreePorts", "IpmiRequest"};
+    json_t *actions = json_object();
+    char key[64], target[160], info[160];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(key, sizeof(key), "#Vsc.%s", names[i]);
+        snprintf(target, sizeof(target), MANAGER_URI "/Actions/Oem/Vsc.%s", names[i]);
+        snprintf(info, sizeof(info), MANAGER_URI "/Oem/Vsc/%sActionInfo", names[i]);
+        json_object_set_new(actions, key,
+                            json_pack("{s:s, s:s}", "target", target, "@Redfish.ActionInfo", info));
+    }
+    return json_pack("{s:o}", "Oem", actions);
+}
+
+static json_t *oem_facts(struct vsc_app *app)
+{
+    const struct vsc_config *cfg = &app->cfg;
+    return json_pack("{s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:s}}", "Vsc", "@odata.type",
+                     "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime",
+                     app->started_iso, "DatabaseSchemaVersion", db_user_version(&app->db),
+                     "SessionsSurviveRestart", 0, "MaxPorts", (json_int_t)cfg->max_ports,
+                     "MaxPortsPerVM", (json_int_t)cfg->max_ports_per_vm, "PortsInUse",
+                     (json_int_t)ports_count(&app->ports, NULL), "DefaultBackend",
+                     cfg->default_backend);
+}
+
 static void get_manager(struct rf_request *req, struct rf_response *r)
 {
-    if (!is_our_manager(req, r))
+    if (!rf_is_our_manager(req, r))
         return;
-    char now[32];
+    char now[32], uri[96];
     app_format_time(time(NULL), now, sizeof(now));
     json_t *m =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "@odata.id",
@@ -38,31 +65,22 @@ static void get_manager(struct rf_request *req, struct rf_response *r)
                   "Service", "UUID", req->app->uuid, "FirmwareVersion", VSC_VERSION, "DateTime",
                   now, "Status", "State", "Enabled", "Health", "OK");
     json_object_set_new(m, "SerialInterfaces", rf_link(MANAGER_URI "/SerialInterfaces"));
-    json_object_set_new(
-        m, "Links",
-        json_pack("{s:[], s:i}", "ManagerForServers", "ManagerForServers@odata.count", 0));
-    json_object_set_new(m, "Oem",
-                        json_pack("{s:{s:s, s:s, s:s, s:i, s:b}}", "Vsc", "@odata.type",
-                                  "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime",
-                                  req->app->started_iso, "DatabaseSchemaVersion",
-                                  db_user_version(&req->app->db), "SessionsSurviveRestart", 0));
+    json_t *servers = json_array();
+    for (struct vm *vm = req->app->ports.vms; vm; vm = vm->next) {
+        rf_system_uri(vm, uri, sizeof(uri));
+        json_array_append_new(servers, rf_link(uri));
+    }
+    json_object_set_new(m, "Links",
+                        json_pack("{s:I, s:o}", "ManagerForServers@odata.count",
+                                  (json_int_t)json_array_size(servers), "ManagerForServers",
+                                  servers));
+    json_object_set_new(m, "Actions", oem_actions());
+    json_object_set_new(m, "Oem", oem_facts(req->app));
     rf_reply(r, 200, m);
-}
-
-static void get_serial_interfaces(struct rf_request *req, struct rf_response *r)
-{
-    if (!is_our_manager(req, r))
-        return;
-    rf_reply(r, 200,
-             rf_collection(MANAGER_URI "/SerialInterfaces",
-                           "#SerialInterfaceCollection.SerialInterfaceCollection",
-                           "Serial Interface Collection"));
 }
 
 static const struct route routes[] = {
     {"/redfish/v1/Managers", HTTP_GET, get_managers, PRIV_LOGIN, 0, "ManagerCollection"},
     {"/redfish/v1/Managers/{id}", HTTP_GET, get_manager, PRIV_LOGIN, 0, "Manager"},
-    {"/redfish/v1/Managers/{id}/SerialInterfaces", HTTP_GET, get_serial_interfaces, PRIV_LOGIN, 0,
-     "SerialInterfaceCollection"},
 };
 ROUTE_TABLE(managers_routes, routes);

@@ -1,18 +1,72 @@
-/* /redfish/v1/Systems: one ComputerSystem (SystemType Virtual) per VM with ports. */
+/*
+ * /redfish/v1/Systems: one ComputerSystem (SystemType Virtual) per VM that has ports.
+ * Id is the VM's UUID, stable for its life; the links to its serial ports are in
+ * Links.Oem.Vsc (SerialInterface has no standard link to a ComputerSystem).
+ */
 #include "app.h"
 #include "resources.h"
 
+#include <stdio.h>
+
+void rf_system_uri(const struct vm *vm, char *out, size_t outsz)
+{
+    snprintf(out, outsz, "/redfish/v1/Systems/%s", vm->uuid);
+}
+
 static void get_systems(struct rf_request *req, struct rf_response *r)
 {
-    (void)req;
-    /* VMs appear here once the port lifecycle registers them (docs/ROADMAP). */
-    rf_reply(r, 200,
-             rf_collection("/redfish/v1/Systems",
-                           "#ComputerSystemCollection.ComputerSystemCollection",
-                           "Computer System Collection"));
+    json_t *c =
+        rf_collection("/redfish/v1/Systems", "#ComputerSystemCollection.ComputerSystemCollection",
+                      "Computer System Collection");
+    char uri[96];
+    for (struct vm *vm = req->app->ports.vms; vm; vm = vm->next) {
+        rf_system_uri(vm, uri, sizeof(uri));
+        rf_collection_add(c, uri);
+    }
+    rf_reply(r, 200, c);
+}
+
+static json_t *port_links(struct ports *ps, const struct vm *vm)
+{
+    json_t *links = json_array();
+    char uri[128];
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (p->vm != vm)
+            continue;
+        rf_port_uri(p, uri, sizeof(uri));
+        json_array_append_new(links, rf_link(uri));
+    }
+    return links;
+}
+
+static void get_system(struct rf_request *req, struct rf_response *r)
+{
+    struct vm *vm = ports_find_vm(&req->app->ports, req->params[0]);
+    if (!vm) {
+        rf_not_found(r, "ComputerSystem", req->params[0]);
+        return;
+    }
+    char uri[96];
+    rf_system_uri(vm, uri, sizeof(uri));
+    json_t *ports = port_links(&req->app->ports, vm);
+    json_t *sys = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "@odata.id", uri,
+                            "@odata.type", "#ComputerSystem.v1_27_0.ComputerSystem", "Id", vm->uuid,
+                            "Name", vm->name, "SystemType", "Virtual", "UUID", vm->uuid,
+                            "Description", "A virtual machine whose serial ports vsc serves",
+                            "Status", "State", "Enabled", "Health", "OK");
+    if (vm->host_name[0])
+        json_object_set_new(sys, "HostName", json_string(vm->host_name));
+    json_object_set_new(sys, "Links",
+                        json_pack("{s:[o], s:i, s:{s:{s:s, s:o, s:I}}}", "ManagedBy",
+                                  rf_link("/redfish/v1/Managers/bmc"), "ManagedBy@odata.count", 1,
+                                  "Oem", "Vsc", "@odata.type", "#Vsc.v1_0_0.ComputerSystemLinks",
+                                  "SerialInterfaces", ports, "SerialInterfaces@odata.count",
+                                  (json_int_t)json_array_size(ports)));
+    rf_reply(r, 200, sys);
 }
 
 static const struct route routes[] = {
     {"/redfish/v1/Systems", HTTP_GET, get_systems, PRIV_LOGIN, 0, "ComputerSystemCollection"},
+    {"/redfish/v1/Systems/{id}", HTTP_GET, get_system, PRIV_LOGIN, 0, "ComputerSystem"},
 };
 ROUTE_TABLE(systems_routes, routes);

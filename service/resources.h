@@ -17,6 +17,31 @@ extern const struct route_table role_routes;
 extern const struct route_table event_routes;
 extern const struct route_table registry_routes;
 extern const struct route_table schema_routes;
+extern const struct route_table serial_interface_routes;
+extern const struct route_table port_action_routes;
+
+struct vm;
+struct port;
+/* /redfish/v1/Systems/<uuid> and /redfish/v1/Managers/bmc/SerialInterfaces/<id>. */
+void rf_system_uri(const struct vm *vm, char *out, size_t outsz);
+void rf_port_uri(const struct port *p, char *out, size_t outsz);
+
+/* Request checks shared by the port actions. */
+bool rf_valid_uuid(const char *s);
+bool rf_valid_vm_name(const char *s);
+
+struct ports;
+/* The AllocatePortsResponse body for a VM's ports (new reference). */
+json_t *rf_allocation_json(struct ports *ps, struct vm *vm, bool created);
+
+/* SerialInterface.Oem.Vsc of a port (new reference). */
+json_t *rf_port_oem(const struct port *p);
+
+/* True when {id} (params[0]) names our Manager; else 404 recorded in r. */
+bool rf_is_our_manager(struct rf_request *req, struct rf_response *r);
+
+#define MANAGER_ID  "bmc"
+#define MANAGER_URI "/redfish/v1/Managers/" MANAGER_ID
 
 /* Replies 200 with a copy of a compiled-in file. */
 void rf_reply_embedded(struct rf_response *r, const char *data, size_t len,

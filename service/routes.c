@@ -2,7 +2,11 @@
 #include "resources.h"
 
 const struct route_table *const router_tables[] = {
-    &root_routes, &systems_routes, &managers_routes, &session_routes, &account_routes,
-    &role_routes, &event_routes,   &registry_routes, &schema_routes,
+    &root_routes,        &systems_routes,
+    &managers_routes,    &session_routes,
+    &account_routes,     &role_routes,
+    &event_routes,       &registry_routes,
+    &schema_routes,      &serial_interface_routes,
+    &port_action_routes,
 };
 const size_t router_table_count = sizeof(router_tables) / sizeof(router_tables[0]);
