@@ -165,6 +165,17 @@ static void pty_close(struct port *p, bool unpublish)
     console_set_connected(&p->console, false);
 }
 
+static bool pty_healthy(struct port *p)
+{
+    struct pty_state *s = p->backend;
+    char target[sizeof(s->slave)];
+    ssize_t n = s ? readlink(p->bind_path, target, sizeof(target) - 1) : -1;
+    if (n < 0)
+        return false;
+    target[n] = '\0';
+    return strcmp(target, s->slave) == 0;
+}
+
 static void pty_input_ready(struct port *p)
 {
     struct pty_state *s = p->backend;
@@ -187,4 +198,5 @@ const struct backend_ops backend_pty = {
     .close = pty_close,
     .input_ready = pty_input_ready,
     .apply_line = pty_apply_line,
+    .healthy = pty_healthy,
 };

@@ -20,6 +20,8 @@
 
 struct unix_state {
     int listen_fd, conn_fd;
+    dev_t dev; /* the published socket file, to notice it was removed or replaced */
+    ino_t ino;
     struct loop_watch listen_watch, conn_watch;
     struct port *port;
 };
@@ -98,6 +100,13 @@ static int listen_at(struct port *p, int *out)
     return 0;
 }
 
+static bool unix_healthy(struct port *p)
+{
+    struct unix_state *s = p->backend;
+    struct stat st;
+    return s && lstat(p->bind_path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino;
+}
+
 static int unix_open(struct port *p)
 {
     struct unix_state *s = calloc(1, sizeof(*s));
@@ -109,6 +118,11 @@ static int unix_open(struct port *p)
     if (rc < 0) {
         free(s);
         return rc;
+    }
+    struct stat st;
+    if (lstat(p->bind_path, &st) == 0) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
     }
     s->listen_watch =
         (struct loop_watch){.fd = s->listen_fd, .events = EPOLLIN, .cb = on_listen, .data = s};
@@ -160,4 +174,5 @@ const struct backend_ops backend_unix = {
     .close = unix_close,
     .input_ready = unix_input_ready,
     .apply_line = NULL, /* a socket has no line settings: recorded only */
+    .healthy = unix_healthy,
 };

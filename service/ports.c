@@ -274,6 +274,27 @@ static void remove_strays(struct ports *ps)
     closedir(top);
 }
 
+/*
+ * Every PORTS_CHECK_MS: an enabled port whose backend is down, or whose published path
+ * was removed or replaced, gets its backend re-created; the mapping (Id, path, VM) stays.
+ */
+static void on_check(struct loop_timer *t)
+{
+    struct ports *ps = t->data;
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (!p->enabled)
+            continue;
+        bool down = p->state == PORT_DOWN;
+        if (!down && (!p->ops->healthy || p->ops->healthy(p)))
+            continue;
+        log_warn("port %lld (%s/%d): %s; re-creating its %s backend", (long long)p->id, p->vm->name,
+                 p->idx, down ? "down" : "published path lost", p->ops->name);
+        p->ops->close(p, false);
+        open_port_backend(p);
+    }
+    loop_timer_arm(ps->loop, t, PORTS_CHECK_MS);
+}
+
 int ports_init(struct ports *ps, struct vsc_app *app)
 {
     memset(ps, 0, sizeof(*ps));
@@ -298,11 +319,15 @@ int ports_init(struct ports *ps, struct vsc_app *app)
     }
     if (n)
         log_info("restored %zu port(s)", n);
+    ps->check = (struct loop_timer){.cb = on_check, .data = ps};
+    loop_timer_arm(ps->loop, &ps->check, PORTS_CHECK_MS);
     return 0;
 }
 
 void ports_fini(struct ports *ps)
 {
+    if (ps->loop)
+        loop_timer_cancel(ps->loop, &ps->check);
     while (ps->ports) {
         struct port *p = ps->ports;
         ps->ports = p->next;

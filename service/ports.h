@@ -39,6 +39,8 @@ struct backend_ops {
     void (*input_ready)(struct port *p);
     /* Line settings changed (may be NULL: recorded only). 0 or -errno. */
     int (*apply_line)(struct port *p);
+    /* Whether the published path still leads to this backend (may be NULL). */
+    bool (*healthy)(struct port *p);
 };
 
 enum port_state {
@@ -83,9 +85,12 @@ struct port {
     struct port *next;
 };
 
+#define PORTS_CHECK_MS 2000 /* how often down or unpublished backends are re-created */
+
 struct ports {
     struct vsc_app *app;
     struct loop *loop;
+    struct loop_timer check;
     char dir[3200]; /* <state_dir>/ports */
     struct vm *vms;
     struct port *ports; /* ascending id */
