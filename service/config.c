@@ -54,6 +54,7 @@ static const struct config_entry config_table[] = {
     STR(default_backend, "pty", "backend when an allocation names none: pty, unix, usb-gadget"),
     INT(console_ring_bytes, "262144", 4096, 67108864, "console history kept in memory per port"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
+    INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

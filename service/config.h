@@ -30,6 +30,7 @@ struct vsc_config {
     char default_backend[16];
     int64_t console_ring_bytes;
     char ports_group[64];
+    int64_t ipmi_iana;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

@@ -3,7 +3,7 @@
  * actions), each described by an ActionInfo resource:
  *   Vsc.AllocatePorts — all-or-nothing, idempotent per VM UUID
  *   Vsc.FreePorts     — by VM or by port; freeing twice is harmless, unknown is 404
- * (Vsc.IpmiRequest, the same command as IPMI bytes, is in res_ipmi.c.)
+ * (Vsc.IpmiRequest, the same command as IPMI bytes, is in res_ipmi.c; its ActionInfo here.)
  */
 #include "app.h"
 #include "base_registry.h"
@@ -371,6 +371,8 @@ static void get_action_info(struct rf_request *req, struct rf_response *r)
         params = allocate_info(req->app);
     else if (strcmp(which, "FreePortsActionInfo") == 0)
         params = free_info();
+    else if (strcmp(which, "IpmiRequestActionInfo") == 0)
+        params = rf_ipmi_action_params();
     else {
         rf_not_found(r, "ActionInfo", which);
         return;
