@@ -29,6 +29,25 @@ static int make_dir(const char *path)
     return 0;
 }
 
+/*
+ * The state dir as an absolute path (the hypervisor binds paths under it), traversable by
+ * others (0711: the hypervisor's user reaches <state>/ports; nothing can be listed, and
+ * the database, key and console sockets inside are 0600/0700).
+ */
+static int absolute_state_dir(struct vsc_app *app)
+{
+    char abs[PATH_MAX];
+    if (!realpath(app->cfg.state_dir, abs) || strlen(abs) >= sizeof(app->cfg.state_dir)) {
+        log_error("state dir %s: %s", app->cfg.state_dir, strerror(errno));
+        return -1;
+    }
+    memcpy(app->cfg.state_dir, abs, strlen(abs) + 1); /* length checked above */
+    struct stat st;
+    if (stat(abs, &st) == 0 && (st.st_mode & 07777) == 0700)
+        chmod(abs, 0711);
+    return 0;
+}
+
 static int ensure_uuid(struct vsc_app *app)
 {
     int rc = db_setting_get(&app->db, "service_uuid", app->uuid, sizeof(app->uuid));
@@ -149,7 +168,7 @@ static int open_state(struct vsc_app *app)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/tls", app->cfg.state_dir);
-    if (make_dir(app->cfg.state_dir) < 0 || make_dir(path) < 0)
+    if (make_dir(app->cfg.state_dir) < 0 || make_dir(path) < 0 || absolute_state_dir(app) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/vsc.db", app->cfg.state_dir);
     if (db_open(&app->db, path, db_migrations, db_migration_count) < 0)

@@ -186,8 +186,9 @@ static void open_port_backend(struct port *p)
 {
     int rc = p->ops->open(p);
     if (rc < 0) {
-        char msg[128];
-        snprintf(msg, sizeof(msg), "%s backend: %s", p->ops->name, strerror(-rc));
+        char msg[sizeof(p->error) + 32];
+        snprintf(msg, sizeof(msg), "%s backend: %s", p->ops->name,
+                 p->error[0] ? p->error : strerror(-rc)); /* the backend's words first */
         port_set_state(p, PORT_DOWN, msg);
     }
 }
@@ -393,7 +394,7 @@ static enum allocate_result create_ports(struct ports *ps, struct vm *vm,
         int rc = made[i]->ops->open(made[i]);
         if (rc < 0) {
             snprintf(err, errsz, "%s backend for port %d: %s", made[i]->ops->name, i + 1,
-                     strerror(-rc));
+                     made[i]->error[0] ? made[i]->error : strerror(-rc));
             res = ALLOC_BACKEND;
             goto undo;
         }

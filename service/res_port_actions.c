@@ -33,6 +33,26 @@ bool rf_valid_uuid(const char *s)
     return true;
 }
 
+void rf_lower_uuid(const char *in, char out[37])
+{
+    size_t i = 0;
+    for (; in[i] && i < 36; i++)
+        out[i] = (char)tolower((unsigned char)in[i]); /* one VM, one spelling */
+    out[i] = '\0';
+}
+
+bool rf_canonical_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 18 || s[0] < '1' || s[0] > '9')
+        return false;
+    for (; *s; s++) {
+        if (!isdigit((unsigned char)*s))
+            return false;
+    }
+    return true;
+}
+
 bool rf_valid_vm_name(const char *s)
 {
     size_t n = strlen(s);
@@ -97,7 +117,8 @@ static int bad_value(struct rf_response *r, const json_t *v, const char *param)
 static int read_port_list(const json_t *list, struct allocate_request *req, struct rf_response *r)
 {
     if ((int64_t)json_array_size(list) != req->count) {
-        rf_error(r, 400, msg_action_parameter_value_conflict("Ports", "PortCount"));
+        /* One entry per port: the list must be PortCount long. */
+        rf_error(r, 400, msg_action_parameter_value_error("Ports", ACTION_ALLOCATE));
         return -1;
     }
     static const struct jb_field fields[] = {{"ComPort", JB_STRING, 0, 0, 0},
@@ -143,9 +164,7 @@ static int read_allocate(struct rf_request *rq, struct allocate_request *req, st
                  msg_action_parameter_value_out_of_range(text, "PortCount", ACTION_ALLOCATE));
         return -1;
     }
-    snprintf(req->uuid, sizeof(req->uuid), "%s", v[AP_UUID].s);
-    for (char *c = req->uuid; *c; c++)
-        *c = (char)tolower((unsigned char)*c); /* one VM, one spelling */
+    rf_lower_uuid(v[AP_UUID].s, req->uuid);
     snprintf(req->name, sizeof(req->name), "%s", v[AP_NAME].s);
     snprintf(req->host_name, sizeof(req->host_name), "%s", v[AP_HOST].present ? v[AP_HOST].s : "");
     req->count = (int)v[AP_COUNT].i;
@@ -245,9 +264,8 @@ static int read_port_ids(struct rf_request *rq, const json_t *list, int64_t *ids
     json_array_foreach(list, i, item)
     {
         const char *s = json_string_value(item);
-        char *end = NULL;
-        long long id = s ? strtoll(s, &end, 10) : 0;
-        if (!s || !*s || *end || id < 1) {
+        long long id = s && rf_canonical_id(s) ? strtoll(s, NULL, 10) : 0;
+        if (id < 1) {
             char *text = jb_value_text(item);
             rf_error(
                 r, 400,
@@ -275,25 +293,35 @@ static void free_ports(struct rf_request *rq, struct rf_response *r)
     if (!rf_is_our_manager(rq, r) || jb_read(rq->body, free_fields, FP_N, v, ACTION_FREE, r) < 0)
         return;
     if (v[FP_UUID].present == v[FP_PORTS].present) {
-        rf_error(r, 400,
-                 v[FP_UUID].present
-                     ? msg_action_parameter_value_conflict("VMUUID", "SerialInterfaces")
-                     : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
+        /* Exactly one of them names what to free. */
+        rf_error(r, 400, v[FP_UUID].present
+                             ? msg_action_parameter_value_error("SerialInterfaces", ACTION_FREE)
+                             : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
         return;
+    }
+    char uuid[37] = "";
+    if (v[FP_UUID].present) {
+        if (!rf_valid_uuid(v[FP_UUID].s)) {
+            char *text = jb_value_text(v[FP_UUID].json);
+            rf_error(r, 400, msg_action_parameter_value_format_error(text, "VMUUID", ACTION_FREE));
+            free(text);
+            return;
+        }
+        rf_lower_uuid(v[FP_UUID].s, uuid);
     }
     json_t *freed = json_array(), *already = json_array();
     char id[24];
     if (v[FP_UUID].present) {
-        struct vm *vm = ports_find_vm(&rq->app->ports, v[FP_UUID].s);
+        struct vm *vm = ports_find_vm(&rq->app->ports, uuid);
         for (struct port *p = vm ? rq->app->ports.ports : NULL; p; p = p->next) {
             if (p->vm == vm) {
                 snprintf(id, sizeof(id), "%lld", (long long)p->id);
                 json_array_append_new(freed, json_string(id));
             }
         }
-        int rc = ports_free_vm(&rq->app->ports, v[FP_UUID].s);
+        int rc = ports_free_vm(&rq->app->ports, uuid);
         if (rc == -ENOENT)
-            rf_not_found(r, "ComputerSystem", v[FP_UUID].s);
+            rf_not_found(r, "ComputerSystem", uuid);
         else if (rc < 0)
             rf_error(r, 500, msg_internal_error());
     } else {

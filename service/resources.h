@@ -33,6 +33,9 @@ void rf_port_uri(const struct port *p, char *out, size_t outsz);
 /* Request checks shared by the port actions. */
 bool rf_valid_uuid(const char *s);
 bool rf_valid_vm_name(const char *s);
+/* Decimal without sign, spaces or leading zeros: one resource, one Id spelling. */
+bool rf_canonical_id(const char *s);
+void rf_lower_uuid(const char *in, char out[37]);
 
 struct ports;
 /* The AllocatePortsResponse body for a VM's ports (new reference). */
