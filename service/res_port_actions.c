@@ -294,9 +294,10 @@ static void free_ports(struct rf_request *rq, struct rf_response *r)
         return;
     if (v[FP_UUID].present == v[FP_PORTS].present) {
         /* Exactly one of them names what to free. */
-        rf_error(r, 400, v[FP_UUID].present
-                             ? msg_action_parameter_value_error("SerialInterfaces", ACTION_FREE)
-                             : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
+        rf_error(r, 400,
+                 v[FP_UUID].present
+                     ? msg_action_parameter_value_error("SerialInterfaces", ACTION_FREE)
+                     : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
         return;
     }
     char uuid[37] = "";

@@ -43,8 +43,7 @@ static struct port *target_port(struct rf_request *req, struct rf_response *r)
     if (!rf_is_our_manager(req, r))
         return NULL;
     const char *s = req->params[1];
-    struct port *p =
-        rf_canonical_id(s) ? ports_find(&req->app->ports, strtoll(s, NULL, 10)) : NULL;
+    struct port *p = rf_canonical_id(s) ? ports_find(&req->app->ports, strtoll(s, NULL, 10)) : NULL;
     if (!p)
         rf_not_found(r, "SerialInterface", s);
     return p;
