@@ -257,6 +257,16 @@ static int check_account_values(struct rf_request *req, const struct jb_value *v
     return rc;
 }
 
+/* Maps a db_account_create/update result to the answer; true when it was written. */
+static bool account_written(int rc, const char *user, struct rf_response *r)
+{
+    if (rc == -EEXIST)
+        rf_error(r, 409, msg_resource_already_exists("ManagerAccount", "UserName", user));
+    else if (rc < 0)
+        rf_error(r, 500, msg_internal_error());
+    return rc == 0;
+}
+
 static void post_account(struct rf_request *req, struct rf_response *r)
 {
     struct jb_value v[N_ACCOUNT];
@@ -284,15 +294,8 @@ static void post_account(struct rf_request *req, struct rf_response *r)
         rf_worker_error(r, rc);
         return;
     }
-    rc = db_account_create(&req->app->db, &a);
-    if (rc == -EEXIST) {
-        rf_error(r, 409, msg_resource_already_exists("ManagerAccount", "UserName", a.user));
+    if (!account_written(db_account_create(&req->app->db, &a), a.user, r))
         return;
-    }
-    if (rc < 0) {
-        rf_error(r, 500, msg_internal_error());
-        return;
-    }
     log_info("account '%s' (%s) created by '%s'", a.user, role_name(a.role), req->who.user);
     json_t *body = account_json(req->app, &a);
     rf_set_header(r, "Location", json_string_value(json_object_get(body, "@odata.id")));
@@ -351,15 +354,8 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
         rf_worker_error(r, rc); /* nothing changed yet: the request runs again when hashed */
         return;
     }
-    rc = db_account_update(&req->app->db, &updated);
-    if (rc == -EEXIST) {
-        rf_error(r, 409, msg_resource_already_exists("ManagerAccount", "UserName", updated.user));
+    if (!account_written(db_account_update(&req->app->db, &updated), updated.user, r))
         return;
-    }
-    if (rc < 0) {
-        rf_error(r, 500, msg_internal_error());
-        return;
-    }
     auth_account_changed(&req->app->auth, a.id);
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
 }
