@@ -85,8 +85,9 @@ static int apply_termios(struct port *p, int fd)
     static const struct {
         int64_t rate;
         speed_t speed;
-    } speeds[] = {{9600, B9600},     {19200, B19200},   {38400, B38400},   {57600, B57600},
-                  {115200, B115200}, {230400, B230400}, {460800, B460800}, {921600, B921600}};
+    } speeds[] = {{1200, B1200},     {2400, B2400},     {4800, B4800},    {9600, B9600},
+                  {19200, B19200},   {38400, B38400},   {57600, B57600},  {115200, B115200},
+                  {230400, B230400}, {460800, B460800}, {921600, B921600}};
     for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
         if (speeds[i].rate == p->line.bit_rate)
             cfsetspeed(&t, speeds[i].speed);

@@ -377,6 +377,7 @@ static size_t handle_allocate(struct ports *ps, const struct ipmi_oem_request *r
     memset(&req, 0, sizeof(req));
     snprintf(req.uuid, sizeof(req.uuid), "%s", rq->uuid_text);
     snprintf(req.name, sizeof(req.name), "%s", rq->name);
+    req.name_given = rq->name_given;
     req.count = rq->count;
     req.kind_given = rq->backend != IPMI_OEM_BACKEND_DEFAULT;
     req.kind = rq->backend == IPMI_OEM_BACKEND_UNIX         ? BACKEND_UNIX

@@ -6,6 +6,7 @@
 #include "log.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <grp.h>
 #include <errno.h>
 #include <stdio.h>
@@ -236,41 +237,58 @@ static int load_port(void *ctx, const struct port *row, const char *vm_uuid)
 static bool path_owned(struct ports *ps, const char *path)
 {
     for (struct port *p = ps->ports; p; p = p->next) {
-        if (strcmp(p->bind_path, path) == 0)
+        if (p->enabled && strcmp(p->bind_path, path) == 0)
             return true;
     }
     return false;
 }
 
-/* Removes what a crash left: published entries and VM folders no active port owns. */
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0)
+        log_warn("cannot remove stray %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Removes a stray file, link, socket or whole folder (never following links). */
+static void remove_stray(const char *path)
+{
+    log_info("removing stray %s", path);
+    nftw(path, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * Removes what a crash or a hand left under the ports folder: anything that is neither an
+ * active VM's folder nor an active port's published path. (Published paths of disabled
+ * ports were removed when they were disabled; see ports_update().)
+ */
 static void remove_strays(struct ports *ps)
 {
     DIR *top = opendir(ps->dir);
     if (!top)
         return;
     struct dirent *vd;
+    char vdir[PATH_MAX], path[PATH_MAX];
     while ((vd = readdir(top))) {
-        if (vd->d_name[0] == '.')
+        if (strcmp(vd->d_name, ".") == 0 || strcmp(vd->d_name, "..") == 0)
             continue;
-        char vdir[PATH_MAX];
         snprintf(vdir, sizeof(vdir), "%s/%s", ps->dir, vd->d_name);
-        DIR *d = opendir(vdir);
-        if (!d)
+        DIR *d = find_vm_by_name(ps, vd->d_name) ? opendir(vdir) : NULL;
+        if (!d) {
+            remove_stray(vdir); /* no active VM of that name (or not a folder) */
             continue;
+        }
         struct dirent *e;
         while ((e = readdir(d))) {
-            char path[PATH_MAX];
-            if (e->d_name[0] == '.' ||
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
                 snprintf(path, sizeof(path), "%s/%s", vdir, e->d_name) >= (int)sizeof(path))
                 continue;
-            if (!path_owned(ps, path)) {
-                log_info("removing stray %s", path);
-                unlink(path);
-            }
+            if (!path_owned(ps, path))
+                remove_stray(path);
         }
         closedir(d);
-        if (!find_vm_by_name(ps, vd->d_name))
-            rmdir(vdir);
     }
     closedir(top);
 }
@@ -345,7 +363,9 @@ void ports_fini(struct ports *ps)
 
 static bool same_request(struct ports *ps, struct vm *vm, const struct allocate_request *req)
 {
-    if ((int)ports_count(ps, vm) != req->count)
+    if ((int)ports_count(ps, vm) != req->count ||
+        (req->name_given && strcmp(vm->name, req->name) != 0) ||
+        (req->host_name[0] && strcmp(vm->host_name, req->host_name) != 0))
         return false;
     for (struct port *p = ps->ports; p; p = p->next) {
         if (p->vm != vm)
@@ -389,7 +409,7 @@ static enum allocate_result create_ports(struct ports *ps, struct vm *vm,
         if (kind != BACKEND_USB_GADGET)
             published_path(ps, vm->name, i + 1, tmpl.bind_path, sizeof(tmpl.bind_path));
         made[i] = port_new(ps, vm, &tmpl);
-        if (!made[i])
+        if (!made[i] || db_port_insert(db, made[i], vm->uuid) < 0)
             goto undo;
         int rc = made[i]->ops->open(made[i]);
         if (rc < 0) {
@@ -399,7 +419,7 @@ static enum allocate_result create_ports(struct ports *ps, struct vm *vm,
             goto undo;
         }
         /* The backend may have chosen the path (USB gadget: the host's by-id name). */
-        if (db_port_insert(db, made[i], vm->uuid) < 0)
+        if (strcmp(made[i]->bind_path, tmpl.bind_path) != 0 && db_port_update(db, made[i]) < 0)
             goto undo;
         if (console_socket_open(made[i]) < 0)
             log_warn("port %lld: no local console socket", (long long)made[i]->id);
@@ -526,7 +546,9 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
     if (db_port_update(&ps->app->db, p) < 0)
         return -EIO;
     if (was_enabled && !p->enabled) {
-        p->ops->close(p, false);
+        /* Unpublished: a stale pty link could lead to another VM's console once the
+         * pty number is reused. */
+        p->ops->close(p, true);
         port_set_state(p, PORT_DOWN, "disabled (InterfaceEnabled false)");
     } else if (!was_enabled && p->enabled) {
         open_port_backend(p);

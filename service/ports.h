@@ -116,7 +116,8 @@ struct port_request {
 struct allocate_request {
     char uuid[37];
     char name[65];
-    char host_name[256];
+    bool name_given;     /* false: any name matches a repeat (IPMI allocate without a name) */
+    char host_name[256]; /* "" = not given */
     int count;
     enum backend_kind kind;
     bool kind_given;

@@ -166,6 +166,7 @@ static int read_allocate(struct rf_request *rq, struct allocate_request *req, st
     }
     rf_lower_uuid(v[AP_UUID].s, req->uuid);
     snprintf(req->name, sizeof(req->name), "%s", v[AP_NAME].s);
+    req->name_given = true;
     snprintf(req->host_name, sizeof(req->host_name), "%s", v[AP_HOST].present ? v[AP_HOST].s : "");
     req->count = (int)v[AP_COUNT].i;
     if (v[AP_BACKEND].present) {
