@@ -76,25 +76,6 @@ static void on_probe(struct loop_timer *t)
     port_set_state(s->port, PORT_CONNECTED, NULL);
 }
 
-static int apply_termios(struct port *p, int fd)
-{
-    struct termios t;
-    if (tcgetattr(fd, &t) < 0)
-        return -errno;
-    cfmakeraw(&t);
-    static const struct {
-        int64_t rate;
-        speed_t speed;
-    } speeds[] = {{1200, B1200},     {2400, B2400},     {4800, B4800},    {9600, B9600},
-                  {19200, B19200},   {38400, B38400},   {57600, B57600},  {115200, B115200},
-                  {230400, B230400}, {460800, B460800}, {921600, B921600}};
-    for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
-        if (speeds[i].rate == p->line.bit_rate)
-            cfsetspeed(&t, speeds[i].speed);
-    }
-    return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
-}
-
 /* Points the symlink at the slave, atomically (rename over the old one). */
 static int publish(struct port *p, const char *slave)
 {
@@ -123,7 +104,7 @@ static int pty_open(struct port *p)
                 ptsname_r(s->master, s->slave, sizeof(s->slave)) != 0))
         rc = -errno;
     if (!rc)
-        rc = apply_termios(p, s->master);
+        rc = port_apply_termios(p, s->master);
     if (!rc) {
         /* A pty whose slave was never opened reports no hang-up; open and close it once so
          * that the master says POLLHUP until the VM really opens it. */
@@ -190,7 +171,7 @@ static void pty_input_ready(struct port *p)
 static int pty_apply_line(struct port *p)
 {
     struct pty_state *s = p->backend;
-    return s ? apply_termios(p, s->master) : 0;
+    return s ? port_apply_termios(p, s->master) : 0;
 }
 
 const struct backend_ops backend_pty = {

@@ -82,25 +82,6 @@ static void tty_path(const struct gadget_port *gp, char *out, size_t outsz)
         snprintf(out, outsz, "%s", gp->tty);
 }
 
-static int apply_termios(struct port *p, int fd)
-{
-    struct termios t;
-    if (tcgetattr(fd, &t) < 0)
-        return -errno;
-    cfmakeraw(&t);
-    /* The host sets its own line coding; the gadget side only needs to be raw. */
-    static const struct {
-        int64_t rate;
-        speed_t speed;
-    } speeds[] = {{9600, B9600},     {19200, B19200},   {38400, B38400},   {57600, B57600},
-                  {115200, B115200}, {230400, B230400}, {460800, B460800}, {921600, B921600}};
-    for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
-        if (speeds[i].rate == p->line.bit_rate)
-            cfsetspeed(&t, speeds[i].speed);
-    }
-    return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
-}
-
 /* Connected when the host has configured the gadget (or the UDC does not say). */
 static enum port_state host_state(const char *vm_name)
 {
@@ -170,7 +151,7 @@ static int open_tty(struct usb_port *u)
     char msg[128], tty[PATH_MAX];
     tty_path(&u->info, tty, sizeof(tty));
     int fd = open(tty, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    int rc = fd < 0 ? -errno : apply_termios(p, fd);
+    int rc = fd < 0 ? -errno : port_apply_termios(p, fd);
     if (rc == 0) {
         u->fd = fd;
         u->watch = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_tty, .data = u};
@@ -428,7 +409,7 @@ static void usb_input_ready(struct port *p)
 static int usb_apply_line(struct port *p)
 {
     struct usb_port *u = p->backend;
-    return u && u->fd >= 0 ? apply_termios(p, u->fd) : 0;
+    return u && u->fd >= 0 ? port_apply_termios(p, u->fd) : 0;
 }
 
 /* Still ours: the gadget is bound with this port's function under the same tty. */

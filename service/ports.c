@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -602,4 +603,23 @@ void port_publish_mode(struct port *p, const char *path, mode_t mode)
             log_warn("cannot give %s to group '%s'", path, group);
     }
     chmod(path, mode);
+}
+
+int port_apply_termios(struct port *p, int fd)
+{
+    struct termios t;
+    if (tcgetattr(fd, &t) < 0)
+        return -errno;
+    cfmakeraw(&t);
+    static const struct {
+        int64_t rate;
+        speed_t speed;
+    } speeds[] = {{1200, B1200},     {2400, B2400},     {4800, B4800},    {9600, B9600},
+                  {19200, B19200},   {38400, B38400},   {57600, B57600},  {115200, B115200},
+                  {230400, B230400}, {460800, B460800}, {921600, B921600}};
+    for (size_t i = 0; i < sizeof(speeds) / sizeof(speeds[0]); i++) {
+        if (speeds[i].rate == p->line.bit_rate)
+            cfsetspeed(&t, speeds[i].speed);
+    }
+    return tcsetattr(fd, TCSANOW, &t) < 0 ? -errno : 0;
 }

@@ -162,6 +162,9 @@ int port_pump_output(struct port *p, int fd);
 /* For backends: writes queued input. 1 = all written, 0 = would block, -errno. */
 int port_pump_input(struct port *p, int fd);
 
+/* For backends: raw mode and the port's bit rate on a tty fd. 0 or -errno. */
+int port_apply_termios(struct port *p, int fd);
+
 /* For backends: applies the configured owner group and mode to a published path. */
 void port_publish_mode(struct port *p, const char *path, mode_t mode);
 
