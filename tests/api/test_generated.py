@@ -53,3 +53,33 @@ def test_plain_http_refused_off_loopback(tmp_path):
                         "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert "loopback" in r.stderr
+
+
+def test_oem_schema_files_are_regenerated_identically(tmp_path):
+    """schemas/redfish/Vsc* (JSON Schema and CSDL) equal what scripts/gen-oem-schema.py makes."""
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-oem-schema.py"),
+                    str(tmp_path)], check=True)
+    for name in ("Vsc.json", "Vsc.v1_0_0.json", "Vsc_v1.xml"):
+        assert filecmp.cmp(tmp_path / name, os.path.join(ROOT, "schemas", "redfish", name),
+                           shallow=False), "schemas/redfish/%s is stale: run scripts/gen-oem-schema.py" % name
+
+
+def test_oem_csdl_declares_every_oem_type_the_service_uses():
+    """Every #Vsc.v1_0_0.<Type> the code names exists in the CSDL and in the JSON schema."""
+    import json
+    import re
+    import xml.etree.ElementTree as ET
+    used = set()
+    for d in ("service",):
+        for f in os.listdir(os.path.join(ROOT, d)):
+            if f.endswith(".c"):
+                with open(os.path.join(ROOT, d, f)) as fh:
+                    used |= set(re.findall(r"#Vsc\.v1_0_0\.(\w+)", fh.read()))
+    assert used, "the service names no OEM type"
+    ns = {"edm": "http://docs.oasis-open.org/odata/ns/edm"}
+    root = ET.parse(os.path.join(ROOT, "schemas", "redfish", "Vsc_v1.xml")).getroot()
+    csdl = {c.get("Name") for c in root.iter("{%s}ComplexType" % ns["edm"])}
+    with open(os.path.join(ROOT, "schemas", "redfish", "Vsc.v1_0_0.json")) as fh:
+        js = set(json.load(fh)["definitions"])
+    assert used <= csdl, used - csdl
+    assert used <= js, used - js
