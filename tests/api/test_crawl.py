@@ -27,7 +27,7 @@ MUST_REACH = [
     "/redfish/v1/SessionService/Sessions", "/redfish/v1/AccountService",
     "/redfish/v1/AccountService/Accounts", "/redfish/v1/AccountService/Roles",
     "/redfish/v1/EventService", "/redfish/v1/Registries", "/redfish/v1/Registries/Base",
-    "/redfish/v1/JsonSchemas", "/redfish/v1/JsonSchemas/VscManager",
+    "/redfish/v1/JsonSchemas", "/redfish/v1/JsonSchemas/Vsc",
 ]
 
 
@@ -276,7 +276,7 @@ def test_metadata_includes_every_odata_type(crawl, shared_vscd, crawler):
     types |= set(types_in(error.json()))
     namespaces = {namespace(t) for t in types}
     namespaces |= {ns.split(".")[0] for ns in namespaces}
-    assert {"VscManager.v1_0_0", "Message.v1_3_0", "Manager.v1_24_0"} <= namespaces, namespaces
+    assert {"Vsc.v1_0_0", "Message.v1_3_0", "Manager.v1_24_0"} <= namespaces, namespaces
 
     r = Client(shared_vscd.base).get("/redfish/v1/$metadata")
     assert r.status_code == 200

@@ -22,7 +22,7 @@ NO_AUTH_EXCEPTIONS = {("/redfish/v1/SessionService/Sessions", "POST")}
 # Unauthenticated documents with no Redfish entity: DSP0266 §13.3.1 (/redfish,
 # /redfish/v1/odata, $metadata) and the OEM CSDL that $metadata references.
 ENTITYLESS_PUBLIC = {"/redfish", "/redfish/v1/odata", "/redfish/v1/$metadata",
-                     "/redfish/v1/schemas/VscManager_v1.xml"}
+                     "/redfish/v1/schemas/Vsc_v1.xml"}
 
 
 def route_id(r):
@@ -205,7 +205,7 @@ CASES = [
     case("GET Registries", "MessageRegistryFileCollection", "GET", fixed("/redfish/v1/Registries")),
     case("GET Registry", "MessageRegistryFile", "GET", fixed("/redfish/v1/Registries/Base")),
     case("GET JsonSchemas", "JsonSchemaFileCollection", "GET", fixed("/redfish/v1/JsonSchemas")),
-    case("GET JsonSchema", "JsonSchemaFile", "GET", fixed("/redfish/v1/JsonSchemas/VscManager")),
+    case("GET JsonSchema", "JsonSchemaFile", "GET", fixed("/redfish/v1/JsonSchemas/Vsc")),
 ]
 
 SUCCESS = {"GET": 200, "PATCH": 200, "POST": 201, "DELETE": 204}

@@ -19,7 +19,7 @@ from conftest import ADMIN_PASSWORD, REDFISH, Client, Vscd, assert_error, make_u
 
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
 EDM = "{http://docs.oasis-open.org/odata/ns/edm}"
-OEM_CSDL = "/redfish/v1/schemas/VscManager_v1.xml"
+OEM_CSDL = "/redfish/v1/schemas/Vsc_v1.xml"
 MAX_BODY = 65536  # vscd's default max_body_bytes
 SS = "/redfish/v1/SessionService"
 AS = "/redfish/v1/AccountService"
@@ -184,7 +184,7 @@ def test_oem_csdl_served_and_referenced(shared_vscd, shared_admin):
     oem = parse_xml(client.get(OEM_CSDL))
     assert oem.tag == EDMX + "Edmx"
     declared = declared_namespaces(oem)
-    assert {"VscManager", "VscManager.v1_0_0"} <= declared, declared
+    assert {"Vsc", "Vsc.v1_0_0"} <= declared, declared
     refs = metadata_includes(parse_xml(client.get("/redfish/v1/$metadata")))
     assert OEM_CSDL in refs, list(refs)
     oem_type = shared_admin.get("/redfish/v1/Managers/bmc").json()["Oem"]["Vsc"]["@odata.type"]
@@ -201,7 +201,7 @@ def _header_cases():
         "collection-200": ("GET", "/redfish/v1/Managers", True, {}, 200),
         "head-200": ("HEAD", "/redfish/v1/Managers", True, {}, 200),
         "metadata-xml-200": ("GET", "/redfish/v1/$metadata", False, {}, 200),
-        "schema-file-200": ("GET", "/redfish/v1/JsonSchemas/VscManager/VscManager.v1_0_0.json",
+        "schema-file-200": ("GET", "/redfish/v1/JsonSchemas/Vsc/Vsc.v1_0_0.json",
                             True, {}, 200),
         "no-credentials-401": ("GET", "/redfish/v1/Systems", False, {}, 401),
         "missing-404": ("GET", "/redfish/v1/NoSuchResource", True, {}, 404),

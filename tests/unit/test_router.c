@@ -57,13 +57,13 @@ TEST(router_param_capture)
 
     /* Two parameters, captured in order; a parameter may hold dots. */
     CHECK_EQ_INT(
-        router_find("/redfish/v1/JsonSchemas/VscManager/VscManager.v1_0_0.json", HTTP_GET, &m),
+        router_find("/redfish/v1/JsonSchemas/Vsc/Vsc.v1_0_0.json", HTTP_GET, &m),
         ROUTER_FOUND);
     REQUIRE(m.route != NULL);
     CHECK_STREQ(m.route->pattern, "/redfish/v1/JsonSchemas/{id}/{file}");
     CHECK_EQ_INT(m.nparams, 2);
-    CHECK_STREQ(m.params[0], "VscManager");
-    CHECK_STREQ(m.params[1], "VscManager.v1_0_0.json");
+    CHECK_STREQ(m.params[0], "Vsc");
+    CHECK_STREQ(m.params[1], "Vsc.v1_0_0.json");
 
     /* A parameter in the middle of the pattern. */
     CHECK_EQ_INT(router_find("/redfish/v1/Managers/x-1/SerialInterfaces", HTTP_GET, &m),
