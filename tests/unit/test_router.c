@@ -56,9 +56,8 @@ TEST(router_param_capture)
     CHECK_EQ_INT(m.allowed, GET_HEAD | HTTP_PATCH | HTTP_DELETE);
 
     /* Two parameters, captured in order; a parameter may hold dots. */
-    CHECK_EQ_INT(
-        router_find("/redfish/v1/JsonSchemas/Vsc/Vsc.v1_0_0.json", HTTP_GET, &m),
-        ROUTER_FOUND);
+    CHECK_EQ_INT(router_find("/redfish/v1/JsonSchemas/Vsc/Vsc.v1_0_0.json", HTTP_GET, &m),
+                 ROUTER_FOUND);
     REQUIRE(m.route != NULL);
     CHECK_STREQ(m.route->pattern, "/redfish/v1/JsonSchemas/{id}/{file}");
     CHECK_EQ_INT(m.nparams, 2);
