@@ -57,6 +57,7 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "ComPort": P("string", "The VM's serial port this port serves, such as COM1.", "This property shall contain the name of the virtual machine's serial port that this port serves, as the allocation gave it."),
         "Label": P("string", "A label from the allocation.", "This property shall contain the label that the allocation gave this port."),
         "ConsoleSocket": P("string", "The local Unix socket carrying this console's stream.", "This property shall contain the path of the Unix socket on the service's host that carries the raw console stream of this port."),
+        "ConsoleURI": P("string", "The URI of this console's WebSocket on the service's HTTPS port.", "This property shall contain the URI that, requested with a WebSocket upgrade on the service's HTTPS port, carries this port's console stream as described in the service's console protocol."),
         "AttachedClients": P("integer", "How many clients watch this console now.", "This property shall contain the number of clients attached to this port's console stream."),
         "BytesFromVM": P("integer", "Bytes the VM printed since the service started.", "This property shall contain the number of bytes received from the virtual machine side since the service started."),
         "BytesToVM": P("integer", "Bytes sent to the VM since the service started.", "This property shall contain the number of bytes written to the virtual machine side since the service started."),

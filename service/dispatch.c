@@ -415,6 +415,13 @@ pending:
     return DISPATCH_PENDING;
 }
 
+void dispatch_finish(struct vsc_app *app, const struct dispatch_input *in, struct rf_response *r)
+{
+    enum http_method method = 0;
+    router_method_parse(in->method, &method);
+    finish(app, in, method, 0, r);
+}
+
 int dispatch_serialize(const struct rf_response *r, char **buf, size_t *len)
 {
     *buf = NULL;

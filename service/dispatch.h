@@ -47,6 +47,10 @@ enum dispatch_result {
 enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *in,
                               struct rf_response *out);
 
+/* Completes a response made outside dispatch() (the WebSocket upgrade's refusals): the
+ * Redfish error body for its messages and the protocol headers. */
+void dispatch_finish(struct vsc_app *app, const struct dispatch_input *in, struct rf_response *r);
+
 /* Serializes out->body (or returns raw) for sending: malloc'd bytes in *buf. */
 int dispatch_serialize(const struct rf_response *out, char **buf, size_t *len);
 

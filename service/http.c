@@ -1,10 +1,12 @@
 #include "http.h"
 
 #include "app.h"
+#include "console_ws.h"
 #include "dispatch.h"
 #include "log.h"
 #include "tls.h"
 #include "worker.h"
+#include "ws.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,12 +15,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 
 #define DISCARD_LIMIT (16u << 20) /* larger declared bodies are refused without reading */
 
+/* An upgraded connection (a console WebSocket), until ws.c releases it. */
+struct http_upgrade {
+    struct MHD_UpgradeResponseHandle *urh;
+    struct http_server *srv;
+    struct ws_conn *ws;
+    struct http_upgrade *prev, *next;
+};
+
 struct http_server {
     struct MHD_Daemon *mhd;
+    struct http_upgrade *upgrades;
     struct loop_watch watch;
     struct vsc_app *app;
     bool tls;
@@ -32,7 +44,8 @@ struct request_state {
     bool too_large;
     bool answered; /* a response was queued before the body was read */
     struct MHD_Connection *conn;
-    struct rf_async async; /* password work; the connection is suspended meanwhile */
+    struct rf_async async;            /* password work; the connection is suspended meanwhile */
+    struct console_ws_ticket *ticket; /* an admitted WebSocket upgrade */
 };
 
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *len,
@@ -222,6 +235,100 @@ static enum MHD_Result run_request(struct http_server *srv, struct MHD_Connectio
     return ok;
 }
 
+/* ws.c is done with the stream: MHD closes it (never close() an upgraded socket). */
+static void release_upgrade(void *handle)
+{
+    struct http_upgrade *u = handle;
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        u->srv->upgrades = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(u);
+}
+
+static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const char *extra,
+                        size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)c;
+    struct http_server *srv = cls;
+    struct request_state *st = req_cls;
+    struct http_upgrade *u = st && st->ticket ? calloc(1, sizeof(*u)) : NULL;
+    if (!u) {
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    u->urh = urh;
+    u->srv = srv;
+    u->next = srv->upgrades;
+    if (u->next)
+        u->next->prev = u;
+    srv->upgrades = u;
+    struct ws_transport t = {.fd = sock,
+                             .extra = extra,
+                             .extra_len = extra_len,
+                             .release = release_upgrade,
+                             .handle = u};
+    struct ws_conn *ws = console_ws_start(srv->app, st->ticket, &t);
+    if (ws)
+        u->ws = ws; /* else u is gone already */
+}
+
+static bool wants_websocket(struct MHD_Connection *c, const char *method)
+{
+    const char *up = header(c, MHD_HTTP_HEADER_UPGRADE);
+    return strcmp(method, "GET") == 0 && up && strcasecmp(up, "websocket") == 0;
+}
+
+/* A WebSocket handshake on a console URI: refused with a Redfish error, or 101. */
+static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Connection *c,
+                                       const char *url, const char *method,
+                                       struct request_state *st)
+{
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    struct console_ws_request in = {
+        .path = url,
+        .x_auth_token = header(c, "X-Auth-Token"),
+        .protocols = header(c, "Sec-WebSocket-Protocol"),
+        .origin = header(c, "Origin"),
+        .host = header(c, MHD_HTTP_HEADER_HOST),
+        .key = header(c, "Sec-WebSocket-Key"),
+        .version = header(c, "Sec-WebSocket-Version"),
+        .history = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "history"),
+        .client_ip = ip,
+        .tls = srv->tls,
+    };
+    st->ticket = calloc(1, sizeof(*st->ticket));
+    if (!st->ticket)
+        return MHD_NO;
+    struct rf_response r;
+    rf_response_init(&r);
+    enum MHD_Result ok;
+    if (console_ws_admit(srv->app, &in, st->ticket, &r) < 0) {
+        struct dispatch_input din = {
+            .method = method, .path = url, .client_ip = ip, .tls = srv->tls};
+        dispatch_finish(srv->app, &din, &r);
+        ok = send_response(c, &r);
+    } else {
+        struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, srv);
+        if (!resp) {
+            rf_response_fini(&r);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
+        MHD_add_response_header(resp, "Sec-WebSocket-Accept", st->ticket->accept);
+        if (st->ticket->protocol_v1)
+            MHD_add_response_header(resp, "Sec-WebSocket-Protocol", CONSOLE_WS_PROTOCOL);
+        ok = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+        MHD_destroy_response(resp);
+    }
+    rf_response_fini(&r);
+    return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -259,7 +366,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
-
+    if (wants_websocket(c, method) && console_ws_route(url))
+        return upgrade_request(srv, c, url, method, st); /* the second call: see ADR 0001 */
     return run_request(srv, c, url, method, st);
 }
 
@@ -275,6 +383,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (st->body)
             explicit_bzero(st->body, st->len); /* may hold a password */
         free(st->body);
+        free(st->ticket);
         free(st);
     }
     *con_cls = NULL;
@@ -414,6 +523,9 @@ void http_stop(struct vsc_app *app)
     struct http_server *srv = app->http;
     if (!srv)
         return;
+    while (srv->upgrades)
+        ws_abort(srv->upgrades->ws, WS_GOING_AWAY); /* releases it: unlinks the head */
+    MHD_run(srv->mhd);                              /* lets MHD forward the close frames */
     loop_del(&app->loop, &srv->watch);
     MHD_stop_daemon(srv->mhd);
     app->loop.prepare = NULL;

@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "console_socket.h"
+#include "console_ws.h"
 #include "db_ports.h"
 #include "log.h"
 
@@ -97,6 +98,7 @@ static void port_destroy(struct port *p, bool unpublish)
     if (!p)
         return;
     console_socket_close(p);
+    console_ws_port_closing(p);
     if (p->ops)
         p->ops->close(p, unpublish);
     console_fini(&p->console);

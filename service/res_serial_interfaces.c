@@ -6,6 +6,7 @@
  * and Oem.Vsc.Error.
  */
 #include "app.h"
+#include "console_ws.h"
 #include "base_registry.h"
 #include "jsonbody.h"
 #include "log.h"
@@ -71,6 +72,9 @@ json_t *rf_port_oem(const struct port *p)
              (long long)p->id);
     if (p->console_socket)
         json_object_set_new(oem, "ConsoleSocket", json_string(sock));
+    char uri[160];
+    snprintf(uri, sizeof(uri), PORTS_URI "/%lld/Oem/Vsc/Console", (long long)p->id);
+    json_object_set_new(oem, "ConsoleURI", json_string(uri));
     return oem;
 }
 
@@ -196,6 +200,16 @@ static void patch_port(struct rf_request *req, struct rf_response *r)
     log_info("port %lld changed by '%s'", (long long)p->id, req->who.user);
 }
 
+/* The console WebSocket's URI without "Upgrade: websocket": http.c upgrades real
+ * handshakes before dispatch, so a plain GET only learns what it should have sent. */
+static void get_console(struct rf_request *req, struct rf_response *r)
+{
+    if (!target_port(req, r))
+        return;
+    rf_set_header(r, "Upgrade", "websocket");
+    rf_error(r, 426, msg_header_missing("Upgrade"));
+}
+
 static const struct route routes[] = {
     {"/redfish/v1/Managers/{id}/SerialInterfaces", HTTP_GET, get_ports, PRIV_LOGIN, 0,
      "SerialInterfaceCollection"},
@@ -203,5 +217,6 @@ static const struct route routes[] = {
      "SerialInterface"},
     {"/redfish/v1/Managers/{id}/SerialInterfaces/{port}", HTTP_PATCH, patch_port,
      PRIV_CONFIGURE_MANAGER, 0, "SerialInterface"},
+    {CONSOLE_WS_PATTERN, HTTP_GET, get_console, PRIV_LOGIN, 0, "SerialInterface"},
 };
 ROUTE_TABLE(serial_interface_routes, routes);

@@ -1,0 +1,71 @@
+/*
+ * console_ws — a serial console over a WebSocket on the HTTPS port
+ * (GET .../SerialInterfaces/{port}/Oem/Vsc/Console with Upgrade: websocket;
+ * docs/console-protocol.md).
+ *
+ * http.c asks console_ws_admit() whether an upgrade request may proceed (credentials,
+ * Origin, port, handshake headers); it answers the Redfish error itself when not, else
+ * sends 101 and hands the upgraded stream to console_ws_start(). VM output goes out as
+ * binary frames, binary frames from the client are console input; the stream is bounded
+ * per client (a slow client skips ahead and is told how much it missed).
+ */
+#ifndef VSC_CONSOLE_WS_H
+#define VSC_CONSOLE_WS_H
+
+#include "auth.h"
+#include "rf.h"
+#include "ws.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONSOLE_WS_PATTERN      "/redfish/v1/Managers/{id}/SerialInterfaces/{port}/Oem/Vsc/Console"
+#define CONSOLE_WS_PROTOCOL     "vsc.v1"
+#define CONSOLE_WS_TOKEN_PREFIX "vsc.token."
+#define CONSOLE_WS_MSG_MAX      (64 * 1024)  /* largest message accepted from a client */
+#define CONSOLE_WS_FRAME_MAX    (16 * 1024)  /* largest output frame */
+#define CONSOLE_WS_QUEUE_MAX    (256 * 1024) /* output queued per client at most */
+
+struct vsc_app;
+struct port;
+
+/* What http.c read from the upgrade request (any may be NULL). */
+struct console_ws_request {
+    const char *path;
+    const char *x_auth_token;
+    const char *protocols; /* Sec-WebSocket-Protocol */
+    const char *origin;
+    const char *host;
+    const char *key;     /* Sec-WebSocket-Key */
+    const char *version; /* Sec-WebSocket-Version */
+    const char *history; /* ?history=N */
+    const char *client_ip;
+    bool tls;
+};
+
+/* An admitted upgrade, carried from the request to the upgraded stream. */
+struct console_ws_ticket {
+    int64_t port_id;
+    char session_id[SESSION_ID_LEN + 1];
+    char user[65];
+    uint64_t history;
+    char accept[WS_ACCEPT_LEN + 1];
+    bool protocol_v1; /* answer Sec-WebSocket-Protocol: vsc.v1 */
+};
+
+/* True when `path` is a console WebSocket URI. */
+bool console_ws_route(const char *path);
+
+/* 0: upgrade with *t; -1: `r` holds the error (status and messages). */
+int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
+                     struct console_ws_ticket *t, struct rf_response *r);
+
+/* Starts the console stream over an upgraded connection; NULL when it could not (the
+ * transport is released then). */
+struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ticket *t,
+                                 const struct ws_transport *tr);
+
+/* The port is going away: closes its WebSockets (1001). */
+void console_ws_port_closing(struct port *p);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * ws — the server side of one WebSocket (RFC 6455) over a socket that the HTTP layer
+ * already upgraded: wslay does the framing, the loop watches the fd, and this file knows
+ * nothing of libmicrohttpd (http.c hands over the fd and an opaque release function).
+ *
+ * Contract:
+ * - Single-threaded, non-blocking: reads and writes happen when epoll says so; a slow
+ *   client only grows this connection's send queue, which its owner bounds (ws_queued).
+ * - The owner gets complete messages (at most `max_msg` bytes; larger ones close the
+ *   connection with 1009), a `writable` call when the send queue drained, and one
+ *   `closed` call when the connection ended by itself (peer close, error, timeout).
+ *   `closed` is never called from inside ws_send() or ws_close().
+ * - ws_close() is the owner letting go: no callbacks afterwards; the close handshake
+ *   finishes (or times out) on its own and the transport is released.
+ */
+#ifndef VSC_WS_H
+#define VSC_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct ws_conn;
+
+#define WS_ACCEPT_LEN 28 /* base64 of a SHA-1 digest */
+
+enum { WS_GOING_AWAY = 1001, WS_POLICY = 1008, WS_TOO_BIG = 1009 };
+
+struct ws_ops {
+    void (*message)(void *owner, bool binary, const uint8_t *data, size_t len);
+    void (*writable)(void *owner);
+    void (*closed)(void *owner);
+};
+
+/* The upgraded byte stream, from the HTTP layer. */
+struct ws_transport {
+    int fd;
+    const void *extra; /* bytes the HTTP layer read past the request (copied) */
+    size_t extra_len;
+    void (*release)(void *handle); /* closes the stream; called exactly once */
+    void *handle;
+};
+
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key; -1 if the key is not 16 bytes in base64. */
+int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);
+
+/* Takes over the transport (released on failure too). NULL on failure. */
+struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t max_msg,
+                        const struct ws_ops *ops, void *owner);
+
+/* Queues one message (copied). 0, -EPIPE (closing) or -ENOMEM. */
+int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len);
+int ws_send_text(struct ws_conn *ws, const char *text);
+
+/* Bytes queued for sending and not yet written to the socket. */
+size_t ws_queued(const struct ws_conn *ws);
+
+/* The owner lets go (see above). */
+void ws_close(struct ws_conn *ws, uint16_t code, const char *reason);
+
+/* Ends the connection now (the service stops): a best-effort close frame, then release.
+ * The owner is called back (`closed`) first unless it already let go. */
+void ws_abort(struct ws_conn *ws, uint16_t code);
+
+#endif

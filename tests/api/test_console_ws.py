@@ -1,0 +1,262 @@
+"""The console WebSocket (docs/console-protocol.md): GET .../SerialInterfaces/{id}/Oem/Vsc/Console
+upgraded on the HTTPS port. Bytes both ways, identical streams for every client, history,
+control messages, refusals before the upgrade, and the socket closed when the port or the
+session goes away. A client that never reads must not hold back another one."""
+import json
+import ssl
+import time
+
+import pytest
+import requests
+import websocket
+
+from conftest import ADMIN_PASSWORD, assert_error
+from helpers_ports import (FREE, FakeUnixVM, allocate_ok, port_oem, port_uri, vscd_factory,
+                           wait_for, wait_port_field, wait_port_state)
+
+
+@pytest.fixture
+def make_vscd():
+    yield from vscd_factory()
+
+
+@pytest.fixture
+def pvscd(make_vscd):
+    v = make_vscd()
+    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
+    return v
+
+
+def console_path(port_id):
+    return port_uri(port_id) + "/Oem/Vsc/Console"
+
+
+def connect(v, port_id, token=True, query="", header=(), subprotocols=None, origin=None):
+    url = v.base.replace("https://", "wss://") + console_path(port_id) + query
+    hdr = list(header)
+    if token is True:
+        hdr.append("X-Auth-Token: " + v.token)
+    ws = websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE}, header=hdr,
+                                     subprotocols=subprotocols, origin=origin or v.base,
+                                     timeout=5)
+    return Console(ws)
+
+
+class Console:
+    """A WebSocket console client: binary frames into .buf, text frames into .texts."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.buf = b""
+        self.texts = []
+        self.closed = None  # close code once the server closed
+
+    def _read_some(self, timeout):
+        self.ws.settimeout(max(0.01, timeout))
+        try:
+            op, data = self.ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            return
+        except (websocket.WebSocketConnectionClosedException, ConnectionError):
+            self.closed = self.closed or -1
+            return
+        if op == websocket.ABNF.OPCODE_BINARY:
+            self.buf += data
+        elif op == websocket.ABNF.OPCODE_TEXT:
+            self.texts.append(json.loads(data))
+        elif op == websocket.ABNF.OPCODE_CLOSE:
+            self.closed = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+
+    def read_until(self, pred, timeout=5.0, what="data"):
+        deadline = time.time() + timeout
+        while not pred(self):
+            left = deadline - time.time()
+            if left <= 0 or self.closed:
+                raise AssertionError("%s not received in %.1fs (got %r, texts %r, closed %r)"
+                                     % (what, timeout, self.buf[-200:], self.texts, self.closed))
+            self._read_some(min(left, 0.5))
+        return self
+
+    def read_bytes(self, needle, timeout=5.0):
+        return self.read_until(lambda c: needle in c.buf, timeout, repr(needle)).buf
+
+    def read_text(self, timeout=5.0):
+        self.read_until(lambda c: c.texts, timeout, "a text frame")
+        return self.texts.pop(0)
+
+    def read_for(self, seconds):
+        deadline = time.time() + seconds
+        while not self.closed and time.time() < deadline:
+            self._read_some(deadline - time.time())
+        return self.buf
+
+    def wait_closed(self, timeout=5.0):
+        self.read_until(lambda c: c.closed, timeout, "close")
+        return self.closed
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def unix_port(v):
+    return allocate_ok(v.admin, count=1, Backend="unix")["Ports"][0]
+
+
+def attach(v, port_id, n, **kw):
+    c = connect(v, port_id, **kw)
+    wait_port_field(v.admin, port_id, "AttachedClients", n)
+    return c
+
+
+def test_bytes_both_ways_and_identical_streams(pvscd):
+    p = unix_port(pvscd)
+    pid = p["Id"]
+    assert port_oem(pvscd.admin, pid)["ConsoleURI"] == console_path(pid)
+    a = attach(pvscd, pid, 1)
+    b = attach(pvscd, pid, 2)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(pvscd.admin, pid, "Connected")
+        out = b"boot: hello\r\n" + bytes(range(256)) * 64 + b"login: "
+        vm.send(out)
+        assert a.read_bytes(b"login: ") == out
+        assert b.read_bytes(b"login: ") == out
+        a.ws.send_binary(b"root\r")
+        vm.read_until(b"root\r")
+        b.ws.send_binary(b"\x00\xffpw\r")
+        assert vm.read_until(b"pw\r") == b"root\r\x00\xffpw\r"
+        more = b"".join(b"line %d\r\n" % i for i in range(2000))
+        vm.send(more)
+        assert a.read_bytes(b"line 1999\r\n") == out + more
+        assert b.read_bytes(b"line 1999\r\n") == out + more
+        assert a.texts == [] and b.texts == []
+    finally:
+        a.close()
+        b.close()
+        vm.close()
+
+
+def test_history_then_live_without_gap(pvscd):
+    p = unix_port(pvscd)
+    pid = p["Id"]
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(pvscd.admin, pid, "Connected")
+        vm.send(b"x" * 100 + b"0123456789")
+        wait_port_field(pvscd.admin, pid, "BytesFromVM", 110)
+        c = attach(pvscd, pid, 1, query="?history=10")
+        assert c.read_bytes(b"9") == b"0123456789"
+        vm.send(b"live")
+        assert c.read_bytes(b"live") == b"0123456789live"
+        assert c.read_for(0.3) == b"0123456789live"
+        whole = attach(pvscd, pid, 2, query="?history=100000000")
+        assert whole.read_bytes(b"live") == b"x" * 100 + b"0123456789live"
+        c.close()
+        whole.close()
+        bad = connect_refused(pvscd, pid, query="?history=-1")
+        assert bad.status_code == 400
+    finally:
+        vm.close()
+
+
+def connect_refused(v, port_id, **kw):
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        connect(v, port_id, **kw).close()
+    return e.value
+
+
+def test_refused_before_upgrade(pvscd):
+    pid = unix_port(pvscd)["Id"]
+    assert connect_refused(pvscd, pid, token=False).status_code == 401
+    assert connect_refused(pvscd, pid, token=False,
+                           header=["X-Auth-Token: wrong"]).status_code == 401
+    assert connect_refused(pvscd, pid, token=False,
+                           subprotocols=["vsc.v1", "vsc.token.wrong"]).status_code == 401
+    assert connect_refused(pvscd, pid, origin="https://evil.example").status_code == 403
+    assert connect_refused(pvscd, 999999).status_code == 404
+    # Not a WebSocket handshake: a Redfish error, the route stays in the REST API.
+    r = pvscd.admin.get(console_path(pid))
+    assert_error(r, 426, "HeaderMissing")
+    assert r.headers.get("Upgrade") == "websocket"
+    assert pvscd.admin.get(console_path(999999)).status_code == 404
+    assert requests.get(pvscd.base + console_path(pid), verify=False,
+                        timeout=15).status_code == 401
+
+
+def test_token_in_subprotocol(pvscd):
+    pid = unix_port(pvscd)["Id"]
+    c = connect(pvscd, pid, token=False, subprotocols=["vsc.v1", "vsc.token." + pvscd.token])
+    try:
+        assert c.ws.getsubprotocol() == "vsc.v1"
+        c.ws.send('{"type":"ping"}')
+        assert c.read_text() == {"type": "pong"}
+    finally:
+        c.close()
+
+
+def test_control_messages_and_notices(pvscd):
+    pid = unix_port(pvscd)["Id"]
+    c = connect(pvscd, pid)
+    try:
+        c.ws.send('{"type":"ping"}')
+        assert c.read_text() == {"type": "pong"}
+        c.ws.send('{"type":"bogus"}')
+        assert c.read_text()["type"] == "notice"
+        c.ws.send("not json")
+        assert c.read_text()["type"] == "notice"
+        c.ws.send_binary(b"nobody listens")  # no VM attached: refused, and said so
+        n = c.read_text()
+        assert n["type"] == "notice" and "no VM" in n["error"]
+    finally:
+        c.close()
+
+
+def test_free_closes_the_socket(pvscd):
+    p = unix_port(pvscd)
+    c = connect(pvscd, p["Id"])
+    r = pvscd.admin.post(FREE, json={"SerialInterfaces": [p["Id"]]})
+    assert r.status_code in (200, 204), r.text
+    assert c.wait_closed() == 1001
+
+
+def test_session_delete_closes_the_socket(pvscd):
+    pid = unix_port(pvscd)["Id"]
+    c = connect(pvscd, pid)
+    r = pvscd.admin.delete(pvscd.session)
+    assert r.status_code in (200, 204), r.text
+    assert c.wait_closed(timeout=5) == 1008
+
+
+def test_stalled_client_does_not_hold_back_another(pvscd):
+    p = unix_port(pvscd)
+    pid = p["Id"]
+    stalled = attach(pvscd, pid, 1)
+    reader = attach(pvscd, pid, 2)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(pvscd.admin, pid, "Connected")
+        chunk = bytes(range(256)) * 256  # 64 KiB
+        sent = b""
+        t0 = time.time()
+        for i in range(128):  # 8 MiB, more than the ring and the socket buffers hold
+            data = chunk + b"<%d>" % i
+            vm.send(data)
+            sent += data
+            reader.read_bytes(b"<%d>" % i, timeout=10)
+        assert reader.buf == sent
+        assert reader.texts == []
+        assert time.time() - t0 < 60
+        # The stalled client is told how much it missed, and gets the tail after it.
+        stalled.read_until(lambda c: any(t.get("type") == "missed" for t in c.texts),
+                           timeout=15, what="a missed notice")
+        missed = [t for t in stalled.texts if t["type"] == "missed"]
+        assert all(t["bytes"] > 0 for t in missed)
+        stalled.read_bytes(b"<127>", timeout=15)
+        assert sent.endswith(stalled.buf[-100000:])
+    finally:
+        stalled.close()
+        reader.close()
+        vm.close()
