@@ -5,6 +5,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "tls.h"
+#include "tls_front.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -30,6 +31,7 @@ struct http_upgrade {
 
 struct http_server {
     struct MHD_Daemon *mhd;
+    struct tls_front *front; /* HTTPS: TLS is ours, libmicrohttpd sees plain HTTP */
     struct http_upgrade *upgrades;
     struct loop_watch watch;
     struct vsc_app *app;
@@ -477,26 +479,29 @@ int http_start(struct vsc_app *app)
         server_free(srv);
         return -1;
     }
+    /* With TLS, tls_front owns the listening socket and the TLS sessions (ADR 0002). */
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE |
-                     MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_TLS : 0) |
+                     MHD_ALLOW_SUSPEND_RESUME | (srv->tls ? MHD_USE_NO_LISTEN_SOCKET : 0) |
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    struct MHD_OptionItem tls_opts[] = {
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem},
-        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
     srv->mhd = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        flags, srv->tls ? 0 : port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_ARRAY,
-        srv->tls ? tls_opts : no_opts, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+    if (srv->mhd && srv->tls) {
+        srv->front = tls_front_start(&app->loop, srv->mhd, (struct sockaddr *)&ss, sslen,
+                                     srv->cert_pem, srv->key_pem, TLS_PRIORITIES);
+        if (!srv->front) {
+            int e = errno;
+            MHD_stop_daemon(srv->mhd);
+            srv->mhd = NULL;
+            errno = e;
+        }
+    }
     if (!srv->mhd) {
         log_error("cannot serve on %s: %s", cfg->listen, strerror(errno ? errno : EADDRINUSE));
         server_free(srv);
@@ -506,6 +511,7 @@ int http_start(struct vsc_app *app)
     srv->watch = (struct loop_watch){
         .fd = info->epoll_fd, .events = EPOLLIN, .cb = on_mhd_ready, .data = srv};
     if (loop_add(&app->loop, &srv->watch) < 0) {
+        tls_front_stop(srv->front);
         MHD_stop_daemon(srv->mhd);
         server_free(srv);
         return -1;
@@ -525,7 +531,8 @@ void http_stop(struct vsc_app *app)
         return;
     while (srv->upgrades)
         ws_abort(srv->upgrades->ws, WS_GOING_AWAY); /* releases it: unlinks the head */
-    MHD_run(srv->mhd);                              /* lets MHD forward the close frames */
+    MHD_run(srv->mhd);
+    tls_front_stop(srv->front); /* sends what is left (close frames), then closes */
     loop_del(&app->loop, &srv->watch);
     MHD_stop_daemon(srv->mhd);
     app->loop.prepare = NULL;

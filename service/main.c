@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,18 @@ static int check_settings(const struct vsc_config *cfg)
     return 0;
 }
 
+/* Each HTTPS client costs three fds (its socket and a socketpair, ADR 0002); thousands of
+ * console viewers need more than the usual soft limit of 1024. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open-file limit: %s", strerror(errno));
+    }
+}
+
 int main(int argc, char **argv)
 {
     static struct vsc_app app; /* large (paths); lives for the whole process */
@@ -209,6 +222,7 @@ int main(int argc, char **argv)
 
     struct loop_watch signals = {.fd = -1};
     umask(0077); /* the database holds password hashes; the key is secret */
+    raise_fd_limit();
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||

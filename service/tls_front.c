@@ -1,0 +1,355 @@
+#include "tls_front.h"
+
+#include "log.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define RECORD_MAX 16384 /* one TLS record of plaintext */
+
+struct tls_conn {
+    struct tls_front *front;
+    gnutls_session_t session;
+    struct loop_watch net; /* the client's TCP socket */
+    struct loop_watch app; /* our end of the socketpair; libmicrohttpd has the other */
+    struct loop_timer linger;
+    bool handshaken;
+    bool net_eof;           /* the client will send no more: the app side was shut for writing */
+    bool app_eof;           /* libmicrohttpd closed its end: send what is left, then close */
+    bool send_again;        /* gnutls_record_send said EAGAIN: call it again with `out` */
+    uint8_t in[RECORD_MAX]; /* client -> libmicrohttpd, decrypted */
+    size_t in_len, in_off;
+    uint8_t out[RECORD_MAX]; /* libmicrohttpd -> client, to encrypt */
+    size_t out_len;
+    struct tls_conn *prev, *next;
+};
+
+struct tls_front {
+    struct loop *loop;
+    struct MHD_Daemon *mhd;
+    struct loop_watch listener;
+    gnutls_certificate_credentials_t creds;
+    gnutls_priority_t prio;
+    struct tls_conn *conns;
+};
+
+static void conn_free(struct tls_conn *c)
+{
+    struct tls_front *f = c->front;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        f->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    loop_timer_cancel(f->loop, &c->linger);
+    if (c->net.active)
+        loop_del(f->loop, &c->net);
+    if (c->app.active)
+        loop_del(f->loop, &c->app);
+    gnutls_deinit(c->session);
+    close(c->net.fd);
+    close(c->app.fd);
+    free(c);
+}
+
+static void on_linger(struct loop_timer *t)
+{
+    conn_free(t->data);
+}
+
+/* Client -> libmicrohttpd. Returns -1 when the connection must go. */
+static int pump_in(struct tls_conn *c)
+{
+    for (;;) {
+        while (c->in_off < c->in_len) {
+            ssize_t n = send(c->app.fd, c->in + c->in_off, c->in_len - c->in_off, MSG_NOSIGNAL);
+            if (n < 0)
+                return errno == EAGAIN || errno == EINTR ? 0 : -1;
+            c->in_off += (size_t)n;
+        }
+        if (c->net_eof)
+            return 0;
+        ssize_t n = gnutls_record_recv(c->session, c->in, sizeof(c->in));
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            return 0;
+        if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
+            c->net_eof = true; /* libmicrohttpd sees the end of the request stream */
+            shutdown(c->app.fd, SHUT_WR);
+            return 0;
+        }
+        if (n < 0)
+            return gnutls_error_is_fatal((int)n) ? -1 : 0;
+        c->in_len = (size_t)n;
+        c->in_off = 0;
+    }
+}
+
+/* libmicrohttpd -> client. Returns -1 when the connection must go. */
+static int pump_out(struct tls_conn *c)
+{
+    for (;;) {
+        if (c->out_len) {
+            ssize_t n = gnutls_record_send(c->session, c->out, c->out_len);
+            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                c->send_again = true;
+                return 0;
+            }
+            if (n < 0)
+                return -1;
+            c->send_again = false;
+            memmove(c->out, c->out + n, c->out_len - (size_t)n);
+            c->out_len -= (size_t)n;
+            continue;
+        }
+        if (c->app_eof)
+            return 0;
+        ssize_t n = recv(c->app.fd, c->out, sizeof(c->out), 0);
+        if (n < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (n == 0) {
+            c->app_eof = true;
+            return 0;
+        }
+        c->out_len = (size_t)n;
+    }
+}
+
+/* A side with nothing to wait for leaves epoll, which would still report its hang-up
+ * (EPOLLHUP cannot be masked) again and again while the other side is blocked. */
+static int set_events(struct loop *loop, struct loop_watch *w, uint32_t events)
+{
+    if (!events) {
+        if (w->active)
+            loop_del(loop, w);
+        w->events = 0;
+        return 0;
+    }
+    if (!w->active) {
+        w->events = events;
+        return loop_add(loop, w);
+    }
+    return events == w->events ? 0 : loop_mod(loop, w, events);
+}
+
+/* Moves what can move both ways, then watches for what would let more move. */
+static void pump(struct tls_conn *c)
+{
+    struct loop *loop = c->front->loop;
+    if (!c->handshaken) {
+        int rc = gnutls_handshake(c->session);
+        if (rc < 0 && gnutls_error_is_fatal(rc)) {
+            log_debug("tls: handshake failed: %s", gnutls_strerror(rc));
+            conn_free(c);
+            return;
+        }
+        if (rc < 0) {
+            set_events(loop, &c->net, gnutls_record_get_direction(c->session) ? EPOLLOUT : EPOLLIN);
+            set_events(loop, &c->app, EPOLLIN); /* libmicrohttpd may time out meanwhile */
+            return;
+        }
+        c->handshaken = true;
+    }
+    if (pump_in(c) < 0 || pump_out(c) < 0) {
+        conn_free(c);
+        return;
+    }
+    if (c->app_eof && !c->out_len) {
+        gnutls_bye(c->session, GNUTLS_SHUT_WR); /* best effort: never waits */
+        conn_free(c);
+        return;
+    }
+    if (c->app_eof && !c->linger.armed)
+        loop_timer_arm(loop, &c->linger, TLS_FRONT_LINGER_MS);
+    bool in_blocked = c->in_off < c->in_len; /* libmicrohttpd is not taking input */
+    uint32_t net = (in_blocked || c->net_eof ? 0 : EPOLLIN) | (c->send_again ? EPOLLOUT : 0);
+    uint32_t app = (c->out_len || c->app_eof ? 0 : EPOLLIN) | (in_blocked ? EPOLLOUT : 0);
+    if (set_events(loop, &c->net, net) < 0 || set_events(loop, &c->app, app) < 0)
+        conn_free(c);
+}
+
+static int on_net(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    pump(w->data);
+    return LOOP_OK;
+}
+
+static int on_app(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct tls_conn *c = w->data;
+    if (!c->handshaken) {
+        /* libmicrohttpd speaks only after a request: this is it closing (idle timeout) */
+        conn_free(c);
+        return LOOP_OK;
+    }
+    pump(c);
+    return LOOP_OK;
+}
+
+static int session_new(struct tls_front *f, int fd, gnutls_session_t *out)
+{
+    gnutls_session_t s;
+    if (gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0)
+        return -1;
+    if (gnutls_priority_set(s, f->prio) < 0 ||
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, f->creds) < 0) {
+        gnutls_deinit(s);
+        return -1;
+    }
+    gnutls_certificate_server_set_request(s, GNUTLS_CERT_IGNORE);
+    gnutls_transport_set_int(s, fd);
+    gnutls_handshake_set_timeout(s, 0); /* libmicrohttpd's idle timeout covers it */
+    *out = s;
+    return 0;
+}
+
+/* A new client: its plaintext end goes to libmicrohttpd, which applies its limits. */
+static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+    int sv[2];
+    struct tls_conn *c = calloc(1, sizeof(*c));
+    if (!c || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(c);
+        close(fd);
+        return;
+    }
+    if (MHD_add_connection(f->mhd, sv[1], peer, peerlen) != MHD_YES) {
+        /* libmicrohttpd closed sv[1]: over a limit (logged by it) */
+        close(sv[0]);
+        close(fd);
+        free(c);
+        return;
+    }
+    if (session_new(f, fd, &c->session) < 0) {
+        close(sv[0]); /* libmicrohttpd sees the end and drops its side */
+        close(fd);
+        free(c);
+        return;
+    }
+    c->front = f;
+    c->net = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_net, .data = c};
+    c->app = (struct loop_watch){.fd = sv[0], .events = EPOLLIN, .cb = on_app, .data = c};
+    c->linger = (struct loop_timer){.cb = on_linger, .data = c};
+    c->next = f->conns;
+    if (c->next)
+        c->next->prev = c;
+    f->conns = c;
+    if (loop_add(f->loop, &c->net) < 0 || loop_add(f->loop, &c->app) < 0) {
+        conn_free(c);
+        return;
+    }
+    pump(c);
+}
+
+static int on_listener(struct loop_watch *w, uint32_t events)
+{
+    (void)events;
+    struct tls_front *f = w->data;
+    for (int i = 0; i < 64; i++) { /* then let the others run */
+        struct sockaddr_storage peer;
+        socklen_t len = sizeof(peer);
+        int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+                log_warn("tls: accept: %s", strerror(errno));
+            break;
+        }
+        admit(f, fd, (struct sockaddr *)&peer, len);
+    }
+    return LOOP_OK;
+}
+
+static int listen_on(const struct sockaddr *addr, socklen_t addrlen)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (addr->sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, addr, addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int creds_new(struct tls_front *f, const char *cert_pem, const char *key_pem,
+                     const char *priorities)
+{
+    gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+    gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+    if (gnutls_certificate_allocate_credentials(&f->creds) < 0)
+        return -1;
+    int rc = gnutls_certificate_set_x509_key_mem(f->creds, &cert, &key, GNUTLS_X509_FMT_PEM);
+    if (rc < 0) {
+        log_error("tls: certificate or key rejected: %s", gnutls_strerror(rc));
+        return -1;
+    }
+    if (gnutls_priority_init(&f->prio, priorities, NULL) < 0)
+        return -1;
+    return 0;
+}
+
+struct tls_front *tls_front_start(struct loop *loop, struct MHD_Daemon *mhd,
+                                  const struct sockaddr *addr, socklen_t addrlen,
+                                  const char *cert_pem, const char *key_pem, const char *priorities)
+{
+    struct tls_front *f = calloc(1, sizeof(*f));
+    if (!f)
+        return NULL;
+    f->loop = loop;
+    f->mhd = mhd;
+    f->listener.fd = -1;
+    if (creds_new(f, cert_pem, key_pem, priorities) < 0) {
+        tls_front_stop(f);
+        errno = EINVAL;
+        return NULL;
+    }
+    f->listener = (struct loop_watch){
+        .fd = listen_on(addr, addrlen), .events = EPOLLIN, .cb = on_listener, .data = f};
+    if (f->listener.fd < 0 || loop_add(loop, &f->listener) < 0) {
+        int e = errno;
+        tls_front_stop(f);
+        errno = e;
+        return NULL;
+    }
+    return f;
+}
+
+void tls_front_stop(struct tls_front *f)
+{
+    if (!f)
+        return;
+    while (f->conns) {
+        struct tls_conn *c = f->conns;
+        if (c->handshaken) {
+            pump_out(c); /* what libmicrohttpd wrote last (close frames), best effort */
+            gnutls_bye(c->session, GNUTLS_SHUT_WR);
+        }
+        conn_free(c);
+    }
+    if (f->listener.active)
+        loop_del(f->loop, &f->listener);
+    if (f->listener.fd >= 0)
+        close(f->listener.fd);
+    if (f->prio)
+        gnutls_priority_deinit(f->prio);
+    if (f->creds)
+        gnutls_certificate_free_credentials(f->creds);
+    free(f);
+}

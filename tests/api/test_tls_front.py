@@ -1,0 +1,135 @@
+"""TLS is terminated by vscd's own loop (service/tls_front.c, ADR 0002) and libmicrohttpd
+sees plain HTTP: its limits and timeouts must still hold for HTTPS clients, garbage must
+not hurt, and a console WebSocket over HTTPS must stream at socket speed, not the 4 bytes
+per round trip of libmicrohttpd 0.9.75's own TLS upgrade path."""
+import os
+import socket
+import ssl
+import time
+
+import pytest
+import requests
+import websocket
+
+from conftest import ADMIN_PASSWORD
+from helpers_ports import FakeUnixVM, allocate_ok, port_uri, vscd_factory
+
+
+@pytest.fixture
+def make_vscd():
+    yield from vscd_factory()
+
+
+def tls_connect(port, timeout=5):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    return ctx.wrap_socket(s)
+
+
+def get_root(t):
+    t.sendall(b"GET /redfish/v1/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = t.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+def closed_by_server(t, timeout):
+    t.settimeout(timeout)
+    try:
+        return t.recv(1) == b""
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_garbage_instead_of_a_handshake_is_dropped(make_vscd):
+    v = make_vscd()
+    with socket.create_connection(("127.0.0.1", v.port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(4096))
+        s.settimeout(5)
+        try:
+            while s.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+    assert requests.get(v.base + "/redfish/v1/", verify=False, timeout=5).status_code == 200
+
+
+def test_keep_alive_requests_over_one_tls_connection(make_vscd):
+    v = make_vscd()
+    with tls_connect(v.port) as t:
+        for _ in range(20):
+            assert get_root(t) == b"HTTP/1.1 200 OK"
+
+
+def test_per_address_limit_applies_to_https(make_vscd):
+    v = make_vscd(["--set", "max_connections_per_ip=4"])
+    held = [tls_connect(v.port) for _ in range(4)]
+    try:
+        for t in held:
+            assert get_root(t) == b"HTTP/1.1 200 OK"
+        # The fifth is refused by libmicrohttpd's limit: the TLS handshake never completes.
+        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError, OSError)):
+            tls_connect(v.port).sendall(b"x")
+    finally:
+        held.pop().close()
+    deadline = time.time() + 5
+    while True:  # one slot is free again
+        try:
+            with tls_connect(v.port) as t:
+                assert get_root(t) == b"HTTP/1.1 200 OK"
+            break
+        except (ssl.SSLError, OSError):
+            assert time.time() < deadline
+            time.sleep(0.1)
+    for t in held:
+        t.close()
+
+
+def test_idle_client_without_handshake_times_out(make_vscd):
+    v = make_vscd(["--set", "connection_timeout=1"])
+    with socket.create_connection(("127.0.0.1", v.port), timeout=5) as s:
+        t0 = time.time()
+        assert closed_by_server(s, 5)
+        assert time.time() - t0 < 4
+
+
+def test_console_streams_megabytes_over_https(make_vscd):
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    port = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    vm = FakeUnixVM.connect_retry(port["BindPath"])
+    url = v.base.replace("https://", "wss://") + port_uri(port["Id"]) + "/Oem/Vsc/Console"
+    ws = websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE},
+                                     header=["X-Auth-Token: " + token], origin=v.base, timeout=10)
+    # 8 MiB, the writer never more than 128 KiB (half a ring) ahead of the reader: with
+    # libmicrohttpd's own TLS upgrade path (~0.1 MB/s) this could not finish in time.
+    payload = bytes(range(256)) * 4096 * 8
+    got = bytearray()
+    vm.sock.setblocking(False)
+    sent = 0
+    deadline = time.time() + 30
+    while len(got) < len(payload):
+        assert time.time() < deadline, "only %d of %d bytes arrived" % (len(got), len(payload))
+        if sent < len(payload) and sent - len(got) < 128 * 1024:
+            try:
+                sent += vm.sock.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        ws.settimeout(0.05)
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            continue
+        assert op == websocket.ABNF.OPCODE_BINARY, data
+        got += data
+    assert bytes(got) == payload
+    ws.close()
+    vm.close()
