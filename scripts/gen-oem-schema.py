@@ -81,6 +81,12 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "Freed": P("[string]", "Ids of the ports this request freed.", "This property shall list the Ids of the SerialInterfaces that this request freed."),
         "AlreadyFreed": P("[string]", "Ids of named ports that were freed before.", "This property shall list the Ids of named ports that an earlier request had freed."),
     }, ["@odata.type", "Freed", "AlreadyFreed"]),
+    "ConsoleTicket": ("A single-use ticket that opens one console WebSocket.", "This object shall contain a short-lived, single-use credential that opens the console WebSocket of one serial port for the session that requested it.", {
+        "Ticket": P("string", "The ticket.", "This property shall contain the ticket, to be given once as the ticket query parameter or the vsc.ticket.<ticket> WebSocket subprotocol."),
+        "SerialInterface": P("link", "The port this ticket opens.", "This property shall link to the SerialInterface whose console the ticket opens."),
+        "ConsoleURI": P("string", "The console WebSocket URI with the ticket.", "This property shall contain the console WebSocket URI of the port with the ticket as its query."),
+        "ExpiresInSeconds": P("integer", "Seconds until the ticket expires unused.", "This property shall contain the number of seconds after which an unused ticket is no longer accepted."),
+    }, ["@odata.type", "Ticket", "SerialInterface", "ConsoleURI", "ExpiresInSeconds"]),
     "IpmiResponse": ("The result of IpmiRequest.", "This object shall contain the IPMI response to an IpmiRequest action.", {
         "CompletionCode": P("string", "The IPMI completion code, as two hex digits.", "This property shall contain the IPMI completion code of the response.", pattern="^[0-9A-F]{2}$"),
         "Data": P("string", "The response data after the completion code, as hex digits.", "This property shall contain the response data bytes that follow the completion code, as hex digits.", pattern="^([0-9A-F]{2})*$"),

@@ -6,6 +6,7 @@
 #define VSC_APP_H
 
 #include "auth.h"
+#include "console_ticket.h"
 #include "config.h"
 #include "db.h"
 #include "loop.h"
@@ -24,11 +25,12 @@ struct vsc_app {
     struct db db;
     struct auth auth;
     struct http_server *http;
-    struct worker worker;    /* password hashing off the loop */
-    struct ports ports;      /* VMs and their serial ports */
-    char uuid[37];           /* ServiceRoot.UUID, stable across restarts */
-    char started_iso[32];    /* Manager.Oem.Vsc.StartTime */
-    struct loop_timer sweep; /* session expiry */
+    struct worker worker;           /* password hashing off the loop */
+    struct ports ports;             /* VMs and their serial ports */
+    struct console_tickets tickets; /* single-use console WebSocket tickets */
+    char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
+    char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
+    struct loop_timer sweep;        /* session expiry */
 };
 
 /* ISO 8601 UTC with offset ("2026-11-25T18:50:22+00:00") for a unix time. */

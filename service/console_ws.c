@@ -44,21 +44,49 @@ static bool same_origin(const char *origin, const char *host, bool tls)
     return host && strncasecmp(origin, scheme, n) == 0 && strcasecmp(origin + n, host) == 0;
 }
 
-/* Finds vsc.v1 and a vsc.token.<token> in a Sec-WebSocket-Protocol list. */
-static void parse_protocols(const char *list, bool *v1, char *token, size_t tokensz)
+/* Copies the rest of `item` (n bytes) after `prefix` into out, when it starts so. */
+static bool take_prefixed(const char *item, size_t n, const char *prefix, char *out, size_t outsz)
+{
+    size_t plen = strlen(prefix);
+    if (n <= plen || n - plen >= outsz || strncmp(item, prefix, plen) != 0)
+        return false;
+    snprintf(out, outsz, "%.*s", (int)(n - plen), item + plen);
+    return true;
+}
+
+/* Finds vsc.v1, a vsc.token.<token> and a vsc.ticket.<ticket> in a Sec-WebSocket-Protocol
+ * list. */
+static void parse_protocols(const char *list, bool *v1, char *token, char *ticket, size_t sz)
 {
     *v1 = false;
-    token[0] = '\0';
-    const size_t plen = strlen(CONSOLE_WS_TOKEN_PREFIX);
+    token[0] = ticket[0] = '\0';
     for (const char *p = list; p && *p;) {
         p += strspn(p, " \t,");
         size_t n = strcspn(p, " \t,");
         if (n == strlen(CONSOLE_WS_PROTOCOL) && strncmp(p, CONSOLE_WS_PROTOCOL, n) == 0)
             *v1 = true;
-        else if (n > plen && n - plen < tokensz && strncmp(p, CONSOLE_WS_TOKEN_PREFIX, plen) == 0)
-            snprintf(token, tokensz, "%.*s", (int)(n - plen), p + plen);
+        else if (!take_prefixed(p, n, CONSOLE_WS_TOKEN_PREFIX, token, sz))
+            take_prefixed(p, n, CONSOLE_WS_TICKET_PREFIX, ticket, sz);
         p += n;
     }
+}
+
+/* A ticket (console_ticket.h) stands for its session's token; it is redeemed against the
+ * port named in the path, existing or not, so a refusal says nothing about ports. */
+static const char *ticket_token(struct vsc_app *app, const char *path, const char *ticket)
+{
+    char norm[1024], session_id[SESSION_ID_LEN + 1];
+    struct router_match m;
+    if (!ticket || !*ticket || strlen(path) >= sizeof(norm))
+        return "";
+    router_normalize(path, norm, sizeof(norm));
+    if (router_find(norm, HTTP_GET, &m) != ROUTER_FOUND || !rf_canonical_id(m.params[1]))
+        return "";
+    if (console_ticket_redeem(&app->tickets, ticket, strtoll(m.params[1], NULL, 10), loop_now_ms(),
+                              session_id) < 0)
+        return "";
+    struct session *s = auth_session_find(&app->auth, session_id);
+    return s ? s->token : "";
 }
 
 static int parse_history(const char *s, uint64_t *out)
@@ -76,9 +104,11 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
                      struct console_ws_ticket *t, struct rf_response *r)
 {
     memset(t, 0, sizeof(*t));
-    char token[SECRET_TOKEN_LEN + 8];
-    parse_protocols(in->protocols, &t->protocol_v1, token, sizeof(token));
+    char token[SECRET_TOKEN_LEN + 8], ticket[SECRET_TOKEN_LEN + 8];
+    parse_protocols(in->protocols, &t->protocol_v1, token, ticket, sizeof(token));
     const char *cred = in->x_auth_token && *in->x_auth_token ? in->x_auth_token : token;
+    if (!*cred)
+        cred = ticket_token(app, in->path, in->ticket ? in->ticket : ticket);
     struct rf_identity who = {0};
     /* Tokens only: a session, never a password per connection (and no worker wait). */
     if (!*cred || auth_request(&app->auth, NULL, NULL, cred, in->tls, &who) != AUTH_OK ||

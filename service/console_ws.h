@@ -19,12 +19,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CONSOLE_WS_PATTERN      "/redfish/v1/Managers/{id}/SerialInterfaces/{port}/Oem/Vsc/Console"
-#define CONSOLE_WS_PROTOCOL     "vsc.v1"
-#define CONSOLE_WS_TOKEN_PREFIX "vsc.token."
-#define CONSOLE_WS_MSG_MAX      (64 * 1024)  /* largest message accepted from a client */
-#define CONSOLE_WS_FRAME_MAX    (16 * 1024)  /* largest output frame */
-#define CONSOLE_WS_QUEUE_MAX    (256 * 1024) /* output queued per client at most */
+#define CONSOLE_WS_PATTERN       "/redfish/v1/Managers/{id}/SerialInterfaces/{port}/Oem/Vsc/Console"
+#define CONSOLE_WS_PROTOCOL      "vsc.v1"
+#define CONSOLE_WS_TOKEN_PREFIX  "vsc.token."
+#define CONSOLE_WS_TICKET_PREFIX "vsc.ticket."
+#define CONSOLE_WS_MSG_MAX       (64 * 1024)  /* largest message accepted from a client */
+#define CONSOLE_WS_FRAME_MAX     (16 * 1024)  /* largest output frame */
+#define CONSOLE_WS_QUEUE_MAX     (256 * 1024) /* output queued per client at most */
 
 struct vsc_app;
 struct port;
@@ -39,6 +40,7 @@ struct console_ws_request {
     const char *key;     /* Sec-WebSocket-Key */
     const char *version; /* Sec-WebSocket-Version */
     const char *history; /* ?history=N */
+    const char *ticket;  /* ?ticket=T (console_ticket.h) */
     const char *client_ip;
     bool tls;
 };

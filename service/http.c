@@ -300,6 +300,7 @@ static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Conne
         .key = header(c, "Sec-WebSocket-Key"),
         .version = header(c, "Sec-WebSocket-Version"),
         .history = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "history"),
+        .ticket = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
         .client_ip = ip,
         .tls = srv->tls,
     };

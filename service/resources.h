@@ -20,6 +20,7 @@ extern const struct route_table schema_routes;
 extern const struct route_table serial_interface_routes;
 extern const struct route_table port_action_routes;
 extern const struct route_table ipmi_routes;
+extern const struct route_table console_ticket_routes;
 
 /* IpmiRequest's ActionInfo Parameters (new reference). */
 json_t *rf_ipmi_action_params(void);
