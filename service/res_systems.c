@@ -4,6 +4,7 @@
  * Links.Oem.Vsc (SerialInterface has no standard link to a ComputerSystem).
  */
 #include "app.h"
+#include "port_rights.h"
 #include "resources.h"
 
 #include <stdio.h>
@@ -39,6 +40,33 @@ static json_t *port_links(struct ports *ps, const struct vm *vm)
     return links;
 }
 
+/* The VM's first port (index 1, usually COM1), the console Redfish's SerialConsole names. */
+static struct port *first_port(const struct ports *ps, const struct vm *vm)
+{
+    struct port *first = NULL;
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (p->vm == vm && (!first || p->idx < first->idx))
+            first = p;
+    }
+    return first;
+}
+
+/* SerialConsole.WebSocket (ComputerSystem v1_26_0+): the first port's console WebSocket;
+ * Interactive says whether the caller may type there. The other ports' consoles are
+ * linked from their SerialInterfaces (Oem.Vsc.ConsoleURI). */
+static json_t *serial_console(struct rf_request *req, const struct vm *vm)
+{
+    struct port *p = first_port(&req->app->ports, vm);
+    if (!p)
+        return NULL;
+    char uri[128], console[160];
+    rf_port_uri(p, uri, sizeof(uri));
+    snprintf(console, sizeof(console), "%s/Oem/Vsc/Console", uri);
+    uint32_t rights = port_rights(req->app, p->id, req->who.user, req->who.role);
+    return json_pack("{s:{s:b, s:s, s:b}}", "WebSocket", "ServiceEnabled", p->enabled, "ConsoleURI",
+                     console, "Interactive", (rights & PORT_RIGHT_CONTROL) != 0);
+}
+
 static void get_system(struct rf_request *req, struct rf_response *r)
 {
     struct vm *vm = ports_find_vm(&req->app->ports, req->params[0]);
@@ -56,6 +84,9 @@ static void get_system(struct rf_request *req, struct rf_response *r)
                             "Status", "State", "Enabled", "Health", "OK");
     if (vm->host_name[0])
         json_object_set_new(sys, "HostName", json_string(vm->host_name));
+    json_t *console = serial_console(req, vm);
+    if (console)
+        json_object_set_new(sys, "SerialConsole", console);
     json_object_set_new(sys, "Links",
                         json_pack("{s:[o], s:i, s:{s:{s:s, s:o, s:I}}}", "ManagedBy",
                                   rf_link("/redfish/v1/Managers/bmc"), "ManagedBy@odata.count", 1,
