@@ -24,6 +24,7 @@
 /* An upgraded connection (a console WebSocket), until ws.c releases it. */
 struct http_upgrade {
     struct MHD_UpgradeResponseHandle *urh;
+    struct tls_conn *tls; /* HTTPS: the TLS stream the WebSocket took over */
     struct http_server *srv;
     struct ws_conn *ws;
     struct http_upgrade *prev, *next;
@@ -248,7 +249,37 @@ static void release_upgrade(void *handle)
     if (u->next)
         u->next->prev = u->prev;
     MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+    tls_front_release(u->tls);
     free(u);
+}
+
+static const struct ws_io_ops tls_io = {tls_conn_recv, tls_conn_send, tls_conn_flush};
+
+/* Over HTTPS the WebSocket talks to the TLS session directly (tls_front_adopt); bytes in
+ * flight are kept in order: libmicrohttpd's read-ahead, then what it had not read. */
+static void take_tls(struct http_server *srv, struct http_upgrade *u, struct ws_transport *t,
+                     uint8_t **joined)
+{
+    uint8_t *more;
+    size_t more_len;
+    u->tls = srv->front ? tls_front_adopt(srv->front, t->fd, &more, &more_len) : NULL;
+    if (!u->tls)
+        return;
+    t->fd = tls_conn_fd(u->tls);
+    t->io_ops = &tls_io;
+    t->io = u->tls;
+    if (!more_len)
+        return;
+    *joined = malloc(t->extra_len + more_len);
+    if (*joined) {
+        memcpy(*joined, t->extra, t->extra_len);
+        memcpy(*joined + t->extra_len, more, more_len);
+        t->extra = *joined;
+        t->extra_len += more_len;
+    } else {
+        t->fd = -1; /* ws_open fails cleanly: never lose client bytes silently */
+    }
+    free(more);
 }
 
 static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const char *extra,
@@ -273,7 +304,10 @@ static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
                              .extra_len = extra_len,
                              .release = release_upgrade,
                              .handle = u};
+    uint8_t *joined = NULL;
+    take_tls(srv, u, &t, &joined);
     struct ws_conn *ws = console_ws_start(srv->app, st->ticket, &t);
+    free(joined); /* ws_open copied it */
     if (ws)
         u->ws = ws; /* else u is gone already */
 }

@@ -87,6 +87,58 @@ void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
     t->armed = true;
 }
 
+static void list_push(struct loop_deferred **list, struct loop_deferred *d)
+{
+    d->prev = NULL;
+    d->next = *list;
+    if (d->next)
+        d->next->prev = d;
+    *list = d;
+    d->list = list;
+}
+
+static void list_unlink(struct loop_deferred *d)
+{
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        *d->list = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    d->prev = d->next = NULL;
+    d->list = NULL;
+}
+
+void loop_defer(struct loop *l, struct loop_deferred *d)
+{
+    if (!d->list)
+        list_push(l->running_deferred ? &l->deferred_next : &l->deferred, d);
+}
+
+void loop_defer_cancel(struct loop *l, struct loop_deferred *d)
+{
+    (void)l;
+    if (d->list)
+        list_unlink(d);
+}
+
+/* Runs what is deferred, one at a time from the head, so a callback may cancel or free
+ * any other entry; what the callbacks defer runs in the next iteration. */
+static void run_deferred(struct loop *l)
+{
+    l->running_deferred = true;
+    while (l->deferred) {
+        struct loop_deferred *d = l->deferred;
+        list_unlink(d);
+        d->cb(d);
+    }
+    l->running_deferred = false;
+    l->deferred = l->deferred_next;
+    for (struct loop_deferred *d = l->deferred; d; d = d->next)
+        d->list = &l->deferred; /* it moved lists */
+    l->deferred_next = NULL;
+}
+
 void loop_stop(struct loop *l)
 {
     l->stop = true;
@@ -95,6 +147,8 @@ void loop_stop(struct loop *l)
 static int next_wait_ms(struct loop *l)
 {
     int64_t wait = -1;
+    if (l->deferred)
+        return 0;
     if (l->timers) {
         uint64_t now = loop_now_ms();
         wait = l->timers->due_ms > now ? (int64_t)(l->timers->due_ms - now) : 0;
@@ -139,6 +193,7 @@ int loop_run(struct loop *l)
         }
         l->ready = NULL;
         l->ready_count = 0;
+        run_deferred(l);
         run_due_timers(l);
         if (l->after)
             l->after(l->hook_data);

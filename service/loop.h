@@ -33,6 +33,15 @@ struct loop_watch {
     bool active; /* registered with epoll */
 };
 
+/* Work to run once at the end of the current loop iteration, after every ready fd was
+ * handled: it batches what several events produced (one write per client per wake-up). */
+struct loop_deferred {
+    void (*cb)(struct loop_deferred *d);
+    void *data;
+    struct loop_deferred *prev, *next;
+    struct loop_deferred **list; /* the list it is queued on; NULL when not queued */
+};
+
 struct loop_timer {
     uint64_t due_ms;
     void (*cb)(struct loop_timer *t);
@@ -49,7 +58,10 @@ typedef void (*loop_after_cb)(void *data);
 struct loop {
     int epfd;
     bool stop;
-    struct loop_timer *timers; /* sorted by due_ms */
+    struct loop_timer *timers;           /* sorted by due_ms */
+    struct loop_deferred *deferred;      /* runs after this iteration's events */
+    struct loop_deferred *deferred_next; /* deferred while those run: the next iteration */
+    bool running_deferred;
     loop_prepare_cb prepare;
     loop_after_cb after;
     void *hook_data;
@@ -64,6 +76,11 @@ void loop_fini(struct loop *l);
 int loop_add(struct loop *l, struct loop_watch *w);
 int loop_mod(struct loop *l, struct loop_watch *w, uint32_t events);
 void loop_del(struct loop *l, struct loop_watch *w);
+
+/* Queues d to run once after this iteration's events (no-op when queued); O(1). A
+ * callback that defers again runs in the next iteration, which then does not wait. */
+void loop_defer(struct loop *l, struct loop_deferred *d);
+void loop_defer_cancel(struct loop *l, struct loop_deferred *d);
 
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);

@@ -4,7 +4,6 @@
  * Links.Oem.Vsc (SerialInterface has no standard link to a ComputerSystem).
  */
 #include "app.h"
-#include "port_rights.h"
 #include "resources.h"
 
 #include <stdio.h>
@@ -51,9 +50,11 @@ static struct port *first_port(const struct ports *ps, const struct vm *vm)
     return first;
 }
 
-/* SerialConsole.WebSocket (ComputerSystem v1_26_0+): the first port's console WebSocket;
- * Interactive says whether the caller may type there. The other ports' consoles are
- * linked from their SerialInterfaces (Oem.Vsc.ConsoleURI). */
+/* SerialConsole.WebSocket (ComputerSystem v1_26_0+): the first port's console WebSocket.
+ * It carries input both ways (Interactive); whether a given user may type is that user's
+ * rights on the port (docs/console-protocol.md), not a property of the resource, which
+ * reads the same for everyone. The other ports' consoles are linked from their
+ * SerialInterfaces (Oem.Vsc.ConsoleURI). */
 static json_t *serial_console(struct rf_request *req, const struct vm *vm)
 {
     struct port *p = first_port(&req->app->ports, vm);
@@ -62,9 +63,8 @@ static json_t *serial_console(struct rf_request *req, const struct vm *vm)
     char uri[128], console[160];
     rf_port_uri(p, uri, sizeof(uri));
     snprintf(console, sizeof(console), "%s/Oem/Vsc/Console", uri);
-    uint32_t rights = port_rights(req->app, p->id, req->who.user, req->who.role);
     return json_pack("{s:{s:b, s:s, s:b}}", "WebSocket", "ServiceEnabled", p->enabled, "ConsoleURI",
-                     console, "Interactive", (rights & PORT_RIGHT_CONTROL) != 0);
+                     console, "Interactive", 1);
 }
 
 static void get_system(struct rf_request *req, struct rf_response *r)

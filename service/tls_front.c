@@ -26,6 +26,9 @@ struct tls_conn {
     bool net_eof;           /* the client will send no more: the app side was shut for writing */
     bool app_eof;           /* libmicrohttpd closed its end: send what is left, then close */
     bool send_again;        /* gnutls_record_send said EAGAIN: call it again with `out` */
+    bool adopted;           /* a WebSocket took the TLS stream over (tls_front_adopt) */
+    int mhd_fd;             /* libmicrohttpd's end of the socketpair */
+    size_t inflight;        /* bytes of `out` in the record gnutls is still sending */
     uint8_t in[RECORD_MAX]; /* client -> libmicrohttpd, decrypted */
     size_t in_len, in_off;
     uint8_t out[RECORD_MAX]; /* libmicrohttpd -> client, to encrypt */
@@ -94,24 +97,37 @@ static int pump_in(struct tls_conn *c)
     }
 }
 
+/* Encrypts and sends `out`, a record at a time: 0 (all sent), -EAGAIN or -EIO. After
+ * EAGAIN gnutls must be called again with the same record, so `inflight` remembers its
+ * size while more bytes may be appended behind it. */
+int tls_conn_flush(void *io)
+{
+    struct tls_conn *c = io;
+    while (c->out_len) {
+        size_t n = c->send_again ? c->inflight : c->out_len;
+        ssize_t w = gnutls_record_send(c->session, c->out, n);
+        if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED) {
+            c->send_again = true;
+            c->inflight = n;
+            return -EAGAIN;
+        }
+        if (w < 0)
+            return -EIO;
+        c->send_again = false;
+        memmove(c->out, c->out + w, c->out_len - (size_t)w);
+        c->out_len -= (size_t)w;
+    }
+    return 0;
+}
+
 /* libmicrohttpd -> client. Returns -1 when the connection must go. */
 static int pump_out(struct tls_conn *c)
 {
     for (;;) {
-        if (c->out_len) {
-            ssize_t n = gnutls_record_send(c->session, c->out, c->out_len);
-            if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-                c->send_again = true;
-                return 0;
-            }
-            if (n < 0)
-                return -1;
-            c->send_again = false;
-            memmove(c->out, c->out + n, c->out_len - (size_t)n);
-            c->out_len -= (size_t)n;
-            continue;
-        }
-        if (c->app_eof)
+        int rc = tls_conn_flush(c);
+        if (rc == -EIO)
+            return -1;
+        if (rc == -EAGAIN || c->app_eof)
             return 0;
         ssize_t n = recv(c->app.fd, c->out, sizeof(c->out), 0);
         if (n < 0)
@@ -224,6 +240,7 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
         close(fd);
         return;
     }
+    c->mhd_fd = sv[1];
     if (MHD_add_connection(f->mhd, sv[1], peer, peerlen) != MHD_YES) {
         /* libmicrohttpd closed sv[1]: over a limit (logged by it) */
         close(sv[0]);
@@ -305,6 +322,116 @@ static int creds_new(struct tls_front *f, const char *cert_pem, const char *key_
     return 0;
 }
 
+/* ---- a WebSocket takes the stream over ------------------------------------------------ */
+
+ssize_t tls_conn_recv(void *io, void *buf, size_t len)
+{
+    struct tls_conn *c = io;
+    ssize_t n = gnutls_record_recv(c->session, buf, len);
+    if (n >= 0)
+        return n;
+    if (n == GNUTLS_E_PREMATURE_TERMINATION)
+        return 0;
+    errno = n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? EAGAIN : EIO;
+    return -1;
+}
+
+ssize_t tls_conn_send(void *io, const void *buf, size_t len)
+{
+    struct tls_conn *c = io;
+    if (c->out_len == sizeof(c->out) && tls_conn_flush(c) == -EIO) {
+        errno = EIO;
+        return -1;
+    }
+    size_t n = sizeof(c->out) - c->out_len;
+    if (!n) {
+        errno = EAGAIN;
+        return -1;
+    }
+    n = n < len ? n : len;
+    memcpy(c->out + c->out_len, buf, n);
+    c->out_len += n;
+    return (ssize_t)n; /* the caller flushes when it has queued what it has */
+}
+
+int tls_conn_fd(const struct tls_conn *c)
+{
+    return c->net.fd;
+}
+
+/* Appends up to what `fd` holds now to a growing buffer. */
+static int drain_fd(int fd, uint8_t **buf, size_t *len)
+{
+    uint8_t chunk[4096];
+    for (;;) {
+        ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+        if (n <= 0)
+            return n == 0 || errno == EAGAIN ? 0 : -1;
+        uint8_t *nb = realloc(*buf, *len + (size_t)n);
+        if (!nb)
+            return -1;
+        memcpy(nb + *len, chunk, (size_t)n);
+        *buf = nb;
+        *len += (size_t)n;
+    }
+}
+
+struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extra,
+                                 size_t *extra_len)
+{
+    struct tls_conn *c = f->conns;
+    while (c && (c->mhd_fd != mhd_fd || c->adopted || !c->handshaken))
+        c = c->next;
+    *extra = NULL;
+    *extra_len = 0;
+    if (!c)
+        return NULL;
+    /* What libmicrohttpd wrote (the 101 answer) goes first: it must fit behind `out`. */
+    uint8_t *reply = NULL;
+    size_t reply_len = 0;
+    if (drain_fd(c->app.fd, &reply, &reply_len) < 0 || reply_len > sizeof(c->out) - c->out_len ||
+        drain_fd(mhd_fd, extra, extra_len) < 0) {
+        free(reply);
+        free(*extra);
+        *extra = NULL;
+        *extra_len = 0;
+        return NULL; /* cannot happen with a sane peer; the caller keeps the socketpair */
+    }
+    memcpy(c->out + c->out_len, reply, reply_len);
+    c->out_len += reply_len;
+    free(reply);
+    /* Client bytes decrypted but not yet handed to libmicrohttpd come after its unread ones. */
+    size_t left = c->in_len - c->in_off;
+    uint8_t *nb = left ? realloc(*extra, *extra_len + left) : *extra;
+    if (left && nb) {
+        memcpy(nb + *extra_len, c->in + c->in_off, left);
+        *extra = nb;
+        *extra_len += left;
+        c->in_off = c->in_len;
+    } else if (left) {
+        free(*extra);
+        *extra = NULL;
+        *extra_len = 0;
+        return NULL;
+    }
+    if (c->net.active)
+        loop_del(f->loop, &c->net);
+    if (c->app.active)
+        loop_del(f->loop, &c->app);
+    loop_timer_cancel(f->loop, &c->linger);
+    c->adopted = true;
+    return c;
+}
+
+void tls_front_release(struct tls_conn *c)
+{
+    if (!c)
+        return;
+    if (tls_conn_flush(c) == 0) /* best effort: a close frame, then close_notify */
+        gnutls_bye(c->session, GNUTLS_SHUT_WR);
+    conn_free(c);
+}
+
 struct tls_front *tls_front_start(struct loop *loop, struct MHD_Daemon *mhd,
                                   const struct sockaddr *addr, socklen_t addrlen,
                                   const char *cert_pem, const char *key_pem, const char *priorities)
@@ -337,11 +464,12 @@ void tls_front_stop(struct tls_front *f)
         return;
     while (f->conns) {
         struct tls_conn *c = f->conns;
-        if (c->handshaken) {
-            pump_out(c); /* what libmicrohttpd wrote last (close frames), best effort */
-            gnutls_bye(c->session, GNUTLS_SHUT_WR);
-        }
-        conn_free(c);
+        if (c->handshaken && !c->adopted)
+            pump_out(c); /* what libmicrohttpd wrote last, best effort */
+        if (c->handshaken)
+            tls_front_release(c);
+        else
+            conn_free(c);
     }
     if (f->listener.active)
         loop_del(f->loop, &f->listener);

@@ -19,7 +19,9 @@
 #ifndef VSC_TLS_FRONT_H
 #define VSC_TLS_FRONT_H
 
+#include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct loop;
 struct MHD_Daemon;
@@ -38,5 +40,27 @@ struct tls_front *tls_front_start(struct loop *loop, struct MHD_Daemon *mhd,
 
 /* Closes the listener and every connection. NULL is fine. */
 void tls_front_stop(struct tls_front *f);
+
+/*
+ * A WebSocket takes a connection over after libmicrohttpd upgraded it: from then on its
+ * bytes go straight between the WebSocket and the TLS session (one send per batch, no
+ * socketpair hop). `mhd_fd` is the upgraded socket libmicrohttpd handed over. What was
+ * still in flight is kept in order: libmicrohttpd's 101 answer is sent first, and client
+ * bytes libmicrohttpd had not read come back in *extra (malloc'd; after its own extra).
+ * NULL when `mhd_fd` is not one of ours (plain HTTP) or cannot be taken over; the
+ * socketpair path then keeps working.
+ */
+struct tls_conn;
+struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extra,
+                                 size_t *extra_len);
+
+/* The adopted stream, shaped like recv/send (see ws_io_ops in ws.h). */
+int tls_conn_fd(const struct tls_conn *c);
+ssize_t tls_conn_recv(void *io, void *buf, size_t len);
+ssize_t tls_conn_send(void *io, const void *buf, size_t len);
+int tls_conn_flush(void *io);
+
+/* The WebSocket is done: sends what is queued (best effort), close_notify, closes. */
+void tls_front_release(struct tls_conn *c);
 
 #endif

@@ -19,9 +19,10 @@
 struct ws_conn {
     struct loop *loop;
     struct loop_watch watch;
-    struct loop_timer reaper; /* frees a dead connection from the top of the loop */
-    struct loop_timer kick;   /* reads the bytes the HTTP layer read ahead */
-    struct loop_timer linger; /* closing: give up waiting for the peer */
+    struct loop_timer reaper;   /* frees a dead connection from the top of the loop */
+    struct loop_timer kick;     /* reads the bytes the HTTP layer read ahead */
+    struct loop_timer linger;   /* closing: give up waiting for the peer */
+    struct loop_deferred flush; /* sends what this iteration queued */
     wslay_event_context_ptr ctx;
     struct ws_transport t;
     uint8_t *extra;
@@ -70,7 +71,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         ws->extra_off += n;
         return (ssize_t)n;
     }
-    ssize_t n = recv(ws->t.fd, buf, len, 0);
+    ssize_t n = ws->t.io_ops ? ws->t.io_ops->recv(ws->t.io, buf, len) : recv(ws->t.fd, buf, len, 0);
     if (n > 0)
         return n;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -85,7 +86,8 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     (void)flags;
     struct ws_conn *ws = user;
-    ssize_t n = send(ws->t.fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = ws->t.io_ops ? ws->t.io_ops->send(ws->t.io, data, len)
+                             : send(ws->t.fd, data, len, MSG_NOSIGNAL);
     if (n >= 0)
         return n;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -112,6 +114,7 @@ static void destroy(struct ws_conn *ws)
     loop_timer_cancel(ws->loop, &ws->reaper);
     loop_timer_cancel(ws->loop, &ws->kick);
     loop_timer_cancel(ws->loop, &ws->linger);
+    loop_defer_cancel(ws->loop, &ws->flush);
     wslay_event_context_free(ws->ctx);
     ws->t.release(ws->t.handle);
     free(ws->extra);
@@ -139,6 +142,12 @@ static void on_reaper(struct loop_timer *t)
     destroy(ws);
 }
 
+/* Bytes the transport accepted but has not written: 0, -EAGAIN, or -EIO. */
+static int transport_flush(struct ws_conn *ws)
+{
+    return ws->t.io_ops ? ws->t.io_ops->flush(ws->t.io) : 0;
+}
+
 /* Reads (when `readable`) and writes what wslay wants; updates the epoll interest. */
 static void service(struct ws_conn *ws, bool readable)
 {
@@ -150,15 +159,27 @@ static void service(struct ws_conn *ws, bool readable)
         rc = wslay_event_recv(ws->ctx);
     if (rc == 0 && wslay_event_want_write(ws->ctx))
         rc = wslay_event_send(ws->ctx);
+    int pending = rc == 0 ? transport_flush(ws) : 0;
     ws->in_wslay = false;
-    bool want_read = wslay_event_want_read(ws->ctx), want_write = wslay_event_want_write(ws->ctx);
-    if (rc != 0 || (!want_read && !want_write)) {
+    bool want_read = wslay_event_want_read(ws->ctx);
+    bool want_write = wslay_event_want_write(ws->ctx) || pending == -EAGAIN;
+    if (rc != 0 || pending == -EIO || (!want_read && !want_write)) {
         die(ws);
         return;
     }
     uint32_t events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
     if (events != ws->watch.events)
         loop_mod(ws->loop, &ws->watch, events);
+}
+
+/* Sends what was queued; an owner with more to send (a reader behind in its console) is
+ * asked again when the queue has drained, as after EPOLLOUT. */
+static void on_flush(struct loop_deferred *d)
+{
+    struct ws_conn *ws = d->data;
+    service(ws, false);
+    if (!ws->dead && ws->owner && !(ws->watch.events & EPOLLOUT))
+        ws->ops->writable(ws->owner);
 }
 
 static int on_ready(struct loop_watch *w, uint32_t events)
@@ -197,6 +218,7 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
     ws->reaper = (struct loop_timer){.cb = on_reaper, .data = ws};
     ws->kick = (struct loop_timer){.cb = on_kick, .data = ws};
     ws->linger = (struct loop_timer){.cb = on_linger, .data = ws};
+    ws->flush = (struct loop_deferred){.cb = on_flush, .data = ws};
     ws->watch = (struct loop_watch){.fd = t->fd, .events = EPOLLIN, .cb = on_ready, .data = ws};
     int fl = fcntl(t->fd, F_GETFL);
     if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -218,6 +240,7 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
         goto fail;
     if (ws->extra_len)
         loop_timer_arm(loop, &ws->kick, 0);
+    loop_defer(loop, &ws->flush); /* the transport may hold bytes already (the 101 answer) */
     return ws;
 fail:
     log_warn("websocket: cannot take over the connection");
@@ -237,7 +260,7 @@ int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
     int rc = wslay_event_queue_msg(ws->ctx, &msg);
     if (rc != 0)
         return rc == WSLAY_ERR_NOMEM ? -ENOMEM : -EPIPE;
-    service(ws, false);
+    loop_defer(ws->loop, &ws->flush);
     return 0;
 }
 
@@ -272,7 +295,9 @@ void ws_abort(struct ws_conn *ws, uint16_t code)
     if (owner)
         ws->ops->closed(owner);
     if (!ws->dead && !ws->in_wslay &&
-        wslay_event_queue_close(ws->ctx, code, (const uint8_t *)"", 0) == 0)
+        wslay_event_queue_close(ws->ctx, code, (const uint8_t *)"", 0) == 0) {
         wslay_event_send(ws->ctx); /* best effort: the service is going away */
+        transport_flush(ws);
+    }
     destroy(ws);
 }

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct loop;
 struct ws_conn;
@@ -33,9 +34,22 @@ struct ws_ops {
     void (*closed)(void *owner);
 };
 
+/*
+ * How bytes move when the stream is not a plain socket (TLS, ADR 0002). Like recv/send:
+ * a count, or -1 with errno (EAGAIN: try when `fd` is ready). `send` may keep bytes it
+ * accepted; `flush` pushes them (0: nothing left, -EAGAIN: wait for EPOLLOUT, -EIO).
+ */
+struct ws_io_ops {
+    ssize_t (*recv)(void *io, void *buf, size_t len);
+    ssize_t (*send)(void *io, const void *buf, size_t len);
+    int (*flush)(void *io);
+};
+
 /* The upgraded byte stream, from the HTTP layer. */
 struct ws_transport {
-    int fd;
+    int fd;                         /* what the loop watches */
+    const struct ws_io_ops *io_ops; /* NULL: recv()/send() on fd */
+    void *io;
     const void *extra; /* bytes the HTTP layer read past the request (copied) */
     size_t extra_len;
     void (*release)(void *handle); /* closes the stream; called exactly once */
@@ -49,7 +63,8 @@ int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1]);
 struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t max_msg,
                         const struct ws_ops *ops, void *owner);
 
-/* Queues one message (copied). 0, -EPIPE (closing) or -ENOMEM. */
+/* Queues one message (copied). 0, -EPIPE (closing) or -ENOMEM. What is queued during one
+ * loop iteration goes out together at its end (loop_defer): one write, not one per frame. */
 int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len);
 int ws_send_text(struct ws_conn *ws, const char *text);
 

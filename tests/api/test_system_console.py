@@ -1,5 +1,5 @@
 """ComputerSystem.SerialConsole.WebSocket (ComputerSystem v1_26_0+): the VM's first port's
-console WebSocket, whether it is enabled, and whether the caller may type there."""
+console WebSocket and whether it is enabled."""
 import pytest
 
 from conftest import Client
@@ -29,10 +29,12 @@ def test_serial_console_names_the_first_port(make_vscd):
     assert system_console(v.admin, a)["ServiceEnabled"] is False
 
 
-def test_interactive_follows_the_callers_rights(make_vscd):
+def test_every_role_reads_the_same_console(make_vscd):
+    """The resource does not depend on who asks (typing rights are the port's business)."""
     v = make_vscd()
     a = allocate_ok(v.admin)
-    for role, typing in (("ReadOnly", False), ("Operator", True)):
+    want = system_console(v.admin, a)
+    for role in ("ReadOnly", "Operator"):
         name = unique(role[:2].lower())
         _, pw = create_account(v.admin, name, role)
-        assert system_console(Client(v.base, auth=(name, pw)), a)["Interactive"] is typing
+        assert system_console(Client(v.base, auth=(name, pw)), a) == want

@@ -431,3 +431,79 @@ TEST(loop_mod_changes_events)
     close_pipe(&p);
     loop_fini(&l);
 }
+
+/* ---- deferred work ------------------------------------------------------------------- */
+
+struct deferred_probe {
+    struct loop_deferred d;
+    struct loop *loop;
+    int runs;
+    int redefer;                   /* defer again this many times */
+    struct deferred_probe *cancel; /* cancels this one when it runs */
+    int *total;                    /* runs of every probe; the loop stops at 3 */
+};
+
+static void deferred_cb(struct loop_deferred *d)
+{
+    struct deferred_probe *p = d->data;
+    p->runs++;
+    (*p->total)++;
+    if (p->cancel)
+        loop_defer_cancel(p->loop, &p->cancel->d);
+    if (p->redefer-- > 0)
+        loop_defer(p->loop, d);
+    else if (*p->total >= 3)
+        loop_stop(p->loop);
+}
+
+static void probe_init(struct deferred_probe *p, struct loop *l, int *total)
+{
+    memset(p, 0, sizeof(*p));
+    p->d.cb = deferred_cb;
+    p->d.data = p;
+    p->loop = l;
+    p->total = total;
+}
+
+TEST(loop_deferred_runs_once_per_queueing)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    struct loop_timer guard;
+    arm_guard(&l, &guard);
+    int total = 0;
+    struct deferred_probe a;
+    probe_init(&a, &l, &total);
+    a.redefer = 2;
+    loop_defer(&l, &a.d);
+    loop_defer(&l, &a.d); /* already queued: no second run */
+    REQUIRE(loop_run(&l) == 0);
+    CHECK(!guard_fired); /* re-deferring does not wait for the guard timer */
+    CHECK_EQ_INT(a.runs, 3);
+    loop_fini(&l);
+}
+
+TEST(loop_deferred_cancel_from_another_callback)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    struct loop_timer guard;
+    arm_guard(&l, &guard);
+    int total = 0;
+    struct deferred_probe a, b, c;
+    probe_init(&a, &l, &total);
+    probe_init(&b, &l, &total);
+    probe_init(&c, &l, &total);
+    loop_defer(&l, &c.d);
+    loop_defer(&l, &b.d);
+    loop_defer(&l, &a.d); /* the newest runs first: a cancels b before b runs */
+    a.cancel = &b;
+    loop_timer_arm(&l, &guard, 50); /* only two run: the guard stops the loop soon */
+    (void)loop_run(&l);
+    CHECK(guard_fired);
+    CHECK_EQ_INT(a.runs, 1);
+    CHECK_EQ_INT(b.runs, 0);
+    CHECK_EQ_INT(c.runs, 1);
+    loop_defer_cancel(&l, &b.d); /* not queued: harmless */
+    loop_fini(&l);
+}
