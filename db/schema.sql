@@ -1,4 +1,4 @@
--- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 3).
+-- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 4).
 -- Reference only: vscd applies the numbered migrations; a unit test checks that this file
 -- and the migrated schema have the same tables, columns and indexes.
 CREATE TABLE settings (
@@ -45,3 +45,24 @@ CREATE TABLE ports (
 );
 CREATE UNIQUE INDEX ports_active_idx ON ports (vm_uuid, idx) WHERE freed_at IS NULL;
 CREATE INDEX ports_vm ON ports (vm_uuid);
+
+CREATE TABLE port_access_rules (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    port_id     INTEGER NOT NULL REFERENCES ports (id) ON DELETE CASCADE,
+    account_id  INTEGER REFERENCES accounts (id) ON DELETE CASCADE,
+    role_id     TEXT CHECK (role_id IN ('Administrator', 'Operator', 'ReadOnly')),
+    port_right  TEXT NOT NULL CHECK (port_right IN ('Watch', 'Control', 'Observe', 'Private', 'Force')),
+    effect      TEXT NOT NULL CHECK (effect IN ('Grant', 'Deny')),
+    created_at  INTEGER NOT NULL,
+    CHECK ((account_id IS NULL) != (role_id IS NULL))
+);
+CREATE UNIQUE INDEX port_access_rules_user ON port_access_rules (port_id, account_id, port_right)
+    WHERE account_id IS NOT NULL;
+CREATE UNIQUE INDEX port_access_rules_role ON port_access_rules (port_id, role_id, port_right)
+    WHERE role_id IS NOT NULL;
+CREATE INDEX port_access_rules_account ON port_access_rules (account_id);
+CREATE TRIGGER port_access_rules_port_freed AFTER UPDATE OF freed_at ON ports
+    WHEN NEW.freed_at IS NOT NULL
+BEGIN
+    DELETE FROM port_access_rules WHERE port_id = NEW.id;
+END;

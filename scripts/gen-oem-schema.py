@@ -27,6 +27,18 @@ ENUMS = {
         "Down": "The backend failed; Error says why.",
         "Waiting": "The port is ready and no VM is attached to it.",
         "Connected": "The VM side is attached."}),
+    "PortRight": ("A right on a serial port's console.",
+                  "This type shall describe one right that a user may have on a serial port's console.", {
+        "Watch": "Receive the console's output.",
+        "Control": "Send input to the console (needs Watch).",
+        "Observe": "Invoke the observe-only mode (needs Control).",
+        "Private": "Invoke the private mode (needs Control).",
+        "Force": "Take or release a mode another user holds (needs Control).",
+        "Manage": "Manage the port's access rules; an Administrator's, not subject to access rules."}),
+    "AccessEffect": ("Whether an access rule grants or denies its right.",
+                     "This type shall describe the effect of an access rule.", {
+        "Grant": "The rule grants the right (and the rights it needs).",
+        "Deny": "The rule denies the right (and the rights that need it)."}),
 }
 
 # A property: (type, description, long description, extra).
@@ -61,6 +73,8 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "AttachedClients": P("integer", "How many clients watch this console now.", "This property shall contain the number of clients attached to this port's console stream."),
         "BytesFromVM": P("integer", "Bytes the VM printed since the service started.", "This property shall contain the number of bytes received from the virtual machine side since the service started."),
         "BytesToVM": P("integer", "Bytes sent to the VM since the service started.", "This property shall contain the number of bytes written to the virtual machine side since the service started."),
+        "AccessRules": P("link", "The port's access rules.", "This property shall link to the collection of access rules that grant or deny console rights on this port."),
+        "EffectiveRights": P("[PortRight]", "The requesting user's rights on this port's console.", "This property shall list the rights that the user who made the request has on this port's console, after the port's access rules."),
     }, ["@odata.type"]),
     "SerialInterfaceLinks": ("Links from a serial port, carried in SerialInterface.Links.Oem.Vsc.",
                              "This object shall contain links from a serial port to related resources.", {
@@ -133,6 +147,48 @@ PLAIN_OBJECTS["PortRequest"] = ("One requested port of AllocatePorts.", "This ty
 }, [])
 
 
+# Resources of the OEM namespace: name -> (description, long description, properties,
+# required, member type for collections or None). Properties take writable=True in extra.
+RESOURCES = {
+    "AccessRule": ("An access rule of a serial port.",
+                   "This resource shall grant or deny one console right on one serial port to one account or to every account of one role. Exactly one of UserName and RoleId is present. A user's rules override the rules of the user's role; at the same level a denial overrides a grant.", {
+        "UserName": P("string", "The account the rule applies to.", "This property shall contain the user name of the account that this rule applies to. It shall be absent for a rule that applies to a role. The rule is removed when the account is deleted.", maxLength=64),
+        "RoleId": P("string", "The role the rule applies to.", "This property shall contain the RoleId of the role whose accounts this rule applies to. It shall be absent for a rule that applies to one account.", enum=["Administrator", "Operator", "ReadOnly"]),
+        "Right": P("PortRight", "The right the rule grants or denies.", "This property shall contain the console right that this rule grants or denies. Manage is not accepted."),
+        "Effect": P("AccessEffect", "Whether the rule grants or denies its right.", "This property shall indicate whether this rule grants or denies its right.", writable=True),
+    }, ["@odata.id", "@odata.type", "Id", "Name", "Right", "Effect"], None),
+    "AccessRuleCollection": ("The access rules of a serial port.",
+                             "This resource shall contain the access rules of one serial port. At most one rule exists per subject and right.",
+                             {}, ["@odata.id", "@odata.type", "Name", "Members", "Members@odata.count"], "AccessRule"),
+}
+RESOURCE = "http://redfish.dmtf.org/schemas/v1/Resource.json#/definitions/"
+
+
+def json_resource(name, spec):
+    desc, long, props, required, member = spec
+    out = {"@odata.context": {"$ref": ODATA + "context"}, "@odata.etag": {"$ref": ODATA + "etag"},
+           "@odata.id": {"$ref": ODATA + "id"}, "@odata.type": {"$ref": ODATA + "type"},
+           "Description": {"anyOf": [{"$ref": RESOURCE + "Description"}, {"type": "null"}], "readonly": True},
+           "Id": {"$ref": RESOURCE + "Id", "readonly": True},
+           "Name": {"$ref": RESOURCE + "Name", "readonly": True}}
+    if member:
+        del out["Id"]
+        out["Members"] = {"description": "The members of this collection.", "items": {"$ref": ODATA + "idRef"},
+                          "longDescription": "This property shall contain an array of links to the members of this collection.",
+                          "readonly": True, "type": "array"}
+        out["Members@odata.count"] = {"$ref": ODATA + "count"}
+        out["Members@odata.nextLink"] = {"$ref": ODATA + "nextLink"}
+    for pname, (t, d, l, extra) in props.items():
+        extra = dict(extra)
+        writable = extra.pop("writable", False)
+        p = dict(json_type(t), description=d, longDescription=l, readonly=not writable)
+        p.update(extra)
+        out[pname] = dict(sorted(p.items()))
+    return {"additionalProperties": False, "description": desc, "longDescription": long,
+            "patternProperties": PATTERN, "properties": dict(sorted(out.items())), "required": required,
+            "type": "object"}
+
+
 def json_type(t):
     if t in ENUMS or t.lstrip("[").rstrip("]") in PLAIN_OBJECTS:
         pass
@@ -179,6 +235,8 @@ def versioned_json():
         defs[name] = json_object(name, spec, True)
     for name, spec in PLAIN_OBJECTS.items():
         defs[name] = json_object(name, spec, False)
+    for name, spec in RESOURCES.items():
+        defs[name] = json_resource(name, spec)
     for name, (desc, params, _ret) in ACTIONS.items():
         defs[name] = {"additionalProperties": False, "description": desc,
                       "longDescription": "This action shall do what its description says: " + desc,
@@ -198,7 +256,7 @@ def versioned_json():
 
 def unversioned_json():
     defs = {}
-    for name, spec in OEM_OBJECTS.items():
+    for name, spec in list(OEM_OBJECTS.items()) + list(RESOURCES.items()):
         defs[name] = {"anyOf": [{"$ref": "http://vsc.invalid/schemas/v1/Vsc.v1_0_0.json#/definitions/" + name}],
                       "description": spec[0], "longDescription": spec[1]}
     return {"$id": "http://vsc.invalid/schemas/v1/Vsc.json",
@@ -236,10 +294,11 @@ def csdl():
     for uri, ns, alias in [
             ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Core.V1.xml", "Org.OData.Core.V1", "OData"),
             ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0", "Redfish"),
-            ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", "Resource", None),
+            ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", ["Resource", "Resource.v1_0_0"], None),
             ("http://redfish.dmtf.org/schemas/v1/Manager_v1.xml", "Manager", None)]:
         L.append('  <edmx:Reference Uri="%s">' % uri)
-        L.append('    <edmx:Include Namespace="%s"%s/>' % (ns, ' Alias="%s"' % alias if alias else ""))
+        for one in ns if isinstance(ns, list) else [ns]:
+            L.append('    <edmx:Include Namespace="%s"%s/>' % (one, ' Alias="%s"' % alias if alias else ""))
         L.append("  </edmx:Reference>")
     L.append("  <edmx:DataServices>")
     L.append('    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Vsc">')
@@ -288,6 +347,26 @@ def csdl():
                 L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
             L.append("        </%s>" % tag)
         L.append("      </ComplexType>")
+    for name, (desc, long, props, _req, member) in RESOURCES.items():
+        base = "Resource.v1_0_0.ResourceCollection" if member else "Resource.v1_0_0.Resource"
+        L.append('      <EntityType Name="%s" BaseType="%s">' % (name, base))
+        L.append(annot("OData.Description", desc, "        "))
+        L.append(annot("OData.LongDescription", long, "        "))
+        for pname, (t, d, l, extra) in props.items():
+            ct, notnull = csdl_type(t)
+            L.append('        <Property Name="%s" Type="%s"%s>' % (pname, ct, ' Nullable="false"' if notnull and pname not in ("UserName", "RoleId") else ""))
+            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if extra.get("writable") else "Read"))
+            L.append(annot("OData.Description", d, "          "))
+            L.append(annot("OData.LongDescription", l, "          "))
+            L.append("        </Property>")
+        if member:
+            L.append('        <NavigationProperty Name="Members" Type="Collection(Vsc.v1_0_0.%s)">' % member)
+            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/Read"/>')
+            L.append(annot("OData.Description", "The members of this collection.", "          "))
+            L.append(annot("OData.LongDescription", "This property shall contain an array of links to the members of this collection.", "          "))
+            L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
+            L.append("        </NavigationProperty>")
+        L.append("      </EntityType>")
     L.append("    </Schema>")
     L.append("  </edmx:DataServices>")
     L.append("</edmx:Edmx>")

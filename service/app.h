@@ -10,6 +10,7 @@
 #include "config.h"
 #include "db.h"
 #include "loop.h"
+#include "port_acl.h"
 #include "ports.h"
 #include "worker.h"
 
@@ -27,6 +28,7 @@ struct vsc_app {
     struct http_server *http;
     struct worker worker;           /* password hashing off the loop */
     struct ports ports;             /* VMs and their serial ports */
+    struct port_acl acl;            /* per-port access rules (port_rights.h) */
     struct console_tickets tickets; /* single-use console WebSocket tickets */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */

@@ -3,6 +3,7 @@
 #include "app.h"
 #include "base_registry.h"
 #include "log.h"
+#include "port_rights.h"
 #include "ports.h"
 #include "resources.h"
 #include "router.h"
@@ -137,6 +138,10 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
                          : NULL;
     if (!p) {
         rf_error(r, 404, msg_resource_missing_at_uri(norm));
+        return -1;
+    }
+    if (!(port_rights(app, p->id, who.user, who.role) & PORT_RIGHT_WATCH)) {
+        rf_error(r, 403, msg_insufficient_privilege()); /* an access rule denies Watch */
         return -1;
     }
     if (!in->version || strcmp(in->version, "13") != 0) {

@@ -17,6 +17,7 @@
 EMBED embed_migration_0001, "db/migrations/0001_accounts.sql"
 EMBED embed_migration_0002, "db/migrations/0002_account_lockout.sql"
 EMBED embed_migration_0003, "db/migrations/0003_ports.sql"
+EMBED embed_migration_0004, "db/migrations/0004_port_access_rules.sql"
 EMBED embed_schema_sql, "db/schema.sql"
 EMBED embed_oem_csdl, "schemas/redfish/Vsc_v1.xml"
 EMBED embed_oem_json, "schemas/redfish/Vsc.json"

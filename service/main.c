@@ -177,7 +177,8 @@ static int open_state(struct vsc_app *app)
     if (ensure_uuid(app) < 0)
         return -1;
     if (auth_init(&app->auth, &app->db, (size_t)app->cfg.max_sessions,
-                  app->cfg.session_timeout_default) < 0)
+                  app->cfg.session_timeout_default) < 0 ||
+        port_acl_load(&app->acl, &app->db) < 0)
         return -1;
     return ensure_admin(app);
 }
@@ -243,6 +244,7 @@ out:
         close(signals.fd);
     }
     auth_fini(&app.auth);
+    port_acl_fini(&app.acl);
     db_close(&app.db);
     loop_fini(&app.loop);
     return rc;

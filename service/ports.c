@@ -503,6 +503,7 @@ static int free_one(struct ports *ps, struct port *p)
         return -EIO;
     }
     unlink_port(ps, p);
+    port_acl_drop_port(&ps->app->acl, p->id); /* the database dropped them (migration 0004) */
     log_info("freed port %lld (%s/%d)", (long long)p->id, vm->name, p->idx);
     port_destroy(p, true);
     if (last) {

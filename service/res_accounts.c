@@ -357,6 +357,8 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
     if (!account_written(db_account_update(&req->app->db, &updated), updated.user, r))
         return;
     auth_account_changed(&req->app->auth, a.id);
+    if (strcmp(a.user, updated.user) != 0)
+        port_acl_load(&req->app->acl, &req->app->db); /* rules show the new name */
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
 }
 
@@ -374,6 +376,7 @@ static void delete_account(struct rf_request *req, struct rf_response *r)
         return;
     }
     auth_account_changed(&req->app->auth, a.id);
+    port_acl_load(&req->app->acl, &req->app->db); /* its rules went with it (migration 0004) */
     log_info("account '%s' deleted by '%s'", a.user, req->who.user);
     r->status = 204;
 }

@@ -10,6 +10,7 @@
 #include "base_registry.h"
 #include "jsonbody.h"
 #include "log.h"
+#include "port_rights.h"
 #include "resources.h"
 
 #include <errno.h>
@@ -50,6 +51,11 @@ static struct port *target_port(struct rf_request *req, struct rf_response *r)
     return p;
 }
 
+struct port *rf_target_port(struct rf_request *req, struct rf_response *r)
+{
+    return target_port(req, r);
+}
+
 static size_t attached_clients(const struct port *p)
 {
     size_t n = 0;
@@ -76,6 +82,22 @@ json_t *rf_port_oem(const struct port *p)
     snprintf(uri, sizeof(uri), PORTS_URI "/%lld/Oem/Vsc/Console", (long long)p->id);
     json_object_set_new(oem, "ConsoleURI", json_string(uri));
     return oem;
+}
+
+/* Oem.Vsc.AccessRules (the port's rules) and Oem.Vsc.EffectiveRights (the requesting
+ * user's rights on the port, after its access rules: port_rights.h). */
+static void add_access_oem(struct rf_request *req, const struct port *p, json_t *oem)
+{
+    char uri[192];
+    rf_access_rules_uri(p, uri, sizeof(uri));
+    json_object_set_new(oem, "AccessRules", rf_link(uri));
+    json_t *rights = json_array();
+    uint32_t mask = port_rights(req->app, p->id, req->who.user, req->who.role);
+    for (uint32_t bit = 1; bit <= PORT_RIGHT_MANAGE; bit <<= 1) {
+        if (mask & bit)
+            json_array_append_new(rights, json_string(port_right_name(bit)));
+    }
+    json_object_set_new(oem, "EffectiveRights", rights);
 }
 
 static void get_port(struct rf_request *req, struct rf_response *r)
@@ -109,6 +131,7 @@ static void get_port(struct rf_request *req, struct rf_response *r)
                                   "#Vsc.v1_0_0.SerialInterfaceLinks", "ComputerSystem",
                                   rf_link(sys)));
     json_object_set_new(body, "Oem", json_pack("{s:o}", "Vsc", rf_port_oem(p)));
+    add_access_oem(req, p, json_object_get(json_object_get(body, "Oem"), "Vsc"));
     rf_reply(r, 200, body);
 }
 
