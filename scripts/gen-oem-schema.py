@@ -27,6 +27,21 @@ ENUMS = {
         "Down": "The backend failed; Error says why.",
         "Waiting": "The port is ready and no VM is attached to it.",
         "Connected": "The VM side is attached."}),
+    "ConsoleMode": ("Who may see and type on a console.",
+                    "This type shall describe a serial port console's mode: who may receive its output and who may send it input.", {
+        "Free": "Free use: every attached user with the control right may type.",
+        "ObserveOnly": "Observe-only: the mode's holder alone types; everyone else watches.",
+        "Private": "Private: the mode's holder alone sees and types; output produced meanwhile is never shown to anyone else, not even later."}),
+    "SendInputResult": ("What SendInput did on one port.", "This type shall describe the outcome of SendInput on one port.", {
+        "Sent": "The input was queued for the virtual machine.",
+        "Refused": "The input was not sent; Reason says why."}),
+    "SendInputRefusal": ("Why SendInput did not send input to a port.", "This type shall describe why SendInput refused to send input to a port.", {
+        "NotFound": "No such port is allocated.",
+        "Rights": "The caller has no control right on this port.",
+        "Mode": "Another user holds the port in observe-only or private mode.",
+        "NoVM": "No virtual machine is attached to the port.",
+        "QueueFull": "The port's input queue is full.",
+        "Failed": "The input could not be queued."}),
 }
 
 # A property: (type, description, long description, extra).
@@ -61,6 +76,10 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "AttachedClients": P("integer", "How many clients watch this console now.", "This property shall contain the number of clients attached to this port's console stream."),
         "BytesFromVM": P("integer", "Bytes the VM printed since the service started.", "This property shall contain the number of bytes received from the virtual machine side since the service started."),
         "BytesToVM": P("integer", "Bytes sent to the VM since the service started.", "This property shall contain the number of bytes written to the virtual machine side since the service started."),
+        "Mode": P("ConsoleMode", "The console's mode; PATCH to change it.", "This property shall contain the console's mode. A PATCH sets it on behalf of the requesting user, subject to that user's rights on the port; observe-only and private are held by that user.", readonly=False),
+        "ModeHolder": P("string?", "The user holding observe-only or private.", "This property shall contain the user name of the holder of the console's observe-only or private mode, or null in free use."),
+        "Attached": P("[ConsoleAttachment]", "The console connections attached now.", "This property shall list the console WebSocket connections attached to this port now."),
+        "Connections": P("link", "The collection of this port's console connections.", "This property shall link to the collection of this port's console connections, where an administrator can disconnect one."),
     }, ["@odata.type"]),
     "SerialInterfaceLinks": ("Links from a serial port, carried in SerialInterface.Links.Oem.Vsc.",
                              "This object shall contain links from a serial port to related resources.", {
@@ -81,13 +100,35 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "Freed": P("[string]", "Ids of the ports this request freed.", "This property shall list the Ids of the SerialInterfaces that this request freed."),
         "AlreadyFreed": P("[string]", "Ids of named ports that were freed before.", "This property shall list the Ids of named ports that an earlier request had freed."),
     }, ["@odata.type", "Freed", "AlreadyFreed"]),
+    "SendInputResponse": ("The result of SendInput.", "This object shall contain the outcome of the SendInput action, one entry per named port.", {
+        "Results": P("[SendInputPortResult]", "One outcome per named port, in request order.", "This property shall contain one entry per port named in the request, in the request's order."),
+    }, ["@odata.type", "Results"]),
     "IpmiResponse": ("The result of IpmiRequest.", "This object shall contain the IPMI response to an IpmiRequest action.", {
         "CompletionCode": P("string", "The IPMI completion code, as two hex digits.", "This property shall contain the IPMI completion code of the response.", pattern="^[0-9A-F]{2}$"),
         "Data": P("string", "The response data after the completion code, as hex digits.", "This property shall contain the response data bytes that follow the completion code, as hex digits.", pattern="^([0-9A-F]{2})*$"),
     }, ["@odata.type", "CompletionCode", "Data"]),
 }
 
+ATTACHMENT = {
+    "Id": P("string", "The connection's Id.", "This property shall contain the Id of the console connection, unique while the service runs."),
+    "UserName": P("string", "Who opened the connection.", "This property shall contain the user name of the session that opened the connection."),
+    "Role": P("string", "The user's role.", "This property shall contain the role of the user that opened the connection."),
+    "Since": P("date-time", "When the connection was opened.", "This property shall contain the date and time when the connection was opened."),
+    "Interactive": P("boolean", "Whether the connection may type now.", "This property shall indicate whether the connection's input is accepted now, given the user's rights and the console's mode."),
+    "ReceivesOutput": P("boolean", "Whether the connection receives output now.", "This property shall indicate whether the connection receives the console's output now (false for others while the console is private)."),
+}
+
 PLAIN_OBJECTS = {  # complex types without "@odata.type"
+    "ConsoleAttachment": ("One console connection, as SerialInterface.Oem.Vsc.Attached lists it.", "This type shall describe one console connection attached to a port.", ATTACHMENT, ["Id", "UserName", "Role", "Since", "Interactive", "ReceivesOutput"]),
+    "SendInputPortResult": ("SendInput's outcome on one port.", "This type shall describe the outcome of SendInput on one port.", {
+        "Port": P("string", "The port's SerialInterface Id.", "This property shall contain the Id of the port, as the request named it."),
+        "Result": P("SendInputResult", "Whether the input was sent.", "This property shall indicate whether the input was queued for the port's virtual machine."),
+        "Reason": P("SendInputRefusal", "Why the input was refused.", "This property shall contain the reason the input was refused; absent when it was sent."),
+        "Message": P("string", "The refusal in words.", "This property shall describe the refusal in words; absent when the input was sent."),
+    }, ["Port", "Result"]),
+    "ConsoleConnectionLinks": ("Links from a console connection.", "This type shall contain links from a console connection to related resources.", {
+        "SerialInterface": P("link", "The port this connection is attached to.", "This property shall link to the SerialInterface of the port this connection is attached to."),
+    }, []),
     "PortAllocation": ("One allocated port, as AllocatePorts returns it.", "This type shall describe one serial port that AllocatePorts allocated.", {
         "SerialInterface": P("link", "The port's SerialInterface.", "This property shall link to the port's SerialInterface resource."),
         "Id": P("string", "The SerialInterface Id.", "This property shall contain the Id of the port's SerialInterface."),
@@ -98,6 +139,20 @@ PLAIN_OBJECTS = {  # complex types without "@odata.type"
         "BindPath": P("string", "What the hypervisor binds the VM's serial port to.", "This property shall contain the path that the hypervisor binds the virtual machine's serial port to."),
         "ConsoleSocket": P("string", "The local Unix socket carrying this console's stream.", "This property shall contain the path of the local Unix socket carrying the raw console stream."),
     }, ["SerialInterface", "Id", "Index", "Backend", "BindPath"]),
+}
+
+# Resources (entity types): name -> (description, long description, properties, required)
+RESOURCES = {
+    "ConsoleConnection": ("One console WebSocket connection attached to a port; DELETE disconnects it.",
+                          "This resource shall describe one console connection attached to a serial port; a DELETE shall close the connection with a reason.",
+                          dict(ATTACHMENT, **{
+                              "SessionType": P("string", "The kind of session, as Session.SessionType names it.", "This property shall contain HostConsole."),
+                              "Links": P("ConsoleConnectionLinks", "Links to related resources.", "This property shall contain links to resources related to this connection."),
+                          }), ["@odata.id", "@odata.type", "Id", "Name", "UserName"]),
+    "ConsoleConnectionCollection": ("The console connections attached to a port.",
+                                    "This resource shall list the console connections attached to a serial port.", {
+        "Members": P("links", "The connections.", "This property shall link to the console connections attached to the port."),
+    }, ["@odata.id", "@odata.type", "Name", "Members", "Members@odata.count"]),
 }
 
 # Actions bound to the Manager: name -> (description, [(param, edm type, required, description)], return type)
@@ -120,6 +175,11 @@ ACTIONS = {
         ("Data", "Edm.String", True, "The request data bytes, as hex (the IANA enterprise number first)."),
         ("Transport", "Edm.String", False, "IPMB (32-byte messages, the default) or LAN (longer requests)."),
     ], "IpmiResponse"),
+    "SendInput": ("Sends the same input to several consoles at once, subject to each port's rights and mode; see docs/console-protocol.md.", [
+        ("Ports", "Collection(Edm.String)", True, "The ports (SerialInterface Ids) to send to; at most 64, none twice."),
+        ("Data", "Edm.String", True, "The input: text, or Base64 when Encoding is Base64; at most 4096 bytes."),
+        ("Encoding", "Edm.String", False, "UTF-8 (the default) or Base64."),
+    ], "SendInputResponse"),
 }
 PLAIN_OBJECTS["PortRequest"] = ("One requested port of AllocatePorts.", "This type shall describe one serial port in an AllocatePorts request.", {
     "ComPort": P("string", "The VM serial port this port serves, such as COM1.", "This property shall contain the name of the virtual machine's serial port.", pattern="^[A-Za-z0-9]{1,15}$"),
@@ -146,13 +206,23 @@ def json_type(t):
     return {"type": t}
 
 
-def json_object(name, spec, with_type):
+def json_type_of(t):
+    if t in PLAIN_OBJECTS:
+        return {"$ref": "#/definitions/" + t}
+    return json_type(t)
+
+
+def json_object(name, spec, with_type, resource=False):
     desc, long, props, required = spec
     out = {}
     if with_type:
         out["@odata.type"] = {"$ref": ODATA + "type"}
+    if resource:
+        out["@odata.id"] = {"$ref": ODATA + "id"}
+        out["Id"] = {"description": "The resource's Id.", "readonly": True, "type": "string"}
+        out["Name"] = {"description": "The resource's name.", "readonly": True, "type": "string"}
     for pname, (t, d, l, extra) in props.items():
-        p = dict(json_type(t), description=d, longDescription=l, readonly=name not in ("PortRequest",))
+        p = dict(json_type_of(t), description=d, longDescription=l, readonly=name not in ("PortRequest",))
         p.update(extra)
         out[pname] = dict(sorted(p.items()))
         if t == "links":
@@ -173,6 +243,8 @@ def versioned_json():
         defs[name] = json_object(name, spec, True)
     for name, spec in PLAIN_OBJECTS.items():
         defs[name] = json_object(name, spec, False)
+    for name, spec in RESOURCES.items():
+        defs[name] = json_object(name, spec, True, resource=True)
     for name, (desc, params, _ret) in ACTIONS.items():
         defs[name] = {"additionalProperties": False, "description": desc,
                       "longDescription": "This action shall do what its description says: " + desc,
@@ -192,7 +264,7 @@ def versioned_json():
 
 def unversioned_json():
     defs = {}
-    for name, spec in OEM_OBJECTS.items():
+    for name, spec in list(OEM_OBJECTS.items()) + list(RESOURCES.items()):
         defs[name] = {"anyOf": [{"$ref": "http://vsc.invalid/schemas/v1/Vsc.v1_0_0.json#/definitions/" + name}],
                       "description": spec[0], "longDescription": spec[1]}
     return {"$id": "http://vsc.invalid/schemas/v1/Vsc.json",
@@ -212,7 +284,7 @@ def csdl_type(t):
         return "Resource.Item", True
     if t == "links":
         return "Collection(Resource.Item)", True
-    if t in ENUMS:
+    if t in ENUMS or t in PLAIN_OBJECTS:
         return "Vsc.v1_0_0." + t, True
     inner = t[1:-1]
     return "Collection(%s)" % (EDM.get(inner) or "Vsc.v1_0_0." + inner), True
@@ -231,6 +303,7 @@ def csdl():
             ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Core.V1.xml", "Org.OData.Core.V1", "OData"),
             ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0", "Redfish"),
             ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", "Resource", None),
+            ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", "Resource.v1_0_0", None),
             ("http://redfish.dmtf.org/schemas/v1/Manager_v1.xml", "Manager", None)]:
         L.append('  <edmx:Reference Uri="%s">' % uri)
         L.append('    <edmx:Include Namespace="%s"%s/>' % (ns, ' Alias="%s"' % alias if alias else ""))
@@ -264,10 +337,15 @@ def csdl():
         L.append(annot("OData.Description", desc, "        "))
         L.append(annot("OData.LongDescription", long, "        "))
         L.append("      </EnumType>")
-    for name, spec in list(OEM_OBJECTS.items()) + list(PLAIN_OBJECTS.items()):
+    for name, spec in list(OEM_OBJECTS.items()) + list(PLAIN_OBJECTS.items()) + list(RESOURCES.items()):
         desc, long, props, _req = spec
-        base = ' BaseType="Resource.OemObject"' if name in OEM_OBJECTS else ""
-        L.append('      <ComplexType Name="%s"%s>' % (name, base))
+        if name in RESOURCES:
+            kind = "EntityType"
+            base = ' BaseType="Resource.v1_0_0.%s"' % ("ResourceCollection" if name.endswith("Collection") else "Resource")
+        else:
+            kind = "ComplexType"
+            base = ' BaseType="Resource.OemObject"' if name in OEM_OBJECTS else ""
+        L.append('      <%s Name="%s"%s>' % (kind, name, base))
         L.append(annot("OData.Description", desc, "        "))
         L.append(annot("OData.LongDescription", long, "        "))
         for pname, (t, d, l, _extra) in props.items():
@@ -275,13 +353,14 @@ def csdl():
             nav = t in ("link", "links")
             tag = "NavigationProperty" if nav else "Property"
             L.append('        <%s Name="%s" Type="%s"%s>' % (tag, pname, ct, ' Nullable="false"' if notnull and not t.startswith("[") and not nav else ""))
-            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if name == "PortRequest" else "Read"))
+            writable = name == "PortRequest" or _extra.get("readonly") is False
+            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if writable else "Read"))
             L.append(annot("OData.Description", d, "          "))
             L.append(annot("OData.LongDescription", l, "          "))
             if nav:
                 L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
             L.append("        </%s>" % tag)
-        L.append("      </ComplexType>")
+        L.append("      </%s>" % kind)
     L.append("    </Schema>")
     L.append("  </edmx:DataServices>")
     L.append("</edmx:Edmx>")

@@ -20,9 +20,12 @@ extern const struct route_table schema_routes;
 extern const struct route_table serial_interface_routes;
 extern const struct route_table port_action_routes;
 extern const struct route_table ipmi_routes;
+extern const struct route_table console_routes;
 
 /* IpmiRequest's ActionInfo Parameters (new reference). */
 json_t *rf_ipmi_action_params(void);
+/* SendInput's ActionInfo Parameters (new reference). */
+json_t *rf_send_input_action_params(void);
 
 struct vm;
 struct port;
@@ -43,6 +46,10 @@ json_t *rf_allocation_json(struct ports *ps, struct vm *vm, bool created);
 
 /* SerialInterface.Oem.Vsc of a port (new reference). */
 json_t *rf_port_oem(const struct port *p);
+
+/* The port named by {port} (params[1]) of our Manager, canonical decimal Ids only; else
+ * NULL with 404 recorded in r. */
+struct port *rf_target_port(struct rf_request *req, struct rf_response *r);
 
 /* True when {id} (params[0]) names our Manager; else 404 recorded in r. */
 bool rf_is_our_manager(struct rf_request *req, struct rf_response *r);

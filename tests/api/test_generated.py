@@ -78,7 +78,8 @@ def test_oem_csdl_declares_every_oem_type_the_service_uses():
     assert used, "the service names no OEM type"
     ns = {"edm": "http://docs.oasis-open.org/odata/ns/edm"}
     root = ET.parse(os.path.join(ROOT, "schemas", "redfish", "Vsc_v1.xml")).getroot()
-    csdl = {c.get("Name") for c in root.iter("{%s}ComplexType" % ns["edm"])}
+    csdl = {c.get("Name") for kind in ("ComplexType", "EntityType")
+            for c in root.iter("{%s}%s" % (ns["edm"], kind))}
     with open(os.path.join(ROOT, "schemas", "redfish", "Vsc.v1_0_0.json")) as fh:
         js = set(json.load(fh)["definitions"])
     assert used <= csdl, used - csdl
