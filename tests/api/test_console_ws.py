@@ -50,6 +50,7 @@ class Console:
         self.buf = b""
         self.texts = []
         self.closed = None  # close code once the server closed
+        self.close_reason = None
         self.hello = None  # the server's first message: this connection and who is attached
         self.mode = None  # the port's mode when this client attached
 
@@ -80,6 +81,7 @@ class Console:
             self.texts.append(json.loads(data))
         elif op == websocket.ABNF.OPCODE_CLOSE:
             self.closed = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+            self.close_reason = data[2:].decode("utf-8", "replace")
 
     def read_until(self, pred, timeout=5.0, what="data"):
         deadline = time.time() + timeout
