@@ -39,6 +39,21 @@ ENUMS = {
                      "This type shall describe the effect of an access rule.", {
         "Grant": "The rule grants the right (and the rights it needs).",
         "Deny": "The rule denies the right (and the rights that need it)."}),
+    "ConsoleMode": ("Who may see and type on a console.",
+                    "This type shall describe a serial port console's mode: who may receive its output and who may send it input.", {
+        "Free": "Free use: every attached user with the control right may type.",
+        "ObserveOnly": "Observe-only: the mode's holder alone types; everyone else watches.",
+        "Private": "Private: the mode's holder alone sees and types; output produced meanwhile is never shown to anyone else, not even later."}),
+    "SendInputResult": ("What SendInput did on one port.", "This type shall describe the outcome of SendInput on one port.", {
+        "Sent": "The input was queued for the virtual machine.",
+        "Refused": "The input was not sent; Reason says why."}),
+    "SendInputRefusal": ("Why SendInput did not send input to a port.", "This type shall describe why SendInput refused to send input to a port.", {
+        "NotFound": "No such port is allocated.",
+        "Rights": "The caller has no control right on this port.",
+        "Mode": "Another user holds the port in observe-only or private mode.",
+        "NoVM": "No virtual machine is attached to the port.",
+        "QueueFull": "The port's input queue is full.",
+        "Failed": "The input could not be queued."}),
 }
 
 # A property: (type, description, long description, extra).
@@ -75,6 +90,10 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "BytesToVM": P("integer", "Bytes sent to the VM since the service started.", "This property shall contain the number of bytes written to the virtual machine side since the service started."),
         "AccessRules": P("link", "The port's access rules.", "This property shall link to the collection of access rules that grant or deny console rights on this port."),
         "EffectiveRights": P("[PortRight]", "The requesting user's rights on this port's console.", "This property shall list the rights that the user who made the request has on this port's console, after the port's access rules."),
+        "Mode": P("ConsoleMode", "The console's mode; PATCH to change it.", "This property shall contain the console's mode. A PATCH sets it on behalf of the requesting user, subject to that user's rights on the port; observe-only and private are held by that user.", readonly=False),
+        "ModeHolder": P("string?", "The user holding observe-only or private.", "This property shall contain the user name of the holder of the console's observe-only or private mode, or null in free use."),
+        "Attached": P("[ConsoleAttachment]", "The console connections attached now.", "This property shall list the console WebSocket connections attached to this port now."),
+        "Connections": P("link", "The collection of this port's console connections.", "This property shall link to the collection of this port's console connections, where an administrator can disconnect one."),
     }, ["@odata.type"]),
     "SerialInterfaceLinks": ("Links from a serial port, carried in SerialInterface.Links.Oem.Vsc.",
                              "This object shall contain links from a serial port to related resources.", {
@@ -101,13 +120,35 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "ConsoleURI": P("string", "The console WebSocket URI with the ticket.", "This property shall contain the console WebSocket URI of the port with the ticket as its query."),
         "ExpiresInSeconds": P("integer", "Seconds until the ticket expires unused.", "This property shall contain the number of seconds after which an unused ticket is no longer accepted."),
     }, ["@odata.type", "Ticket", "SerialInterface", "ConsoleURI", "ExpiresInSeconds"]),
+    "SendInputResponse": ("The result of SendInput.", "This object shall contain the outcome of the SendInput action, one entry per named port.", {
+        "Results": P("[SendInputPortResult]", "One outcome per named port, in request order.", "This property shall contain one entry per port named in the request, in the request's order."),
+    }, ["@odata.type", "Results"]),
     "IpmiResponse": ("The result of IpmiRequest.", "This object shall contain the IPMI response to an IpmiRequest action.", {
         "CompletionCode": P("string", "The IPMI completion code, as two hex digits.", "This property shall contain the IPMI completion code of the response.", pattern="^[0-9A-F]{2}$"),
         "Data": P("string", "The response data after the completion code, as hex digits.", "This property shall contain the response data bytes that follow the completion code, as hex digits.", pattern="^([0-9A-F]{2})*$"),
     }, ["@odata.type", "CompletionCode", "Data"]),
 }
 
+ATTACHMENT = {
+    "Id": P("string", "The connection's Id.", "This property shall contain the Id of the console connection, unique while the service runs."),
+    "UserName": P("string", "Who opened the connection.", "This property shall contain the user name of the session that opened the connection."),
+    "Role": P("string", "The user's role.", "This property shall contain the role of the user that opened the connection."),
+    "Since": P("date-time", "When the connection was opened.", "This property shall contain the date and time when the connection was opened."),
+    "Interactive": P("boolean", "Whether the connection may type now.", "This property shall indicate whether the connection's input is accepted now, given the user's rights and the console's mode."),
+    "ReceivesOutput": P("boolean", "Whether the connection receives output now.", "This property shall indicate whether the connection receives the console's output now (false for others while the console is private)."),
+}
+
 PLAIN_OBJECTS = {  # complex types without "@odata.type"
+    "ConsoleAttachment": ("One console connection, as SerialInterface.Oem.Vsc.Attached lists it.", "This type shall describe one console connection attached to a port.", ATTACHMENT, ["Id", "UserName", "Role", "Since", "Interactive", "ReceivesOutput"]),
+    "SendInputPortResult": ("SendInput's outcome on one port.", "This type shall describe the outcome of SendInput on one port.", {
+        "Port": P("string", "The port's SerialInterface Id.", "This property shall contain the Id of the port, as the request named it."),
+        "Result": P("SendInputResult", "Whether the input was sent.", "This property shall indicate whether the input was queued for the port's virtual machine."),
+        "Reason": P("SendInputRefusal", "Why the input was refused.", "This property shall contain the reason the input was refused; absent when it was sent."),
+        "Message": P("string", "The refusal in words.", "This property shall describe the refusal in words; absent when the input was sent."),
+    }, ["Port", "Result"]),
+    "ConsoleConnectionLinks": ("Links from a console connection.", "This type shall contain links from a console connection to related resources.", {
+        "SerialInterface": P("link", "The port this connection is attached to.", "This property shall link to the SerialInterface of the port this connection is attached to."),
+    }, []),
     "PortAllocation": ("One allocated port, as AllocatePorts returns it.", "This type shall describe one serial port that AllocatePorts allocated.", {
         "SerialInterface": P("link", "The port's SerialInterface.", "This property shall link to the port's SerialInterface resource."),
         "Id": P("string", "The SerialInterface Id.", "This property shall contain the Id of the port's SerialInterface."),
@@ -140,6 +181,11 @@ ACTIONS = {
         ("Data", "Edm.String", True, "The request data bytes, as hex (the IANA enterprise number first)."),
         ("Transport", "Edm.String", False, "IPMB (32-byte messages, the default) or LAN (longer requests)."),
     ], "IpmiResponse"),
+    "SendInput": ("Sends the same input to several consoles at once, subject to each port's rights and mode; see docs/console-protocol.md.", [
+        ("Ports", "Collection(Edm.String)", True, "The ports (SerialInterface Ids) to send to; at most 64, none twice."),
+        ("Data", "Edm.String", True, "The input: text, or Base64 when Encoding is Base64; at most 4096 bytes."),
+        ("Encoding", "Edm.String", False, "UTF-8 (the default) or Base64."),
+    ], "SendInputResponse"),
 }
 PLAIN_OBJECTS["PortRequest"] = ("One requested port of AllocatePorts.", "This type shall describe one serial port in an AllocatePorts request.", {
     "ComPort": P("string", "The VM serial port this port serves, such as COM1.", "This property shall contain the name of the virtual machine's serial port.", pattern="^[A-Za-z0-9]{1,15}$"),
@@ -160,6 +206,15 @@ RESOURCES = {
     "AccessRuleCollection": ("The access rules of a serial port.",
                              "This resource shall contain the access rules of one serial port. At most one rule exists per subject and right.",
                              {}, ["@odata.id", "@odata.type", "Name", "Members", "Members@odata.count"], "AccessRule"),
+    "ConsoleConnection": ("One console WebSocket connection attached to a port; DELETE disconnects it.",
+                          "This resource shall describe one console connection attached to a serial port; a DELETE shall close the connection with a reason.",
+                          dict(ATTACHMENT, **{
+                              "SessionType": P("string", "The kind of session, as Session.SessionType names it.", "This property shall contain HostConsole."),
+                              "Links": P("ConsoleConnectionLinks", "Links to related resources.", "This property shall contain links to resources related to this connection."),
+                          }), ["@odata.id", "@odata.type", "Id", "Name", "UserName"], None),
+    "ConsoleConnectionCollection": ("The console connections attached to a port.",
+                                    "This resource shall list the console connections attached to a serial port.",
+                                    {}, ["@odata.id", "@odata.type", "Name", "Members", "Members@odata.count"], "ConsoleConnection"),
 }
 RESOURCE = "http://redfish.dmtf.org/schemas/v1/Resource.json#/definitions/"
 
@@ -181,7 +236,7 @@ def json_resource(name, spec):
     for pname, (t, d, l, extra) in props.items():
         extra = dict(extra)
         writable = extra.pop("writable", False)
-        p = dict(json_type(t), description=d, longDescription=l, readonly=not writable)
+        p = dict(json_type_of(t), description=d, longDescription=l, readonly=not writable)
         p.update(extra)
         out[pname] = dict(sorted(p.items()))
     return {"additionalProperties": False, "description": desc, "longDescription": long,
@@ -208,13 +263,19 @@ def json_type(t):
     return {"type": t}
 
 
+def json_type_of(t):
+    if t in PLAIN_OBJECTS:
+        return {"$ref": "#/definitions/" + t}
+    return json_type(t)
+
+
 def json_object(name, spec, with_type):
     desc, long, props, required = spec
     out = {}
     if with_type:
         out["@odata.type"] = {"$ref": ODATA + "type"}
     for pname, (t, d, l, extra) in props.items():
-        p = dict(json_type(t), description=d, longDescription=l, readonly=name not in ("PortRequest",))
+        p = dict(json_type_of(t), description=d, longDescription=l, readonly=name not in ("PortRequest",))
         p.update(extra)
         out[pname] = dict(sorted(p.items()))
         if t == "links":
@@ -276,7 +337,7 @@ def csdl_type(t):
         return "Resource.Item", True
     if t == "links":
         return "Collection(Resource.Item)", True
-    if t in ENUMS:
+    if t in ENUMS or t in PLAIN_OBJECTS:
         return "Vsc.v1_0_0." + t, True
     inner = t[1:-1]
     return "Collection(%s)" % (EDM.get(inner) or "Vsc.v1_0_0." + inner), True
@@ -340,7 +401,8 @@ def csdl():
             nav = t in ("link", "links")
             tag = "NavigationProperty" if nav else "Property"
             L.append('        <%s Name="%s" Type="%s"%s>' % (tag, pname, ct, ' Nullable="false"' if notnull and not t.startswith("[") and not nav else ""))
-            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if name == "PortRequest" else "Read"))
+            writable = name == "PortRequest" or _extra.get("readonly") is False
+            L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if writable else "Read"))
             L.append(annot("OData.Description", d, "          "))
             L.append(annot("OData.LongDescription", l, "          "))
             if nav:

@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "port_rights.h"
 #include "ports.h"
 
 #include <errno.h>
@@ -108,12 +109,27 @@ static int read_input(struct cs_client *c)
         return -1;
     if (n < 0)
         return 0;
-    int rc = console_input(&c->owner->port->console, buf, (size_t)n);
-    if (rc == -ENOTCONN)
-        notice(c, "no VM is attached to this port; input not sent");
-    else if (rc == -ENOSPC)
-        notice(c, "input queue full; input not sent");
+    struct console *con = &c->owner->port->console;
+    int rc = console_send_input(con, "", c->reader.rights, true, buf, (size_t)n);
+    char text[160];
+    if (rc < 0)
+        notice(c, console_refusal_text(rc, con, text, sizeof(text)));
     return 0;
+}
+
+/* The port's mode changed: a line in the stream says so. */
+static void on_mode(struct console_reader *r)
+{
+    struct cs_client *c = r->data;
+    const struct console *con = &c->owner->port->console;
+    char text[200];
+    if (con->mode == CONSOLE_FREE)
+        snprintf(text, sizeof(text), "port is in free use (by '%s'%s)", con->changed_by,
+                 con->forced ? ", forced" : "");
+    else
+        snprintf(text, sizeof(text), "port is %s by '%s'%s", console_mode_name(con->mode),
+                 con->holder, con->mode == CONSOLE_PRIVATE ? "; output is hidden" : "");
+    notice(c, text);
 }
 
 static int on_client(struct loop_watch *w, uint32_t events)
@@ -143,7 +159,13 @@ static int on_accept(struct loop_watch *w, uint32_t events)
     c->fd = fd;
     c->owner = l;
     c->watch = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_client, .data = c};
-    c->reader = (struct console_reader){.notify = on_output, .data = c};
+    /* Root on the host: watches and types in free use, never holds a mode, and sees no
+     * private output (docs/console-protocol.md, "The local socket"). */
+    c->reader = (struct console_reader){.notify = on_output,
+                                        .mode = on_mode,
+                                        .data = c,
+                                        .rights = PORT_RIGHT_WATCH | PORT_RIGHT_CONTROL,
+                                        .local = true};
     if (loop_add(l->port->registry->loop, &c->watch) < 0) {
         close(fd);
         free(c);

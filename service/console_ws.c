@@ -13,18 +13,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define CHECK_MS 1000 /* how often a console checks that its session still exists */
 
 struct cw {
-    struct console_reader reader;
+    struct console_reader reader; /* reader.user and reader.rights: who this is */
     struct ws_conn *ws;
     struct port *port;
     struct vsc_app *app;
     char session_id[SESSION_ID_LEN + 1];
+    uint64_t id; /* the connection's Id, unique while vscd runs */
+    enum role role;
+    int64_t since; /* unix seconds */
     uint64_t missed_reported;
     struct loop_timer check;
 };
+
+static uint64_t next_id = 1;
+
+static void on_output(struct console_reader *r);
+
+static struct cw *cw_of(const struct console_reader *r)
+{
+    return r->notify == on_output ? r->data : NULL;
+}
 
 bool console_ws_route(const char *path)
 {
@@ -162,10 +175,14 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
     return 0;
 }
 
+static void send_json(struct cw *cw, json_t *msg);
+static void announce_attached(struct cw *cw, const char *event);
+
 static void cw_free(struct cw *cw)
 {
     console_detach(&cw->port->console, &cw->reader);
     loop_timer_cancel(&cw->app->loop, &cw->check);
+    announce_attached(cw, "detach");
     free(cw);
 }
 
@@ -194,6 +211,116 @@ static void send_json(struct cw *cw, json_t *msg)
 static void notice(struct cw *cw, const char *error)
 {
     send_json(cw, json_pack("{s:s, s:s}", "type", "notice", "error", error));
+}
+
+/* Re-reads the connection's rights (a rule or the account's role may have changed). */
+static uint32_t cw_refresh_rights(struct cw *cw)
+{
+    struct session *s = cw_session(cw);
+    if (s)
+        cw->role = s->role;
+    cw->reader.rights = port_rights(cw->app, cw->port->id, cw->reader.user, cw->role);
+    return cw->reader.rights;
+}
+
+static const char *role_name(enum role role)
+{
+    switch (role) {
+    case ROLE_ADMINISTRATOR:
+        return "Administrator";
+    case ROLE_OPERATOR:
+        return "Operator";
+    case ROLE_READONLY:
+        return "ReadOnly";
+    default:
+        return "";
+    }
+}
+
+static json_t *cw_json(const struct cw *cw)
+{
+    char id[24], since[32];
+    struct tm tm;
+    time_t t = (time_t)cw->since;
+    gmtime_r(&t, &tm);
+    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(id, sizeof(id), "%llu", (unsigned long long)cw->id);
+    const struct console *c = &cw->port->console;
+    bool interactive =
+        console_may_input(c, cw->reader.user, cw->reader.rights, cw->reader.local) == 0;
+    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "Id", id, "UserName", cw->reader.user,
+                     "Role", role_name(cw->role), "Since", since, "Interactive", interactive,
+                     "ReceivesOutput", console_reader_sees(c, &cw->reader));
+}
+
+static json_t *mode_json(const struct console *c)
+{
+    json_t *m =
+        json_pack("{s:s, s:s, s:b, s:s}", "type", "mode", "mode", console_mode_name(c->mode),
+                  "forced", c->forced, "reason", c->reason ? c->reason : "current");
+    json_object_set_new(m, "holder", c->holder[0] ? json_string(c->holder) : json_null());
+    json_object_set_new(m, "by", c->changed_by[0] ? json_string(c->changed_by) : json_null());
+    return m;
+}
+
+/* The port's mode changed: every connection is told (and its rights re-read). */
+static void on_mode(struct console_reader *r)
+{
+    struct cw *cw = r->data;
+    cw_refresh_rights(cw);
+    const struct console *c = &cw->port->console;
+    send_json(cw, mode_json(c));
+    if (c->mode == CONSOLE_PRIVATE && !console_reader_sees(c, r)) {
+        char text[160];
+        snprintf(text, sizeof(text), "port is private to '%s'; output is hidden", c->holder);
+        notice(cw, text);
+    }
+}
+
+/* Tells every other connection on the port that `cw` came or went. */
+static void announce_attached(struct cw *cw, const char *event)
+{
+    json_t *who = cw_json(cw);
+    for (struct console_reader *r = cw->port->console.readers; r; r = r->next) {
+        struct cw *o = cw_of(r);
+        if (o && o != cw)
+            send_json(o, json_pack("{s:s, s:s, s:O}", "type", "attached", "event", event,
+                                   "connection", who));
+    }
+    json_decref(who);
+}
+
+json_t *console_ws_connections(const struct port *p)
+{
+    json_t *list = json_array();
+    for (const struct console_reader *r = p->console.readers; r; r = r->next) {
+        struct cw *cw = cw_of(r);
+        if (cw)
+            json_array_append_new(list, cw_json(cw));
+    }
+    return list;
+}
+
+static struct cw *find_cw(struct port *p, uint64_t id)
+{
+    for (struct console_reader *r = p->console.readers; r; r = r->next) {
+        struct cw *cw = cw_of(r);
+        if (cw && cw->id == id)
+            return cw;
+    }
+    return NULL;
+}
+
+json_t *console_ws_connection(struct port *p, uint64_t id)
+{
+    struct cw *cw = find_cw(p, id);
+    return cw ? cw_json(cw) : NULL;
+}
+
+const char *console_ws_connection_user(struct port *p, uint64_t id)
+{
+    struct cw *cw = find_cw(p, id);
+    return cw ? cw->reader.user : NULL;
 }
 
 /* Sends what the client has not seen, while its queue has room. */
@@ -233,6 +360,40 @@ static void on_check(struct loop_timer *t)
     loop_timer_arm(&cw->app->loop, &cw->check, CHECK_MS);
 }
 
+const char *console_mode_refusal(int rc)
+{
+    switch (rc) {
+    case -EPERM:
+        return "not allowed: this mode (or force) needs a right you do not have on this port";
+    case -EBUSY:
+        return "another user holds the mode; send force to take it over (Administrators)";
+    default:
+        return "mode not changed";
+    }
+}
+
+/* {"type":"mode","mode":"free"|"observe"|"private","force":bool} */
+static void mode_request(struct cw *cw, json_t *msg)
+{
+    const json_t *force = json_object_get(msg, "force");
+    enum console_mode mode;
+    if (console_mode_parse(json_string_value(json_object_get(msg, "mode")), false, &mode) < 0 ||
+        (force && !json_is_boolean(force))) {
+        notice(cw, "bad mode message: mode must be free, observe or private; force a boolean");
+        return;
+    }
+    int rc = console_set_mode(&cw->port->console, mode, cw->reader.user, cw_refresh_rights(cw),
+                              json_is_true(force));
+    if (rc < 0)
+        notice(cw, console_mode_refusal(rc));
+    else if (rc == 0)
+        send_json(cw, mode_json(&cw->port->console)); /* already so: this client is told */
+    else
+        log_info("console %lld: mode %s by '%s'%s", (long long)cw->port->id,
+                 console_mode_name(mode), cw->reader.user,
+                 cw->port->console.forced ? " (forced)" : "");
+}
+
 static void on_message(void *owner, bool binary, const uint8_t *data, size_t len)
 {
     struct cw *cw = owner;
@@ -243,19 +404,19 @@ static void on_message(void *owner, bool binary, const uint8_t *data, size_t len
     }
     s->last_used_ms = loop_now_ms(); /* a client's message is activity on its session */
     if (binary) {
-        int rc = console_input(&cw->port->console, data, len);
-        if (rc == -ENOTCONN)
-            notice(cw, "no VM is attached to this port; input not sent");
-        else if (rc == -ENOSPC)
-            notice(cw, "input queue full; input not sent");
-        else if (rc < 0)
-            notice(cw, "input not sent");
+        struct console *c = &cw->port->console;
+        int rc = console_send_input(c, cw->reader.user, cw_refresh_rights(cw), false, data, len);
+        char text[160];
+        if (rc < 0)
+            notice(cw, console_refusal_text(rc, c, text, sizeof(text)));
         return;
     }
     json_t *msg = json_loadb((const char *)data, len, 0, NULL);
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (type && strcmp(type, "ping") == 0)
         send_json(cw, json_pack("{s:s}", "type", "pong"));
+    else if (type && strcmp(type, "mode") == 0)
+        mode_request(cw, msg);
     else
         notice(cw, "unknown message");
     json_decref(msg);
@@ -288,7 +449,12 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     cw->port = p;
     cw->app = app;
     snprintf(cw->session_id, sizeof(cw->session_id), "%s", t->session_id);
-    cw->reader = (struct console_reader){.notify = on_output, .data = cw};
+    cw->reader = (struct console_reader){.notify = on_output, .mode = on_mode, .data = cw};
+    snprintf(cw->reader.user, sizeof(cw->reader.user), "%s", t->user);
+    cw->id = next_id++;
+    cw->since = (int64_t)time(NULL);
+    cw->role = ROLE_NONE;
+    cw_refresh_rights(cw);
     cw->check = (struct loop_timer){.cb = on_check, .data = cw};
     cw->ws = ws_open(&app->loop, tr, CONSOLE_WS_MSG_MAX, &cw_ops, cw);
     if (!cw->ws) {
@@ -297,7 +463,14 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     }
     console_attach(&p->console, &cw->reader, t->history);
     loop_timer_arm(&app->loop, &cw->check, CHECK_MS);
-    log_info("console %lld: websocket opened by '%s'", (long long)p->id, t->user);
+    log_info("console %lld: websocket %llu opened by '%s'", (long long)p->id,
+             (unsigned long long)cw->id, t->user);
+    /* The newcomer learns who it is, the mode and who is attached; the others learn of it. */
+    json_t *hello = json_pack("{s:s, s:o, s:o}", "type", "hello", "connection", cw_json(cw),
+                              "attached", console_ws_connections(p));
+    send_json(cw, hello);
+    send_json(cw, mode_json(&p->console));
+    announce_attached(cw, "attach");
     pump(cw);
     return cw->ws;
 }
@@ -309,4 +482,15 @@ void console_ws_port_closing(struct port *p)
         if (r->notify == on_output)
             cw_end(r->data, WS_GOING_AWAY, "port freed");
     }
+}
+
+int console_ws_disconnect(struct port *p, uint64_t id, const char *by)
+{
+    struct cw *cw = find_cw(p, id);
+    if (!cw)
+        return -ENOENT;
+    char reason[120];
+    snprintf(reason, sizeof(reason), "disconnected by %s", by);
+    cw_end(cw, WS_POLICY, reason);
+    return 0;
 }

@@ -70,4 +70,19 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
 /* The port is going away: closes its WebSockets (1001). */
 void console_ws_port_closing(struct port *p);
 
+/* The port's console connections, as Oem.Vsc.Attached entries (new reference). */
+json_t *console_ws_connections(const struct port *p);
+
+/* One connection as a ConsoleConnection body's core (new reference), or NULL. */
+json_t *console_ws_connection(struct port *p, uint64_t id);
+
+/* The user of a connection, or NULL when there is none with that Id. */
+const char *console_ws_connection_user(struct port *p, uint64_t id);
+
+/* Closes a connection (1008, "disconnected by <by>"). 0 or -ENOENT. */
+int console_ws_disconnect(struct port *p, uint64_t id, const char *by);
+
+/* The notice text for a refused mode change (console_set_mode's -EPERM / -EBUSY). */
+const char *console_mode_refusal(int rc);
+
 #endif

@@ -26,7 +26,7 @@ bool rf_is_our_manager(struct rf_request *req, struct rf_response *r)
 
 static json_t *oem_actions(void)
 {
-    static const char *const names[] = {"AllocatePorts", "FreePorts", "IpmiRequest"};
+    static const char *const names[] = {"AllocatePorts", "FreePorts", "IpmiRequest", "SendInput"};
     json_t *actions = json_object();
     char key[64], target[160], info[160];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

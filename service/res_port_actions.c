@@ -403,6 +403,8 @@ static void get_action_info(struct rf_request *req, struct rf_response *r)
         params = free_info();
     else if (strcmp(which, "IpmiRequestActionInfo") == 0)
         params = rf_ipmi_action_params();
+    else if (strcmp(which, "SendInputActionInfo") == 0)
+        params = rf_send_input_action_params();
     else {
         rf_not_found(r, "ActionInfo", which);
         return;

@@ -39,8 +39,7 @@ static void get_ports(struct rf_request *req, struct rf_response *r)
     rf_reply(r, 200, c);
 }
 
-/* The port named by {port}; canonical decimal Ids only. */
-static struct port *target_port(struct rf_request *req, struct rf_response *r)
+struct port *rf_target_port(struct rf_request *req, struct rf_response *r)
 {
     if (!rf_is_our_manager(req, r))
         return NULL;
@@ -49,11 +48,6 @@ static struct port *target_port(struct rf_request *req, struct rf_response *r)
     if (!p)
         rf_not_found(r, "SerialInterface", s);
     return p;
-}
-
-struct port *rf_target_port(struct rf_request *req, struct rf_response *r)
-{
-    return target_port(req, r);
 }
 
 static size_t attached_clients(const struct port *p)
@@ -81,6 +75,12 @@ json_t *rf_port_oem(const struct port *p)
     char uri[160];
     snprintf(uri, sizeof(uri), PORTS_URI "/%lld/Oem/Vsc/Console", (long long)p->id);
     json_object_set_new(oem, "ConsoleURI", json_string(uri));
+    json_object_set_new(oem, "Mode", json_string(console_mode_name(p->console.mode)));
+    json_object_set_new(oem, "ModeHolder",
+                        p->console.holder[0] ? json_string(p->console.holder) : json_null());
+    json_object_set_new(oem, "Attached", console_ws_connections(p));
+    snprintf(uri, sizeof(uri), PORTS_URI "/%lld/Oem/Vsc/Connections", (long long)p->id);
+    json_object_set_new(oem, "Connections", rf_link(uri));
     return oem;
 }
 
@@ -102,7 +102,7 @@ static void add_access_oem(struct rf_request *req, const struct port *p, json_t 
 
 static void get_port(struct rf_request *req, struct rf_response *r)
 {
-    struct port *p = target_port(req, r);
+    struct port *p = rf_target_port(req, r);
     if (!p)
         return;
     char uri[128], sys[96], id[24], name[128], bit_rate[16], data_bits[4], stop_bits[4];
@@ -135,7 +135,7 @@ static void get_port(struct rf_request *req, struct rf_response *r)
     rf_reply(r, 200, body);
 }
 
-enum { SF_ENABLED, SF_BIT_RATE, SF_PARITY, SF_DATA_BITS, SF_STOP_BITS, SF_FLOW, SF_WRITABLE };
+enum { SF_ENABLED, SF_BIT_RATE, SF_PARITY, SF_DATA_BITS, SF_STOP_BITS, SF_FLOW, SF_OEM };
 static const struct jb_field port_fields[] = {
     [SF_ENABLED] = {"InterfaceEnabled", JB_BOOL, 0, 0, 0},
     [SF_BIT_RATE] = {"BitRate", JB_STRING, 0, 0, 0},
@@ -143,6 +143,7 @@ static const struct jb_field port_fields[] = {
     [SF_DATA_BITS] = {"DataBits", JB_STRING, 0, 0, 0},
     [SF_STOP_BITS] = {"StopBits", JB_STRING, 0, 0, 0},
     [SF_FLOW] = {"FlowControl", JB_STRING, 0, 0, 0},
+    [SF_OEM] = {"Oem", JB_OBJECT, 0, 0, 0},
     {"@odata.id", JB_STRING, JB_READONLY, 0, 0},
     {"@odata.type", JB_STRING, JB_READONLY, 0, 0},
     {"Id", JB_STRING, JB_READONLY, 0, 0},
@@ -151,8 +152,55 @@ static const struct jb_field port_fields[] = {
     {"SignalType", JB_STRING, JB_READONLY, 0, 0},
     {"ConnectorType", JB_STRING, JB_READONLY, 0, 0},
     {"Links", JB_OBJECT, JB_READONLY, 0, 0},
-    {"Oem", JB_OBJECT, JB_READONLY, 0, 0},
 };
+
+/* Oem.Vsc: Mode is writable, the rest are facts. */
+enum { OV_MODE, OV_N = 17 };
+static const struct jb_field oem_fields[OV_N] = {
+    [OV_MODE] = {"Mode", JB_STRING, 0, 0, 0},        {"@odata.type", JB_STRING, JB_READONLY, 0, 0},
+    {"Backend", JB_STRING, JB_READONLY, 0, 0},       {"BindPath", JB_STRING, JB_READONLY, 0, 0},
+    {"PortState", JB_STRING, JB_READONLY, 0, 0},     {"Index", JB_INT, JB_READONLY, 0, 0},
+    {"ComPort", JB_STRING, JB_READONLY, 0, 0},       {"Label", JB_STRING, JB_READONLY, 0, 0},
+    {"AttachedClients", JB_INT, JB_READONLY, 0, 0},  {"BytesFromVM", JB_INT, JB_READONLY, 0, 0},
+    {"BytesToVM", JB_INT, JB_READONLY, 0, 0},        {"Error", JB_STRING, JB_READONLY, 0, 0},
+    {"ConsoleSocket", JB_STRING, JB_READONLY, 0, 0}, {"ConsoleURI", JB_STRING, JB_READONLY, 0, 0},
+    {"ModeHolder", JB_STRING, JB_READONLY, 0, 0},    {"Attached", JB_ARRAY, JB_READONLY, 0, 0},
+    {"Connections", JB_OBJECT, JB_READONLY, 0, 0},
+};
+
+/* Reads Oem {"Vsc": {"Mode": ...}}: 0 with *mode set (or not present), -1 with errors. */
+static int read_oem(const json_t *oem, bool *present, enum console_mode *mode,
+                    struct rf_response *r)
+{
+    *present = false;
+    const char *key;
+    const json_t *v;
+    int rc = 0;
+    json_object_foreach((json_t *)oem, key, v)
+    {
+        if (strcmp(key, "Vsc") != 0) {
+            char name[160];
+            snprintf(name, sizeof(name), "Oem/%s", key);
+            rf_error(r, 400, msg_property_unknown(name));
+            rc = -1;
+        } else if (!json_is_object(v)) {
+            char *text = jb_value_text(v);
+            rf_error(r, 400, msg_property_value_type_error(text, "Oem/Vsc"));
+            free(text);
+            rc = -1;
+        } else {
+            struct jb_value ov[OV_N];
+            if (jb_read(v, oem_fields, OV_N, ov, NULL, r) < 0)
+                rc = -1;
+            else if (ov[OV_MODE].present && console_mode_parse(ov[OV_MODE].s, true, mode) < 0) {
+                rf_error(r, 400, msg_property_value_not_in_list(ov[OV_MODE].s, "Mode"));
+                rc = -1;
+            } else
+                *present = ov[OV_MODE].present;
+        }
+    }
+    return rc;
+}
 #define N_PORT_FIELDS (sizeof(port_fields) / sizeof(port_fields[0]))
 
 /* Allowed values (SerialInterface v1_3_0 enums); NULL-terminated. */
@@ -194,12 +242,51 @@ static int check_enums(const struct jb_value *v, struct rf_response *r)
     return rc;
 }
 
+/*
+ * Oem.Vsc.Mode: the caller's rights on this port decide (port_rights()). PATCH states the
+ * wanted mode, so a caller with PORT_RIGHT_FORCE takes over a mode another user holds
+ * (announced as forced); without it that is 409 ResourceInUse.
+ */
+static int check_mode(struct rf_request *req, struct port *p, enum console_mode mode,
+                      uint32_t *rights, struct rf_response *r)
+{
+    *rights = port_rights(req->app, p->id, req->who.user, req->who.role);
+    int rc = console_mode_check(&p->console, mode, req->who.user, *rights,
+                                (*rights & PORT_RIGHT_FORCE) != 0);
+    if (rc == -EBUSY)
+        rf_error(r, 409, msg_resource_in_use());
+    else if (rc < 0)
+        rf_error(r, 403, msg_insufficient_privilege());
+    return rc;
+}
+
 static void patch_port(struct rf_request *req, struct rf_response *r)
 {
-    struct port *p = target_port(req, r);
+    struct port *p = rf_target_port(req, r);
     struct jb_value v[N_PORT_FIELDS];
+    bool mode_given = false;
+    enum console_mode mode = CONSOLE_FREE;
+    uint32_t rights = 0;
     if (!p || jb_read(req->body, port_fields, N_PORT_FIELDS, v, NULL, r) < 0 ||
+        (v[SF_OEM].present && read_oem(v[SF_OEM].json, &mode_given, &mode, r) < 0) ||
         check_enums(v, r) < 0)
+        return;
+    bool line_given = false;
+    for (int i = SF_ENABLED; i < SF_OEM; i++)
+        line_given |= v[i].present;
+    /* The route admits Login for Oem.Vsc.Mode; the line and InterfaceEnabled keep the
+     * registry's ConfigureManager (docs/console-protocol.md, "Privileges"). */
+    if (line_given && !(req->who.privileges & PRIV_CONFIGURE_MANAGER)) {
+        rf_error(r, 403, msg_insufficient_privilege());
+        return;
+    }
+    if (mode_given && check_mode(req, p, mode, &rights, r) < 0)
+        return;
+    if (mode_given && console_set_mode(&p->console, mode, req->who.user, rights,
+                                       (rights & PORT_RIGHT_FORCE) != 0) > 0)
+        log_info("port %lld: mode %s by '%s'%s", (long long)p->id, console_mode_name(mode),
+                 req->who.user, p->console.forced ? " (forced)" : "");
+    if (!line_given)
         return;
     struct port before = *p;
     if (v[SF_BIT_RATE].present)
@@ -227,7 +314,7 @@ static void patch_port(struct rf_request *req, struct rf_response *r)
  * handshakes before dispatch, so a plain GET only learns what it should have sent. */
 static void get_console(struct rf_request *req, struct rf_response *r)
 {
-    if (!target_port(req, r))
+    if (!rf_target_port(req, r))
         return;
     rf_set_header(r, "Upgrade", "websocket");
     rf_error(r, 426, msg_header_missing("Upgrade"));
@@ -239,7 +326,7 @@ static const struct route routes[] = {
     {"/redfish/v1/Managers/{id}/SerialInterfaces/{port}", HTTP_GET, get_port, PRIV_LOGIN, 0,
      "SerialInterface"},
     {"/redfish/v1/Managers/{id}/SerialInterfaces/{port}", HTTP_PATCH, patch_port,
-     PRIV_CONFIGURE_MANAGER, 0, "SerialInterface"},
+     PRIV_CONFIGURE_MANAGER | PRIV_LOGIN, 0, "SerialInterface"},
     {CONSOLE_WS_PATTERN, HTTP_GET, get_console, PRIV_LOGIN, 0, "SerialInterface"},
 };
 ROUTE_TABLE(serial_interface_routes, routes);

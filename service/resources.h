@@ -22,9 +22,12 @@ extern const struct route_table port_action_routes;
 extern const struct route_table ipmi_routes;
 extern const struct route_table console_ticket_routes;
 extern const struct route_table access_rule_routes;
+extern const struct route_table console_routes;
 
 /* IpmiRequest's ActionInfo Parameters (new reference). */
 json_t *rf_ipmi_action_params(void);
+/* SendInput's ActionInfo Parameters (new reference). */
+json_t *rf_send_input_action_params(void);
 
 struct vm;
 struct port;
@@ -43,13 +46,15 @@ struct ports;
 /* The AllocatePortsResponse body for a VM's ports (new reference). */
 json_t *rf_allocation_json(struct ports *ps, struct vm *vm, bool created);
 
-/* The port named by the path ({id} = params[0], {port} = params[1]); else 404 recorded. */
-struct port *rf_target_port(struct rf_request *req, struct rf_response *r);
 /* The port's access rule collection (.../SerialInterfaces/<id>/Oem/Vsc/AccessRules). */
 void rf_access_rules_uri(const struct port *p, char *out, size_t outsz);
 
 /* SerialInterface.Oem.Vsc of a port (new reference). */
 json_t *rf_port_oem(const struct port *p);
+
+/* The port named by {port} (params[1]) of our Manager, canonical decimal Ids only; else
+ * NULL with 404 recorded in r. */
+struct port *rf_target_port(struct rf_request *req, struct rf_response *r);
 
 /* True when {id} (params[0]) names our Manager; else 404 recorded in r. */
 bool rf_is_our_manager(struct rf_request *req, struct rf_response *r);

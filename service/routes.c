@@ -9,5 +9,6 @@ const struct route_table *const router_tables[] = {
     &schema_routes,         &serial_interface_routes,
     &port_action_routes,    &ipmi_routes,
     &console_ticket_routes, &access_rule_routes,
+    &console_routes,
 };
 const size_t router_table_count = sizeof(router_tables) / sizeof(router_tables[0]);

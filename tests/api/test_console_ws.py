@@ -39,7 +39,7 @@ def connect(v, port_id, token=True, query="", header=(), subprotocols=None, orig
     ws = websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE}, header=hdr,
                                      subprotocols=subprotocols, origin=origin or v.base,
                                      timeout=5)
-    return Console(ws)
+    return Console(ws).greeted()
 
 
 class Console:
@@ -50,6 +50,21 @@ class Console:
         self.buf = b""
         self.texts = []
         self.closed = None  # close code once the server closed
+        self.close_reason = None
+        self.hello = None  # the server's first message: this connection and who is attached
+        self.mode = None  # the port's mode when this client attached
+
+    def greeted(self):
+        """Reads the greeting every client gets first: a `hello` and the port's `mode`."""
+        self.hello = self.read_text()
+        assert self.hello["type"] == "hello", self.hello
+        self.mode = self.read_text()
+        assert self.mode["type"] == "mode", self.mode
+        return self
+
+    def control(self):
+        """Text frames received so far other than announcements of who came and went."""
+        return [t for t in self.texts if t.get("type") != "attached"]
 
     def _read_some(self, timeout):
         self.ws.settimeout(max(0.01, timeout))
@@ -66,6 +81,7 @@ class Console:
             self.texts.append(json.loads(data))
         elif op == websocket.ABNF.OPCODE_CLOSE:
             self.closed = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+            self.close_reason = data[2:].decode("utf-8", "replace")
 
     def read_until(self, pred, timeout=5.0, what="data"):
         deadline = time.time() + timeout
@@ -139,7 +155,7 @@ def test_bytes_both_ways_and_identical_streams(pvscd):
         vm.send(more)
         assert a.read_bytes(b"line 1999\r\n") == out + more
         assert b.read_bytes(b"line 1999\r\n") == out + more
-        assert a.texts == [] and b.texts == []
+        assert a.control() == [] and b.control() == []
     finally:
         a.close()
         b.close()
