@@ -53,6 +53,8 @@ static const struct config_entry config_table[] = {
     INT(max_ports_per_vm, "8", 1, 16, "serial ports one VM may have"),
     STR(default_backend, "pty", "backend when an allocation names none: pty, unix, usb-gadget"),
     INT(console_ring_bytes, "262144", 4096, 67108864, "console history kept in memory per port"),
+    INT(console_stall_timeout, "30", 1, 3600,
+        "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
     INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
 };

@@ -29,6 +29,7 @@ struct vsc_config {
     int64_t max_ports_per_vm;
     char default_backend[16];
     int64_t console_ring_bytes;
+    int64_t console_stall_timeout;
     char ports_group[64];
     int64_t ipmi_iana;
 };

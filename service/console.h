@@ -67,6 +67,7 @@ struct console {
     void (*input_ready)(struct console *c); /* the backend should drain the input queue */
     void *owner;
     uint64_t bytes_from_vm, bytes_to_vm;
+    uint64_t slow_readers_dropped; /* readers disconnected past the hard limit */
     enum console_mode mode;
     char holder[CONSOLE_USER_MAX];     /* who holds observe-only or private ("" in free use) */
     char changed_by[CONSOLE_USER_MAX]; /* who made the last mode change */

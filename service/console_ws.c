@@ -27,6 +27,7 @@ struct cw {
     enum role role;
     int64_t since; /* unix seconds */
     uint64_t missed_reported;
+    uint64_t stuck_since_ms; /* its queue was full and it read nothing since; 0: not */
     struct loop_timer check;
 };
 
@@ -339,6 +340,13 @@ static void pump(struct cw *cw)
             break;
         cw->reader.offset += n;
     }
+    /* The soft limit is the ring (skip ahead, say how much); the hard limit is time: a
+     * client whose queue stays full, reading nothing, is dropped by on_check(). Any
+     * drain brings us back here below the limit and clears the clock. */
+    if (ws_queued(cw->ws) < CONSOLE_WS_QUEUE_MAX)
+        cw->stuck_since_ms = 0;
+    else if (!cw->stuck_since_ms)
+        cw->stuck_since_ms = loop_now_ms();
 }
 
 static void on_output(struct console_reader *r)
@@ -355,6 +363,16 @@ static void on_check(struct loop_timer *t)
     struct cw *cw = t->data;
     if (!cw_session(cw)) {
         cw_end(cw, WS_POLICY, "session ended");
+        return;
+    }
+    uint64_t limit_ms = (uint64_t)cw->app->cfg.console_stall_timeout * 1000;
+    if (cw->stuck_since_ms && loop_now_ms() - cw->stuck_since_ms >= limit_ms) {
+        cw->port->console.slow_readers_dropped++;
+        log_warn("console %lld: dropping '%s' (connection %llu): read nothing for %lld s with "
+                 "a full queue",
+                 (long long)cw->port->id, cw->reader.user, (unsigned long long)cw->id,
+                 (long long)cw->app->cfg.console_stall_timeout);
+        cw_end(cw, WS_POLICY, "too slow");
         return;
     }
     loop_timer_arm(&cw->app->loop, &cw->check, CHECK_MS);

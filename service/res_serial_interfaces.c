@@ -81,6 +81,8 @@ json_t *rf_port_oem(const struct port *p)
     json_object_set_new(oem, "Attached", console_ws_connections(p));
     snprintf(uri, sizeof(uri), PORTS_URI "/%lld/Oem/Vsc/Connections", (long long)p->id);
     json_object_set_new(oem, "Connections", rf_link(uri));
+    json_object_set_new(oem, "SlowClientsDropped",
+                        json_integer((json_int_t)p->console.slow_readers_dropped));
     return oem;
 }
 

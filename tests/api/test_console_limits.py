@@ -1,0 +1,68 @@
+"""The console's hard limit (docs/console-protocol.md, "Flow control and limits"): a viewer
+that reads slowly skips ahead with a `missed` notice, but one that reads nothing while its
+queue is full is disconnected after console_stall_timeout seconds, logged and counted in
+Oem.Vsc.SlowClientsDropped; the other viewers never notice."""
+import socket
+import ssl
+import time
+
+import pytest
+import websocket
+
+from conftest import ADMIN_PASSWORD
+from helpers_ports import (FakeUnixVM, allocate_ok, port_oem, port_uri, vscd_factory, wait_for,
+                           wait_port_field)
+
+
+@pytest.fixture
+def make_vscd():
+    yield from vscd_factory()
+
+
+def open_console(v, token, port_id, rcvbuf=None):
+    url = v.base.replace("https://", "wss://") + port_uri(port_id) + "/Oem/Vsc/Console"
+    opts = ((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else ()
+    return websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE},
+                                       header=["X-Auth-Token: " + token], origin=v.base,
+                                       sockopt=opts, timeout=10)
+
+
+def test_stalled_viewer_is_dropped_and_counted(make_vscd):
+    v = make_vscd(["--set", "console_stall_timeout=1"])
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    port = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    pid = port["Id"]
+    vm = FakeUnixVM.connect_retry(port["BindPath"])
+    stalled = open_console(v, token, pid, rcvbuf=4096)  # never read from here on
+    reader = open_console(v, token, pid)
+    wait_port_field(v.admin, pid, "AttachedClients", 2)
+    assert port_oem(v.admin, pid)["SlowClientsDropped"] == 0
+    payload = bytes(range(256)) * 4096 * 12  # 12 MiB: more than every buffer on the way
+    got = bytearray()
+    sent = 0
+    vm.sock.setblocking(False)
+    deadline = time.time() + 60
+    while len(got) < len(payload):
+        assert time.time() < deadline, "reader got %d of %d bytes" % (len(got), len(payload))
+        if sent < len(payload) and sent - len(got) < 128 * 1024:
+            try:
+                sent += vm.sock.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        reader.settimeout(0.05)
+        try:
+            op, data = reader.recv_data()
+        except websocket.WebSocketTimeoutException:
+            continue
+        if op == websocket.ABNF.OPCODE_BINARY:
+            got += data
+        else:
+            assert b'"missed"' not in data, data  # the reader keeps up: no gap for it
+    assert bytes(got) == payload
+    wait_for(lambda: port_oem(v.admin, pid)["SlowClientsDropped"] == 1, timeout=10,
+             what="the stalled viewer dropped")
+    wait_port_field(v.admin, pid, "AttachedClients", 1)
+    assert "read nothing for 1 s with a full queue" in v.read_log()
+    reader.close()
+    stalled.close()
+    vm.close()
