@@ -3,6 +3,7 @@ fixtures with short state dirs (Unix socket paths are limited to 108 bytes), the
 actions, fake VMs for the pty and unix backends, console-socket clients, bounded waits, and
 the cross-check of database, Redfish view and filesystem."""
 import errno
+import json
 import os
 import select
 import shutil
@@ -491,3 +492,32 @@ def check_consistency(client, state_dir):
             problems.append("fs: active port %d has no published path %s" % (p["id"], rel))
     assert not problems, "inconsistent ports state:\n  " + "\n  ".join(problems)
     return view
+
+
+def stream_through(vm, ws, payload, timeout=30.0, ahead=128 * 1024):
+    """Writes payload as the VM, never more than `ahead` bytes (half a ring) before what the
+    console WebSocket `ws` has received, and returns what arrived as binary frames. Text
+    frames must be the greeting (hello, mode): a `missed` or anything else fails."""
+    import websocket  # python3-websocket; only the console tests need it
+    got = bytearray()
+    vm.sock.setblocking(False)
+    sent = 0
+    deadline = time.time() + timeout
+    while len(got) < len(payload):
+        assert time.time() < deadline, "only %d of %d bytes arrived" % (len(got), len(payload))
+        if sent < len(payload) and sent - len(got) < ahead:
+            try:
+                sent += vm.sock.send(payload[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+        ws.settimeout(0.05)
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketTimeoutException:
+            continue
+        if op == websocket.ABNF.OPCODE_TEXT:
+            assert json.loads(data)["type"] in ("hello", "mode"), data
+            continue
+        assert op == websocket.ABNF.OPCODE_BINARY, data
+        got += data
+    return bytes(got)

@@ -4,14 +4,13 @@ queue is full is disconnected after console_stall_timeout seconds, logged and co
 Oem.Vsc.SlowClientsDropped; the other viewers never notice."""
 import socket
 import ssl
-import time
 
 import pytest
 import websocket
 
 from conftest import ADMIN_PASSWORD
-from helpers_ports import (FakeUnixVM, allocate_ok, port_oem, port_uri, vscd_factory, wait_for,
-                           wait_port_field)
+from helpers_ports import (FakeUnixVM, allocate_ok, port_oem, port_uri, stream_through,
+                           vscd_factory, wait_for, wait_port_field)
 
 
 @pytest.fixture
@@ -38,27 +37,8 @@ def test_stalled_viewer_is_dropped_and_counted(make_vscd):
     wait_port_field(v.admin, pid, "AttachedClients", 2)
     assert port_oem(v.admin, pid)["SlowClientsDropped"] == 0
     payload = bytes(range(256)) * 4096 * 12  # 12 MiB: more than every buffer on the way
-    got = bytearray()
-    sent = 0
-    vm.sock.setblocking(False)
-    deadline = time.time() + 60
-    while len(got) < len(payload):
-        assert time.time() < deadline, "reader got %d of %d bytes" % (len(got), len(payload))
-        if sent < len(payload) and sent - len(got) < 128 * 1024:
-            try:
-                sent += vm.sock.send(payload[sent:sent + 65536])
-            except BlockingIOError:
-                pass
-        reader.settimeout(0.05)
-        try:
-            op, data = reader.recv_data()
-        except websocket.WebSocketTimeoutException:
-            continue
-        if op == websocket.ABNF.OPCODE_BINARY:
-            got += data
-        else:
-            assert b'"missed"' not in data, data  # the reader keeps up: no gap for it
-    assert bytes(got) == payload
+    # the reader keeps up: no gap for it (a missed notice would fail stream_through)
+    assert stream_through(vm, reader, payload, timeout=60) == payload
     wait_for(lambda: port_oem(v.admin, pid)["SlowClientsDropped"] == 1, timeout=10,
              what="the stalled viewer dropped")
     wait_port_field(v.admin, pid, "AttachedClients", 1)

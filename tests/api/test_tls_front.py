@@ -2,7 +2,6 @@
 sees plain HTTP: its limits and timeouts must still hold for HTTPS clients, garbage must
 not hurt, and a console WebSocket over HTTPS must stream at socket speed, not the 4 bytes
 per round trip of libmicrohttpd 0.9.75's own TLS upgrade path."""
-import json
 import os
 import socket
 import ssl
@@ -13,7 +12,7 @@ import requests
 import websocket
 
 from conftest import ADMIN_PASSWORD
-from helpers_ports import FakeUnixVM, allocate_ok, port_uri, vscd_factory
+from helpers_ports import FakeUnixVM, allocate_ok, port_uri, stream_through, vscd_factory
 
 
 @pytest.fixture
@@ -113,27 +112,6 @@ def test_console_streams_megabytes_over_https(make_vscd):
     # 8 MiB, the writer never more than 128 KiB (half a ring) ahead of the reader: with
     # libmicrohttpd's own TLS upgrade path (~0.1 MB/s) this could not finish in time.
     payload = bytes(range(256)) * 4096 * 8
-    got = bytearray()
-    vm.sock.setblocking(False)
-    sent = 0
-    deadline = time.time() + 30
-    while len(got) < len(payload):
-        assert time.time() < deadline, "only %d of %d bytes arrived" % (len(got), len(payload))
-        if sent < len(payload) and sent - len(got) < 128 * 1024:
-            try:
-                sent += vm.sock.send(payload[sent:sent + 65536])
-            except BlockingIOError:
-                pass
-        ws.settimeout(0.05)
-        try:
-            op, data = ws.recv_data()
-        except websocket.WebSocketTimeoutException:
-            continue
-        if op == websocket.ABNF.OPCODE_TEXT:  # control: the greeting passes, a gap fails
-            assert json.loads(data)["type"] in ("hello", "mode"), data
-            continue
-        assert op == websocket.ABNF.OPCODE_BINARY, data
-        got += data
-    assert bytes(got) == payload
+    assert stream_through(vm, ws, payload) == payload
     ws.close()
     vm.close()
