@@ -51,12 +51,19 @@ bool console_ws_route(const char *path)
            strcmp(m.route->pattern, CONSOLE_WS_PATTERN) == 0;
 }
 
-/* Same origin: the Origin's scheme is ours and its host[:port] is the Host header. */
-static bool same_origin(const char *origin, const char *host, bool tls)
+/*
+ * Same origin: the Origin's host[:port] is the Host header (RFC 6454 origins; the check
+ * that stops another site's page from opening a console with the browser's session).
+ * The scheme may be http or https: the port serves one of them only, so a page from
+ * this host:port can only be ours, and common tools (Python's websocket-client, its
+ * wsdump) send "http://host:port" even over TLS.
+ */
+static bool same_origin(const char *origin, const char *host)
 {
-    const char *scheme = tls ? "https://" : "http://";
-    size_t n = strlen(scheme);
-    return host && strncasecmp(origin, scheme, n) == 0 && strcasecmp(origin + n, host) == 0;
+    size_t n = strncasecmp(origin, "https://", 8) == 0  ? 8
+               : strncasecmp(origin, "http://", 7) == 0 ? 7
+                                                        : 0;
+    return host && n && strcasecmp(origin + n, host) == 0;
 }
 
 /* Copies the rest of `item` (n bytes) after `prefix` into out, when it starts so. */
@@ -131,7 +138,7 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
         rf_error(r, 401, msg_no_valid_session());
         return -1;
     }
-    if (in->origin && !same_origin(in->origin, in->host, in->tls)) {
+    if (in->origin && !same_origin(in->origin, in->host)) {
         rf_error(r, 403, msg_access_denied(in->origin));
         return -1;
     }

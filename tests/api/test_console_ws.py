@@ -199,6 +199,10 @@ def test_refused_before_upgrade(pvscd):
     assert connect_refused(pvscd, pid, token=False,
                            subprotocols=["vsc.v1", "vsc.token.wrong"]).status_code == 401
     assert connect_refused(pvscd, pid, origin="https://evil.example").status_code == 403
+    port_only = "https://127.0.0.2:%d" % pvscd.port  # same port, another host
+    assert connect_refused(pvscd, pid, origin=port_only).status_code == 403
+    assert connect_refused(pvscd, pid, origin=pvscd.base + ".evil.example").status_code == 403
+    connect(pvscd, pid, origin=pvscd.base.replace("https:", "http:")).ws.close()  # wsdump's
     assert connect_refused(pvscd, 999999).status_code == 404
     # Not a WebSocket handshake: a Redfish error, the route stays in the REST API.
     r = pvscd.admin.get(console_path(pid))
