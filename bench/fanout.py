@@ -67,19 +67,41 @@ def wait_port(port, secs=10):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+_pending = {}
+
+
 def readline(proc, secs):
-    """A line of proc's stdout, or '' after secs."""
-    r, _, _ = select.select([proc.stdout], [], [], secs)
-    return proc.stdout.readline() if r else ""
+    """A line of proc's stdout (a pipe, read unbuffered), or '' after secs or at its end."""
+    fd = proc.stdout.fileno()
+    buf = _pending.get(fd, b"")
+    end = time.time() + secs
+    while b"\n" not in buf:
+        left = end - time.time()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        buf += chunk
+    line, nl, rest = buf.partition(b"\n")
+    _pending[fd] = rest if nl else b""
+    return (line + nl).decode() if nl else ""
 
 
 def on_signal(sig, frame):
     raise KeyboardInterrupt
 
 
-def raise_nofile():
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+PIN = {}  # role -> CPUs (--pin): the server on one core, source and viewers on the rest
+
+
+def setup_child(role):
+    def f():
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        if role in PIN:
+            os.sched_setaffinity(0, PIN[role])
+    return f
 
 
 # --- process tree accounting ---------------------------------------------------------
@@ -146,14 +168,15 @@ class Run:
 
     def spawn(self, args, name, **kw):
         log = open(os.path.join(self.tmp, name + ".log"), "w")
+        role = "tools" if name == "source" else "server"
         p = subprocess.Popen(args, stdout=kw.pop("stdout", log), stderr=log, cwd=self.tmp,
-                             preexec_fn=raise_nofile, start_new_session=True, **kw)
+                             preexec_fn=setup_child(role), start_new_session=True, **kw)
         self.procs.append(p)
         return p
 
     def start_source(self, consoles):
         self.source = self.spawn([SRC, "-b", str(self.sc["rate"]), "-r", "15"] + consoles,
-                                 "source", stdout=subprocess.PIPE, text=True)
+                                 "source", stdout=subprocess.PIPE, bufsize=0)
         if consoles[0].startswith("unix-listen:"):
             return {}  # ready once the server has connected to every socket
         ptys = {}
@@ -309,10 +332,10 @@ default_backend = {self.backend}
 
 def measure(run, secs, warm, resume):
     view = subprocess.Popen([VIEW, "-d", str(secs), "-w", str(warm), "-R", str(resume)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            preexec_fn=raise_nofile, start_new_session=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0,
+                            preexec_fn=setup_child("tools"), start_new_session=True)
     run.procs.append(view)
-    view.stdin.write("\n".join(run.targets) + "\n")
+    view.stdin.write(("\n".join(run.targets) + "\n").encode())
     view.stdin.close()
     line = readline(view, 90)
     if not line.startswith("ready"):
@@ -325,11 +348,9 @@ def measure(run, secs, warm, resume):
     peak = 0
     out = ""
     while True:
-        r, _, _ = select.select([view.stdout], [], [], 0.5)
-        now_rss = rss_kib(run.server.pid)
-        peak = max(peak, now_rss[0])
-        if r:
-            out = view.stdout.readline()
+        out = readline(view, 0.5)
+        peak = max(peak, rss_kib(run.server.pid)[0])
+        if out:
             break
         if time.time() - t_ready > secs + warm + 60:
             raise RuntimeError("fanout_view did not finish")
@@ -401,6 +422,8 @@ def main():
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman")
     ap.add_argument("--json", help="also write every result to this file")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="do not pin the server to the last CPU and the bench tools to the others")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)  # stop what we started, whatever stops us
     secs = a.seconds or (5 if a.quick else 20)
@@ -409,11 +432,16 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} missing: run `scripts/deps bench` as root (make bench-fanout)")
     build()
+    cpus = sorted(os.sched_getaffinity(0))
+    if not a.no_pin and len(cpus) >= 2:
+        PIN.update(server={cpus[-1]}, tools=set(cpus[:-1]))
     results = []
     host = os.uname()
     print(f"# fan-out: {host.nodename} {host.release}, {os.cpu_count()} CPUs, "
           f"{secs:g} s per run (+{warm:g} s warm-up), stalled viewer resumes "
-          f"{resume:g} s before the end; {time.strftime('%Y-%m-%d %H:%M %Z')}", flush=True)
+          f"{resume:g} s before the end; "
+          f"{'server on CPU %s, source and viewers on %s; ' % (cpus[-1], cpus[:-1]) if PIN else ''}"
+          f"{time.strftime('%Y-%m-%d %H:%M %Z')}", flush=True)
     for scen in a.scenarios.split(","):
         for backend in a.backends.split(","):
             for server in a.servers.split(","):
@@ -426,12 +454,18 @@ def main():
                 except Exception as e:  # one failed run must not lose the others
                     res["error"] = str(e).replace("\n", " ")
                 finally:
+                    if "error" in res or res.get("dead"):
+                        keep = os.path.join(BUILD, f"logs-{scen}-{backend}-{server}")
+                        shutil.rmtree(keep, ignore_errors=True)
+                        shutil.copytree(tmp, keep, ignore=shutil.ignore_patterns("state", "*.sock"))
+                        res["logs"] = keep
                     run.stop()
                     shutil.rmtree(tmp, ignore_errors=True)
                 results.append(res)
                 print(f"  {scen} {backend:4} {server:9}: " + (
                     res.get("error") or
                     f"p99 {fmt_ms(res['p99_us'])} ms, gaps {res['gaps']}, "
+                    f"dead {res['dead']} {res['first_error']} "
                     f"cpu {res['cpu_s']:.2f} s, rss {res['rss_peak_kib'] / 1024:.1f} MiB, "
                     f"source+viewers cpu {res['tools_cpu_s']:.2f} s, load {res['loadavg']:.1f}"),
                     file=sys.stderr, flush=True)

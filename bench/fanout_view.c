@@ -475,6 +475,8 @@ bad:
     fail(v, "");
 }
 
+static void tls_step(struct viewer *v);
+
 static void connected(struct viewer *v)
 {
     int err = 0;
@@ -494,6 +496,7 @@ static void connected(struct viewer *v)
             gnutls_credentials_set(v->tls, GNUTLS_CRD_CERTIFICATE, xcred);
             gnutls_transport_set_int(v->tls, v->fd);
             v->st = S_TLS;
+            tls_step(v); /* the client speaks first */
         } else {
             send_ws_request(v);
         }
@@ -530,8 +533,10 @@ static void on_readable(struct viewer *v)
     uint8_t buf[65536];
     for (int rounds = 0; rounds < 8; rounds++) {
         ssize_t n;
+        /* Before the stream: no more than the handshake buffer holds; the rest waits. */
+        size_t want = v->st == S_STREAM ? sizeof(buf) : sizeof(v->hbuf) - v->hlen;
         if (v->tls) {
-            n = gnutls_record_recv(v->tls, buf, sizeof(buf));
+            n = gnutls_record_recv(v->tls, buf, want);
             if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
                 return;
             if (n < 0) {
@@ -541,7 +546,7 @@ static void on_readable(struct viewer *v)
                 return;
             }
         } else {
-            n = recv(v->fd, buf, sizeof(buf), 0);
+            n = recv(v->fd, buf, want, 0);
             if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return;
         }
@@ -566,11 +571,11 @@ static void on_readable(struct viewer *v)
             memcpy(v->hbuf + v->hlen, buf, (size_t)n);
             v->hlen += (size_t)n;
             handshake(v, now);
-            if (v->st != S_STREAM && v->st != S_DEAD && v->st != S_CONNECTING)
-                continue;
-            return;
+            if (v->st == S_DEAD || v->st == S_CONNECTING)
+                return;
+            continue; /* more handshake, or the stream's first bytes */
         }
-        if ((size_t)n < sizeof(buf) && !(v->tls && gnutls_record_check_pending(v->tls)))
+        if ((size_t)n < want && !(v->tls && gnutls_record_check_pending(v->tls)))
             return;
     }
 }
