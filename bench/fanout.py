@@ -43,6 +43,8 @@ SCENARIOS = {
     "A": dict(k=64, n=8, rate=BAUD_BPS, title="K=64 x N=8 at 115200 baud"),
     "B": dict(k=64, n=32, rate=BAUD_BPS, title="K=64 x N=32 (2,048 viewers) at 115200 baud"),
     "C": dict(k=1, n=32, rate=0, title="K=1 flat out to 32 viewers"),
+    # Not in the default set: a load light enough that no process waits for a CPU here.
+    "L": dict(k=8, n=8, rate=BAUD_BPS, title="K=8 x N=8 at 115200 baud (light load)"),
 }
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -374,12 +376,12 @@ def table(results, scen):
     out = [f"\n### {scen}: {SCENARIOS[scen]['title']} (+1 stalled viewer on console 0)\n",
            "| server | backend | viewers ok | KB/s per viewer min / median | p50 ms | p99 ms "
            "| p99.9 ms | gaps (viewers) | unannounced | stalled viewer: records / gaps / "
-           "missed-notice bytes | CPU s (% core) | RSS MiB start / peak |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "missed-notice bytes | CPU s (% core) | RSS MiB start / peak | bench tools CPU |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if "error" in r:
             out.append(f"| {r['server']} | {r['backend']} | failed: {r['error'][:120]} "
-                       "| | | | | | | | | |")
+                       "| | | | | | | | | | |")
             continue
         out.append(
             f"| {r['server']} | {r['backend']} | {r['ready']}/{r['viewers']}"
@@ -389,7 +391,8 @@ def table(results, scen):
             f"| {r['gaps']} ({r['viewers_with_gaps']}) | {r['viewers_with_unannounced_gaps']} "
             f"| {r['stalled_records']} / {r['stalled_gaps']} / {r['stalled_missed_bytes']} "
             f"| {r['cpu_s']:.2f} ({100 * r['cpu_s'] / r['window_s']:.0f}%) "
-            f"| {r['rss_start_kib'] / 1024:.1f} / {r['rss_peak_kib'] / 1024:.1f} |")
+            f"| {r['rss_start_kib'] / 1024:.1f} / {r['rss_peak_kib'] / 1024:.1f} "
+            f"| {100 * r['tools_cpu_s'] / r['window_s']:.0f}% |")
     # Ratios: each vscd mode against the better anchor on the same backend.
     for backend in sorted({r["backend"] for r in rows}):
         anchors = [r for r in rows if r["backend"] == backend and "error" not in r
@@ -403,7 +406,9 @@ def table(results, scen):
                 continue
             cpu = v["cpu_s"] / best_cpu["cpu_s"] if best_cpu["cpu_s"] else float("inf")
             p99 = (v["p99_us"] / best_p99["p99_us"]) if best_p99["p99_us"] > 0 else float("nan")
-            out.append(f"\n{v['server']}/{backend}: CPU {cpu:.2f}x {best_cpu['server']}'s, "
+            if not out[-1].startswith("- "):
+                out.append("")
+            out.append(f"- {v['server']}/{backend}: CPU {cpu:.2f}x {best_cpu['server']}'s, "
                        f"p99 {p99:.2f}x {best_p99['server']}'s")
     return "\n".join(out)
 
@@ -422,9 +427,16 @@ def main():
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman")
     ap.add_argument("--json", help="also write every result to this file")
+    ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the server to the last CPU and the bench tools to the others")
     a = ap.parse_args()
+    if a.report:
+        with open(a.report) as f:
+            results = json.load(f)
+        for scen in dict.fromkeys(r["scenario"] for r in results):
+            print(table(results, scen))
+        return
     signal.signal(signal.SIGTERM, on_signal)  # stop what we started, whatever stops us
     secs = a.seconds or (5 if a.quick else 20)
     warm, resume = (1, 1) if a.quick else (2, 2)
