@@ -531,7 +531,9 @@ static void tls_step(struct viewer *v)
 static void on_readable(struct viewer *v)
 {
     uint8_t buf[65536];
-    for (int rounds = 0; rounds < 8; rounds++) {
+    /* Level-triggered: a busy socket is read again on the next wake-up. What GnuTLS has
+     * already decrypted is not on the socket any more, so that is always read now. */
+    for (int rounds = 0; rounds < 8 || (v->tls && gnutls_record_check_pending(v->tls)); rounds++) {
         ssize_t n;
         /* Before the stream: no more than the handshake buffer holds; the rest waits. */
         size_t want = v->st == S_STREAM ? sizeof(buf) : sizeof(v->hbuf) - v->hlen;
