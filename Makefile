@@ -29,7 +29,8 @@ SAN_LIB  := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/service/emb
 SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC))
 
-.PHONY: all deps deps-test deps-bench build run test unit api format format-check bench clean
+.PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
+	bench-fanout clean
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -88,7 +89,7 @@ api:
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
-            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h)
+            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h bench/*.c)
 
 format:
 	clang-format -i $(FORMATTED)
@@ -98,6 +99,18 @@ format-check: deps-test
 
 bench: deps-bench build
 	bench/rest.sh
+
+# Console fan-out: vscd beside conserver and ConMan (docs/BENCHMARKS.md). ARGS=--quick.
+BENCH_CFLAGS = -std=c17 -D_GNU_SOURCE -O2 -g $(WARN)
+$(BUILD)/bench/fanout_src: bench/fanout_src.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lutil
+$(BUILD)/bench/fanout_view: bench/fanout_view.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lgnutls -lm
+
+bench-fanout: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view
+	$(PYTHON) bench/fanout.py $(ARGS)
 
 clean:
 	rm -rf $(BUILD)
