@@ -15,6 +15,15 @@
 
 #define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_LINGER_MS 3000 /* how long a closing connection waits for the peer's close */
+#define WS_PLAIN_BUF 4096 /* small frames of one loop iteration, sent with one send() */
+
+/* The transport for a plain socket: small writes (a frame header, a console record) are
+ * gathered and sent once per loop iteration; large ones go straight to the socket. */
+struct plain_io {
+    int fd;
+    size_t len;
+    uint8_t buf[WS_PLAIN_BUF];
+};
 
 struct ws_conn {
     struct loop *loop;
@@ -25,6 +34,7 @@ struct ws_conn {
     struct loop_deferred flush; /* sends what this iteration queued */
     wslay_event_context_ptr ctx;
     struct ws_transport t;
+    struct plain_io plain; /* t.io when the HTTP layer gave a plain socket */
     uint8_t *extra;
     size_t extra_len, extra_off;
     const struct ws_ops *ops;
@@ -60,6 +70,44 @@ int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
     return rc;
 }
 
+static ssize_t plain_recv(void *io, void *buf, size_t len)
+{
+    struct plain_io *p = io;
+    return recv(p->fd, buf, len, 0);
+}
+
+static int plain_flush(void *io)
+{
+    struct plain_io *p = io;
+    while (p->len) {
+        ssize_t n = send(p->fd, p->buf, p->len, MSG_NOSIGNAL);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
+        memmove(p->buf, p->buf + n, p->len - (size_t)n);
+        p->len -= (size_t)n;
+    }
+    return 0;
+}
+
+static ssize_t plain_send(void *io, const void *data, size_t len)
+{
+    struct plain_io *p = io;
+    if (p->len + len > sizeof(p->buf)) {
+        int rc = plain_flush(p);
+        if (rc < 0) {
+            errno = rc == -EAGAIN ? EAGAIN : EIO;
+            return -1;
+        }
+    }
+    if (len >= sizeof(p->buf)) /* nothing buffered now: no reordering */
+        return send(p->fd, data, len, MSG_NOSIGNAL);
+    memcpy(p->buf + p->len, data, len);
+    p->len += len;
+    return (ssize_t)len;
+}
+
+static const struct ws_io_ops plain_ops = {plain_recv, plain_send, plain_flush};
+
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
     (void)flags;
@@ -71,7 +119,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         ws->extra_off += n;
         return (ssize_t)n;
     }
-    ssize_t n = ws->t.io_ops ? ws->t.io_ops->recv(ws->t.io, buf, len) : recv(ws->t.fd, buf, len, 0);
+    ssize_t n = ws->t.io_ops->recv(ws->t.io, buf, len);
     if (n > 0)
         return n;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -86,8 +134,7 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
 {
     (void)flags;
     struct ws_conn *ws = user;
-    ssize_t n = ws->t.io_ops ? ws->t.io_ops->send(ws->t.io, data, len)
-                             : send(ws->t.fd, data, len, MSG_NOSIGNAL);
+    ssize_t n = ws->t.io_ops->send(ws->t.io, data, len);
     if (n >= 0)
         return n;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -145,7 +192,7 @@ static void on_reaper(struct loop_timer *t)
 /* Bytes the transport accepted but has not written: 0, -EAGAIN, or -EIO. */
 static int transport_flush(struct ws_conn *ws)
 {
-    return ws->t.io_ops ? ws->t.io_ops->flush(ws->t.io) : 0;
+    return ws->t.io_ops->flush(ws->t.io);
 }
 
 /* Reads (when `readable`) and writes what wslay wants; updates the epoll interest. */
@@ -213,6 +260,11 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
     }
     ws->loop = loop;
     ws->t = *t;
+    if (!ws->t.io_ops) {
+        ws->plain.fd = t->fd;
+        ws->t.io_ops = &plain_ops;
+        ws->t.io = &ws->plain;
+    }
     ws->ops = ops;
     ws->owner = owner;
     ws->reaper = (struct loop_timer){.cb = on_reaper, .data = ws};

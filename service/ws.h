@@ -48,7 +48,7 @@ struct ws_io_ops {
 /* The upgraded byte stream, from the HTTP layer. */
 struct ws_transport {
     int fd;                         /* what the loop watches */
-    const struct ws_io_ops *io_ops; /* NULL: recv()/send() on fd */
+    const struct ws_io_ops *io_ops; /* NULL: a plain socket (buffered by ws.c) */
     void *io;
     const void *extra; /* bytes the HTTP layer read past the request (copied) */
     size_t extra_len;

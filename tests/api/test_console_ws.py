@@ -288,3 +288,32 @@ def test_stalled_client_does_not_hold_back_another(pvscd):
         stalled.close()
         reader.close()
         vm.close()
+
+
+def test_console_over_plain_http(tmp_path):
+    """--insecure-http (loopback): the WebSocket is on the plain socket, whose small
+    frames ws.c gathers into one send per loop iteration; bytes arrive whole and in order,
+    and input reaches the VM."""
+    from conftest import Client, Vscd
+    from helpers_ports import stream_through
+    v = Vscd(str(tmp_path / "s"), http=True).start()
+    try:
+        login = Client(v.base)
+        token, _ = login.login("admin", ADMIN_PASSWORD)
+        admin = Client(v.base, token=token)
+        port = allocate_ok(admin, Backend="unix")["Ports"][0]
+        vm = FakeUnixVM.connect_retry(port["BindPath"])
+        url = v.base.replace("http://", "ws://") + console_path(port["Id"])
+        ws = websocket.create_connection(url, header=["X-Auth-Token: " + token], origin=v.base,
+                                         timeout=10)
+        small = b"".join(b"<%d>" % i for i in range(3000))  # many small records
+        assert stream_through(vm, ws, small) == small
+        big = bytes(range(256)) * 4096 * 4
+        assert stream_through(vm, ws, big) == big
+        ws.send_binary(b"typed\r")
+        vm.sock.setblocking(True)
+        vm.read_until(b"typed\r")
+        ws.close()
+        vm.close()
+    finally:
+        v.stop()
