@@ -28,6 +28,7 @@ struct cw {
     int64_t since; /* unix seconds */
     uint64_t missed_reported;
     uint64_t stuck_since_ms; /* its queue was full and it read nothing since; 0: not */
+    bool overflow;           /* control messages piled up past the slack: drop it */
     struct loop_timer check;
 };
 
@@ -209,6 +210,17 @@ static struct session *cw_session(struct cw *cw)
 
 static void send_json(struct cw *cw, json_t *msg)
 {
+    if (ws_queued(cw->ws) >= CONSOLE_WS_QUEUE_MAX + CONSOLE_WS_CONTROL_SLACK) {
+        /* Never grow without bound (a client that sends and never reads): it is dropped
+         * from on_check(), at the end of this loop iteration, not here in some caller's
+         * walk over the console's readers. */
+        json_decref(msg);
+        if (!cw->overflow) {
+            cw->overflow = true;
+            loop_timer_arm(&cw->app->loop, &cw->check, 0);
+        }
+        return;
+    }
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (text)
@@ -373,12 +385,19 @@ static void on_check(struct loop_timer *t)
         return;
     }
     uint64_t limit_ms = (uint64_t)cw->app->cfg.console_stall_timeout * 1000;
-    if (cw->stuck_since_ms && loop_now_ms() - cw->stuck_since_ms >= limit_ms) {
+    bool stalled = cw->stuck_since_ms && loop_now_ms() - cw->stuck_since_ms >= limit_ms;
+    if (stalled || cw->overflow) {
         cw->port->console.slow_readers_dropped++;
-        log_warn("console %lld: dropping '%s' (connection %llu): read nothing for %lld s with "
-                 "a full queue",
-                 (long long)cw->port->id, cw->reader.user, (unsigned long long)cw->id,
-                 (long long)cw->app->cfg.console_stall_timeout);
+        if (cw->overflow)
+            log_warn("console %lld: dropping '%s' (connection %llu): control messages queued "
+                     "past %d KiB (it sends without reading)",
+                     (long long)cw->port->id, cw->reader.user, (unsigned long long)cw->id,
+                     (CONSOLE_WS_QUEUE_MAX + CONSOLE_WS_CONTROL_SLACK) / 1024);
+        else
+            log_warn("console %lld: dropping '%s' (connection %llu): read nothing for %lld s "
+                     "with a full queue",
+                     (long long)cw->port->id, cw->reader.user, (unsigned long long)cw->id,
+                     (long long)cw->app->cfg.console_stall_timeout);
         cw_end(cw, WS_POLICY, "too slow");
         return;
     }

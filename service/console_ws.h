@@ -26,6 +26,9 @@
 #define CONSOLE_WS_MSG_MAX       (64 * 1024)  /* largest message accepted from a client */
 #define CONSOLE_WS_FRAME_MAX     (16 * 1024)  /* largest output frame */
 #define CONSOLE_WS_QUEUE_MAX     (256 * 1024) /* output queued per client at most */
+/* Control messages (notices, announcements) may queue this far past CONSOLE_WS_QUEUE_MAX;
+ * a client that lets them pile up beyond it (sending without reading) is dropped. */
+#define CONSOLE_WS_CONTROL_SLACK (64 * 1024)
 
 struct vsc_app;
 struct port;

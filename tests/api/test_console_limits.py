@@ -46,3 +46,25 @@ def test_stalled_viewer_is_dropped_and_counted(make_vscd):
     reader.close()
     stalled.close()
     vm.close()
+
+
+def test_client_that_sends_without_reading_is_dropped(make_vscd):
+    """Every unknown control message earns a notice; a client that keeps sending and never
+    reads would make them pile up. Past 256 + 64 KiB queued it is dropped at once, counted
+    like a stalled viewer, and vscd's memory does not follow its sending."""
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    pid = allocate_ok(v.admin, Backend="unix")["Ports"][0]["Id"]
+    ws = open_console(v, token, pid, rcvbuf=4096)
+    sent = 0
+    try:
+        for _ in range(200000):  # 200,000 notices of ~40 bytes: 8 MB if nothing stopped it
+            ws.send('{"type":"nonsense"}')
+            sent += 1
+    except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+        pass  # dropped while sending: that is the point
+    wait_for(lambda: port_oem(v.admin, pid)["SlowClientsDropped"] == 1, timeout=10,
+             what="the client dropped")
+    assert "it sends without reading" in v.read_log()
+    wait_port_field(v.admin, pid, "AttachedClients", 0)
+    ws.close()
