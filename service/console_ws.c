@@ -519,6 +519,19 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     return cw->ws;
 }
 
+void console_ws_rights_changed(struct ports *ps)
+{
+    for (struct port *p = ps->ports; p; p = p->next) {
+        for (struct console_reader *r = p->console.readers, *next; r; r = next) {
+            next = r->next;
+            if (r->notify != on_output || (cw_refresh_rights(r->data) & PORT_RIGHT_WATCH))
+                continue;
+            log_info("console %lld: '%s' may no longer watch", (long long)p->id, r->user);
+            cw_end(r->data, WS_POLICY, "access revoked");
+        }
+    }
+}
+
 void console_ws_port_closing(struct port *p)
 {
     for (struct console_reader *r = p->console.readers, *next; r; r = next) {

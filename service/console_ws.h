@@ -73,6 +73,11 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
 /* The port is going away: closes its WebSockets (1001). */
 void console_ws_port_closing(struct port *p);
 
+/* Access rules or accounts changed: every open console connection re-reads its rights;
+ * one that may no longer watch is closed (1008 "access revoked"). */
+struct ports;
+void console_ws_rights_changed(struct ports *ps);
+
 /* The port's console connections, as Oem.Vsc.Attached entries (new reference). */
 json_t *console_ws_connections(const struct port *p);
 

@@ -11,6 +11,7 @@
  */
 #include "app.h"
 #include "base_registry.h"
+#include "console_ws.h"
 #include "db_accounts.h"
 #include "db_acl.h"
 #include "jsonbody.h"
@@ -180,8 +181,10 @@ static int read_new_rule(struct rf_request *req, const struct jb_value *v, struc
 /* After a committed change: the in-memory copy follows the database. 0 or -1 (500). */
 static int rules_changed(struct rf_request *req, struct rf_response *r)
 {
-    if (port_acl_load(&req->app->acl, &req->app->db) == 0)
+    if (port_acl_load(&req->app->acl, &req->app->db) == 0) {
+        console_ws_rights_changed(&req->app->ports); /* open consoles follow at once */
         return 0;
+    }
     rf_error(r, 500, msg_internal_error());
     return -1;
 }

@@ -6,6 +6,7 @@
 #include "app.h"
 #include "auth.h"
 #include "base_registry.h"
+#include "console_ws.h"
 #include "db_accounts.h"
 #include "jsonbody.h"
 #include "log.h"
@@ -359,6 +360,7 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
     auth_account_changed(&req->app->auth, a.id);
     if (strcmp(a.user, updated.user) != 0)
         port_acl_load(&req->app->acl, &req->app->db); /* rules show the new name */
+    console_ws_rights_changed(&req->app->ports);      /* a new role or name: new rights */
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
 }
 

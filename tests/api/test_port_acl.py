@@ -4,6 +4,7 @@
 and the console WebSocket refusing a user whom a rule denies Watch."""
 import sqlite3
 import ssl
+import time
 
 import pytest
 import websocket
@@ -349,3 +350,33 @@ def test_console_websocket_refuses_a_user_denied_watch(make_vscd):
     v.admin.delete(grant["@odata.id"])
     v.admin.delete(deny["@odata.id"])
     assert ws_status(v, pid, token) == 101
+
+
+def closed_with(ws, timeout=5):
+    """Reads until the server closes; returns (code, reason)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ws.settimeout(max(0.05, deadline - time.time()))
+        try:
+            op, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketConnectionClosedException:
+            return None, None
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            return int.from_bytes(data[:2], "big"), data[2:].decode()
+    raise AssertionError("the server did not close the socket")
+
+
+def test_a_rule_denying_watch_closes_open_consoles(make_vscd):
+    """A rule applies to connections already open, not only to the next ones: a viewer
+    whose Watch is taken away is closed at once (1008 "access revoked"); others stay."""
+    v = make_vscd()
+    ro = make_user(v.admin, "watcher", "ReadOnly")
+    token, _ = Client(v.base).login("watcher", ro.password)
+    admin_token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+    pid = allocate_ok(v.admin, Backend="unix")["Ports"][0]["Id"]
+    viewer, admin_ws = ws_connect(v, pid, token), ws_connect(v, pid, admin_token)
+    add(v.admin, pid, RoleId="ReadOnly", Right="Watch", Effect="Deny")
+    assert closed_with(viewer) == (1008, "access revoked")
+    admin_ws.send('{"type":"ping"}')
+    assert any('"pong"' in admin_ws.recv() for _ in range(8))  # the administrator stays
+    admin_ws.close()
