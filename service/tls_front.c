@@ -23,13 +23,13 @@ struct tls_conn {
     struct loop_watch app; /* our end of the socketpair; libmicrohttpd has the other */
     struct loop_timer linger;
     bool handshaken;
-    bool net_eof;           /* the client will send no more: the app side was shut for writing */
-    bool app_eof;           /* libmicrohttpd closed its end: send what is left, then close */
-    bool send_again;        /* gnutls_record_send said EAGAIN: call it again with `out` */
-    bool adopted;           /* a WebSocket took the TLS stream over (tls_front_adopt) */
-    int mhd_fd;             /* libmicrohttpd's end of the socketpair */
-    size_t inflight;        /* bytes of `out` in the record gnutls is still sending */
-    uint8_t in[RECORD_MAX]; /* client -> libmicrohttpd, decrypted */
+    bool net_eof;    /* the client will send no more: the app side was shut for writing */
+    bool app_eof;    /* libmicrohttpd closed its end: send what is left, then close */
+    bool send_again; /* gnutls_record_send said EAGAIN: call it again with `out` */
+    bool adopted;    /* a WebSocket took the TLS stream over (tls_front_adopt) */
+    int mhd_fd;      /* libmicrohttpd's end of the socketpair */
+    size_t inflight; /* bytes of `out` in the record gnutls is still sending */
+    uint8_t *in;     /* RECORD_MAX: client -> libmicrohttpd, decrypted; freed once adopted */
     size_t in_len, in_off;
     uint8_t out[RECORD_MAX]; /* libmicrohttpd -> client, to encrypt */
     size_t out_len;
@@ -60,6 +60,7 @@ static void conn_free(struct tls_conn *c)
     if (c->app.active)
         loop_del(f->loop, &c->app);
     gnutls_deinit(c->session);
+    free(c->in);
     close(c->net.fd);
     close(c->app.fd);
     free(c);
@@ -82,7 +83,7 @@ static int pump_in(struct tls_conn *c)
         }
         if (c->net_eof)
             return 0;
-        ssize_t n = gnutls_record_recv(c->session, c->in, sizeof(c->in));
+        ssize_t n = gnutls_record_recv(c->session, c->in, RECORD_MAX);
         if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
             return 0;
         if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION) {
@@ -235,22 +236,27 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
 {
     int sv[2];
     struct tls_conn *c = calloc(1, sizeof(*c));
-    if (!c || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+    uint8_t *in = malloc(RECORD_MAX);
+    if (!c || !in || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+        free(in);
         free(c);
         close(fd);
         return;
     }
+    c->in = in;
     c->mhd_fd = sv[1];
     if (MHD_add_connection(f->mhd, sv[1], peer, peerlen) != MHD_YES) {
         /* libmicrohttpd closed sv[1]: over a limit (logged by it) */
         close(sv[0]);
         close(fd);
+        free(c->in);
         free(c);
         return;
     }
     if (session_new(f, fd, &c->session) < 0) {
         close(sv[0]); /* libmicrohttpd sees the end and drops its side */
         close(fd);
+        free(c->in);
         free(c);
         return;
     }
@@ -419,6 +425,8 @@ struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extr
     if (c->app.active)
         loop_del(f->loop, &c->app);
     loop_timer_cancel(f->loop, &c->linger);
+    free(c->in); /* the WebSocket reads the session itself from now on */
+    c->in = NULL;
     c->adopted = true;
     return c;
 }
