@@ -92,7 +92,7 @@ static int pump_in(struct tls_conn *c)
             return 0;
         }
         if (n < 0)
-            return gnutls_error_is_fatal((int)n) ? -1 : 0;
+            return -1; /* renegotiation and every other error: we do not go on */
         c->in_len = (size_t)n;
         c->in_off = 0;
     }
