@@ -571,6 +571,8 @@ int port_pump_output(struct port *p, int fd)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0) {
             console_output(&p->console, buf, (size_t)n);
+            if ((size_t)n < sizeof(buf))
+                return 0; /* drained for now: the (level-triggered) watch says when more comes */
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
