@@ -96,16 +96,12 @@ static void parse_protocols(const char *list, bool *v1, char *token, char *ticke
 
 /* A ticket (console_ticket.h) stands for its session's token; it is redeemed against the
  * port named in the path, existing or not, so a refusal says nothing about ports. */
-static const char *ticket_token(struct vsc_app *app, const char *path, const char *ticket)
+static const char *ticket_token(struct vsc_app *app, const char *port_id, const char *ticket)
 {
-    char norm[1024], session_id[SESSION_ID_LEN + 1];
-    struct router_match m;
-    if (!ticket || !*ticket || strlen(path) >= sizeof(norm))
+    char session_id[SESSION_ID_LEN + 1];
+    if (!ticket || !*ticket || !port_id || !rf_canonical_id(port_id))
         return "";
-    router_normalize(path, norm, sizeof(norm));
-    if (router_find(norm, HTTP_GET, &m) != ROUTER_FOUND || !rf_canonical_id(m.params[1]))
-        return "";
-    if (console_ticket_redeem(&app->tickets, ticket, strtoll(m.params[1], NULL, 10), loop_now_ms(),
+    if (console_ticket_redeem(&app->tickets, ticket, strtoll(port_id, NULL, 10), loop_now_ms(),
                               session_id) < 0)
         return "";
     struct session *s = auth_session_find(&app->auth, session_id);
@@ -127,11 +123,15 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
                      struct console_ws_ticket *t, struct rf_response *r)
 {
     memset(t, 0, sizeof(*t));
+    char norm[1024];
+    struct router_match m;
+    router_normalize(in->path, norm, sizeof(norm));
+    bool routed = router_find(norm, HTTP_GET, &m) == ROUTER_FOUND; /* refused below, after 401 */
     char token[SECRET_TOKEN_LEN + 8], ticket[SECRET_TOKEN_LEN + 8];
     parse_protocols(in->protocols, &t->protocol_v1, token, ticket, sizeof(token));
     const char *cred = in->x_auth_token && *in->x_auth_token ? in->x_auth_token : token;
     if (!*cred)
-        cred = ticket_token(app, in->path, in->ticket ? in->ticket : ticket);
+        cred = ticket_token(app, routed ? m.params[1] : NULL, in->ticket ? in->ticket : ticket);
     struct rf_identity who = {0};
     /* Tokens only: a session, never a password per connection (and no worker wait). */
     if (!*cred || auth_request(&app->auth, NULL, NULL, cred, in->tls, &who) != AUTH_OK ||
@@ -143,10 +143,7 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
         rf_error(r, 403, msg_access_denied(in->origin));
         return -1;
     }
-    char norm[1024];
-    struct router_match m;
-    router_normalize(in->path, norm, sizeof(norm));
-    if (router_find(norm, HTTP_GET, &m) != ROUTER_FOUND) {
+    if (!routed) {
         rf_error(r, 404, msg_resource_missing_at_uri(norm));
         return -1;
     }
