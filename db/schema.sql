@@ -1,4 +1,4 @@
--- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 4).
+-- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 5).
 -- Reference only: vscd applies the numbered migrations; a unit test checks that this file
 -- and the migrated schema have the same tables, columns and indexes.
 CREATE TABLE settings (
@@ -66,3 +66,26 @@ CREATE TRIGGER port_access_rules_port_freed AFTER UPDATE OF freed_at ON ports
 BEGIN
     DELETE FROM port_access_rules WHERE port_id = NEW.id;
 END;
+
+-- 0005
+CREATE TABLE console_state_rules (
+    rule_id    TEXT NOT NULL UNIQUE CHECK (length(rule_id) BETWEEN 1 AND 64),
+    pattern    TEXT NOT NULL CHECK (length(pattern) BETWEEN 1 AND 256),
+    state      TEXT NOT NULL
+               CHECK (state IN ('Firmware', 'Booting', 'Running', 'Panic', 'Rebooting', 'Off')),
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE console_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    vm_uuid    TEXT NOT NULL REFERENCES vms (uuid),
+    port_idx   INTEGER NOT NULL,
+    created_us INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    previous   TEXT NOT NULL,
+    rule_id    TEXT NOT NULL,
+    line       TEXT NOT NULL,
+    before     TEXT NOT NULL DEFAULT '[]',
+    after      TEXT
+);
+CREATE INDEX console_log_vm ON console_log (vm_uuid, id);

@@ -8,6 +8,7 @@
 #include "auth.h"
 #include "console_ticket.h"
 #include "config.h"
+#include "console_state.h"
 #include "db.h"
 #include "loop.h"
 #include "port_acl.h"
@@ -19,6 +20,7 @@
 #define VSC_VERSION "0.1.0"
 
 struct http_server;
+struct history;
 
 struct vsc_app {
     struct vsc_config cfg;
@@ -30,6 +32,8 @@ struct vsc_app {
     struct ports ports;             /* VMs and their serial ports */
     struct port_acl acl;            /* per-port access rules (port_rights.h) */
     struct console_tickets tickets; /* single-use console WebSocket tickets */
+    struct console_state cstate;    /* console state rules and detection */
+    struct history *history;        /* console output on disk (NULL: off) */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */
@@ -37,5 +41,10 @@ struct vsc_app {
 
 /* ISO 8601 UTC with offset ("2026-11-25T18:50:22+00:00") for a unix time. */
 void app_format_time(int64_t t, char *out, size_t outsz);
+/* The same for microseconds since the epoch, with six decimals. */
+void app_format_time_us(int64_t us, char *out, size_t outsz);
+/* Parses an RFC 3339 date-time (Z or +HH:MM offset, optional fraction) into microseconds
+ * since the epoch. 0 or -EINVAL. */
+int app_parse_time_us(const char *s, int64_t *out);
 
 #endif

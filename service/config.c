@@ -55,6 +55,10 @@ static const struct config_entry config_table[] = {
     INT(console_ring_bytes, "262144", 4096, 67108864, "console history kept in memory per port"),
     INT(console_stall_timeout, "30", 1, 3600,
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
+    INT(console_log_entries, "1000", 10, 100000,
+        "detected console state changes kept per VM (its console LogService's entries)"),
+    INT(history_max_age, "604800", 60, 315360000,
+        "seconds console history and state entries are kept (also after the VM is freed)"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
     INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
 };

@@ -30,6 +30,8 @@ struct vsc_config {
     char default_backend[16];
     int64_t console_ring_bytes;
     int64_t console_stall_timeout;
+    int64_t console_log_entries;
+    int64_t history_max_age;
     char ports_group[64];
     int64_t ipmi_iana;
 };

@@ -13,6 +13,7 @@ const struct db_migration db_migrations[] = {
     {2, "0002_account_lockout", embed_migration_0002},
     {3, "0003_ports", embed_migration_0003},
     {4, "0004_port_access_rules", embed_migration_0004},
+    {5, "0005_console_state", embed_migration_0005},
 };
 const size_t db_migration_count = sizeof(db_migrations) / sizeof(db_migrations[0]);
 

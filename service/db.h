@@ -25,7 +25,7 @@ struct db_migration {
 extern const struct db_migration db_migrations[];
 extern const size_t db_migration_count;
 
-#define DB_STMT_CACHE 48
+#define DB_STMT_CACHE 96
 
 struct db {
     sqlite3 *sql;

@@ -152,6 +152,48 @@ int db_vms_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm), void *
     return stop ? stop : 0;
 }
 
+static void vm_from_row(sqlite3_stmt *st, struct vm *vm, int64_t *freed_at)
+{
+    memset(vm, 0, sizeof(*vm));
+    vm->created_at = sqlite3_column_int64(st, 3);
+    snprintf(vm->uuid, sizeof(vm->uuid), "%s", text(st, 0));
+    snprintf(vm->name, sizeof(vm->name), "%s", text(st, 1));
+    snprintf(vm->host_name, sizeof(vm->host_name), "%s", text(st, 2));
+    *freed_at = sqlite3_column_int64(st, 4);
+}
+
+int db_vm_get(struct db *db, const char *uuid, struct vm *vm, int64_t *freed_at)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT uuid, name, host_name, created_at, freed_at "
+                                   "FROM vms WHERE uuid = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        vm_from_row(st, vm, freed_at);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}
+
+int db_vms_ever_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm, int64_t freed_at),
+                     void *ctx)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT uuid, name, host_name, created_at, freed_at FROM vms "
+                                   "ORDER BY created_at, uuid");
+    if (!st)
+        return -EIO;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct vm vm;
+        int64_t freed_at;
+        vm_from_row(st, &vm, &freed_at);
+        stop = cb(ctx, &vm, freed_at);
+    }
+    sqlite3_reset(st);
+    return stop ? stop : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int db_ports_each(struct db *db, int (*cb)(void *ctx, const struct port *p, const char *vm_uuid),
                   void *ctx)
 {

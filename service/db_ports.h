@@ -21,6 +21,11 @@ int db_port_update(struct db *db, const struct port *p);
 
 /* Calls cb for every active VM / port in ascending order; stops on a non-zero return. */
 int db_vms_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm), void *ctx);
+/* One VM, active or freed (*freed_at 0 when active). */
+int db_vm_get(struct db *db, const char *uuid, struct vm *vm, int64_t *freed_at);
+/* Every VM the service ever had, freed ones too, oldest first. */
+int db_vms_ever_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm, int64_t freed_at),
+                     void *ctx);
 int db_ports_each(struct db *db, int (*cb)(void *ctx, const struct port *p, const char *vm_uuid),
                   void *ctx);
 

@@ -335,6 +335,8 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     struct rf_request req = {.app = app,
                              .client_ip = in->client_ip,
                              .tls = in->tls,
+                             .query = in->query,
+                             .nquery = in->nquery,
                              .async = in->async ? in->async : &local};
     uint32_t allowed = 0;
     struct query q;

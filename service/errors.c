@@ -102,6 +102,20 @@ json_t *rf_error_body(const json_t *messages)
     return err;
 }
 
+const char *rf_query_value(const struct rf_request *req, const char *key, bool *present)
+{
+    for (int i = 0; i < req->nquery; i++) {
+        if (strcmp(req->query[i].key, key) == 0) {
+            if (present)
+                *present = true;
+            return req->query[i].value;
+        }
+    }
+    if (present)
+        *present = false;
+    return NULL;
+}
+
 json_t *rf_link(const char *uri)
 {
     return json_pack("{s:s}", "@odata.id", uri);

@@ -228,8 +228,10 @@ int main(int argc, char **argv)
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||
         setup_signals(&app, &signals) < 0 || worker_start(&app.worker, &app.loop) < 0 ||
-        ports_init(&app.ports, &app) < 0 || http_start(&app) < 0)
+        console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
+        http_start(&app) < 0)
         goto out;
+    console_state_start(&app.cstate);
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
     loop_timer_arm(&app.loop, &app.sweep, SWEEP_INTERVAL_MS);
     log_info("vscd %s ready (service UUID %s)", VSC_VERSION, app.uuid);
@@ -239,6 +241,7 @@ out:
     worker_stop(&app.worker); /* finishes queued jobs and resumes their connections */
     http_stop(&app);
     ports_fini(&app.ports); /* published paths stay: the mapping outlives vscd */
+    console_state_fini(&app.cstate);
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);
         close(signals.fd);

@@ -90,6 +90,7 @@ static struct port *port_new(struct ports *ps, struct vm *vm, const struct port 
     }
     p->console.owner = p;
     p->console.input_ready = on_console_input;
+    console_state_port_init(p);
     return p;
 }
 
@@ -101,6 +102,7 @@ static void port_destroy(struct port *p, bool unpublish)
     console_ws_port_closing(p);
     if (p->ops)
         p->ops->close(p, unpublish);
+    console_state_port_fini(p);
     console_fini(&p->console);
     free(p);
 }
@@ -571,6 +573,7 @@ int port_pump_output(struct port *p, int fd)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0) {
             console_output(&p->console, buf, (size_t)n);
+            console_state_port_output(p, buf, (size_t)n);
             if ((size_t)n < sizeof(buf))
                 return 0; /* drained for now: the (level-triggered) watch says when more comes */
             continue;

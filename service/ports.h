@@ -16,6 +16,7 @@
 #define VSC_PORTS_H
 
 #include "console.h"
+#include "console_state.h"
 #include "loop.h"
 
 #include <limits.h>
@@ -62,6 +63,7 @@ struct vm {
     char name[65];
     char host_name[256];
     int64_t created_at;
+    struct vm_console_state cstate; /* what its consoles say (console_state.h) */
     struct vm *next;
 };
 
@@ -77,6 +79,7 @@ struct port {
     bool enabled;
     struct line_settings line;
     struct console console;
+    struct port_console_state cstate; /* its state detector (console_state.h) */
     enum port_state state;
     char error[128];
     void *backend;        /* the backend's own state */

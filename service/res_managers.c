@@ -3,6 +3,7 @@
  * service's facts and limits; Actions.Oem the hypervisor's port commands (res_port_actions.c).
  */
 #include "app.h"
+#include "db_ports.h"
 #include "resources.h"
 
 #include <string.h>
@@ -39,16 +40,40 @@ static json_t *oem_actions(void)
     return json_pack("{s:o}", "Oem", actions);
 }
 
+static int add_history(void *ctx, const struct vm *vm, int64_t freed_at)
+{
+    struct vsc_app *app = ((void **)ctx)[0];
+    json_t *links = ((void **)ctx)[1];
+    char uri[160];
+    if (!freed_at || rf_console_history_kept(app, vm->uuid)) {
+        rf_console_log_uri(vm->uuid, uri, sizeof(uri));
+        json_array_append_new(links, rf_link(uri));
+    }
+    return 0;
+}
+
+/* The console LogServices of every VM, active or freed, with anything kept. */
+static json_t *console_histories(struct vsc_app *app)
+{
+    json_t *links = json_array();
+    void *ctx[2] = {app, links};
+    db_vms_ever_each(&app->db, add_history, ctx);
+    return links;
+}
+
 static json_t *oem_facts(struct vsc_app *app)
 {
     const struct vsc_config *cfg = &app->cfg;
-    return json_pack("{s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:s}}", "Vsc", "@odata.type",
-                     "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime",
-                     app->started_iso, "DatabaseSchemaVersion", db_user_version(&app->db),
-                     "SessionsSurviveRestart", 0, "MaxPorts", (json_int_t)cfg->max_ports,
-                     "MaxPortsPerVM", (json_int_t)cfg->max_ports_per_vm, "PortsInUse",
-                     (json_int_t)ports_count(&app->ports, NULL), "DefaultBackend",
-                     cfg->default_backend);
+    json_t *histories = console_histories(app);
+    return json_pack(
+        "{s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:s, s:o, s:o, s:I}}", "Vsc", "@odata.type",
+        "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime", app->started_iso,
+        "DatabaseSchemaVersion", db_user_version(&app->db), "SessionsSurviveRestart", 0, "MaxPorts",
+        (json_int_t)cfg->max_ports, "MaxPortsPerVM", (json_int_t)cfg->max_ports_per_vm,
+        "PortsInUse", (json_int_t)ports_count(&app->ports, NULL), "DefaultBackend",
+        cfg->default_backend, "ConsoleStateRules",
+        rf_link(MANAGER_URI "/Oem/Vsc/ConsoleStateRules"), "ConsoleHistories", histories,
+        "ConsoleHistories@odata.count", (json_int_t)json_array_size(histories));
 }
 
 static void get_manager(struct rf_request *req, struct rf_response *r)

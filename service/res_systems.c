@@ -67,6 +67,33 @@ static json_t *serial_console(struct rf_request *req, const struct vm *vm)
                      console, "Interactive", 1);
 }
 
+/* Status, PowerState and BootProgress from what the VM's console said (console_state.h). */
+static void add_console_state(json_t *sys, const struct vm *vm)
+{
+    const struct vm_console_state *cs = &vm->cstate;
+    struct vm_state_view v;
+    console_state_view(cs->state, &v);
+    json_object_set_new(sys, "Status",
+                        json_pack("{s:s, s:s}", "State", v.status_state, "Health", v.health));
+    json_object_set_new(sys, "PowerState", json_string(v.power_state));
+    json_t *oem =
+        json_pack("{s:s, s:s, s:I}", "@odata.type", "#Vsc.v1_0_0.ComputerSystem", "ConsoleState",
+                  vm_state_name(cs->state), "StateChangesSuppressed", (json_int_t)cs->suppressed);
+    if (cs->since_us) {
+        char when[40];
+        app_format_time_us(cs->since_us, when, sizeof(when));
+        json_t *bp = json_pack("{s:s, s:s}", "LastState", v.boot_last_state, "LastStateTime", when);
+        if (v.boot_oem_state)
+            json_object_set_new(bp, "OemLastState", json_string(v.boot_oem_state));
+        json_object_set_new(sys, "BootProgress", bp);
+        json_object_set_new(oem, "ConsoleStateTime", json_string(when));
+        json_object_set_new(oem, "ConsoleStateLine", json_string(cs->line));
+        json_object_set_new(oem, "ConsoleStateRule", json_string(cs->rule_id));
+        json_object_set_new(oem, "ConsoleStatePort", json_integer(cs->port_idx));
+    }
+    json_object_set_new(sys, "Oem", json_pack("{s:o}", "Vsc", oem));
+}
+
 static void get_system(struct rf_request *req, struct rf_response *r)
 {
     struct vm *vm = ports_find_vm(&req->app->ports, req->params[0]);
@@ -74,14 +101,16 @@ static void get_system(struct rf_request *req, struct rf_response *r)
         rf_not_found(r, "ComputerSystem", req->params[0]);
         return;
     }
-    char uri[96];
+    char uri[96], logs[128];
     rf_system_uri(vm, uri, sizeof(uri));
+    snprintf(logs, sizeof(logs), "%s/LogServices", uri);
     json_t *ports = port_links(&req->app->ports, vm);
-    json_t *sys = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "@odata.id", uri,
-                            "@odata.type", "#ComputerSystem.v1_27_0.ComputerSystem", "Id", vm->uuid,
-                            "Name", vm->name, "SystemType", "Virtual", "UUID", vm->uuid,
-                            "Description", "A virtual machine whose serial ports vsc serves",
-                            "Status", "State", "Enabled", "Health", "OK");
+    json_t *sys =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "@odata.id", uri, "@odata.type",
+                  "#ComputerSystem.v1_27_0.ComputerSystem", "Id", vm->uuid, "Name", vm->name,
+                  "SystemType", "Virtual", "UUID", vm->uuid, "Description",
+                  "A virtual machine whose serial ports vsc serves", "LogServices", rf_link(logs));
+    add_console_state(sys, vm);
     if (vm->host_name[0])
         json_object_set_new(sys, "HostName", json_string(vm->host_name));
     json_t *console = serial_console(req, vm);

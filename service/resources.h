@@ -6,6 +6,7 @@
 #ifndef VSC_RESOURCES_H
 #define VSC_RESOURCES_H
 
+#include "ports.h"
 #include "router.h"
 
 extern const struct route_table root_routes;
@@ -23,6 +24,9 @@ extern const struct route_table ipmi_routes;
 extern const struct route_table console_ticket_routes;
 extern const struct route_table access_rule_routes;
 extern const struct route_table console_routes;
+extern const struct route_table log_service_routes;
+extern const struct route_table transcript_routes;
+extern const struct route_table state_rule_routes;
 
 /* IpmiRequest's ActionInfo Parameters (new reference). */
 json_t *rf_ipmi_action_params(void);
@@ -58,6 +62,29 @@ struct port *rf_target_port(struct rf_request *req, struct rf_response *r);
 
 /* True when {id} (params[0]) names our Manager; else 404 recorded in r. */
 bool rf_is_our_manager(struct rf_request *req, struct rf_response *r);
+
+/* ---- a VM's console LogService (res_log_services.c, res_console_transcript.c) ---- */
+
+struct vsc_app;
+struct db_console_entry;
+
+/* The VM a LogServices URI names ({id} = params[0]): active, or freed with history kept. */
+struct rf_log_target {
+    struct vm vm;
+    struct vm *live; /* NULL when freed */
+    int64_t freed_at;
+};
+/* 0, or -1 with 404 (or 500) recorded in r. */
+int rf_log_target(struct rf_request *req, struct rf_response *r, struct rf_log_target *t);
+/* /redfish/v1/Systems/<uuid>/LogServices/Console */
+void rf_console_log_uri(const char *vm_uuid, char *out, size_t outsz);
+/* Whether anything of a VM's console is kept: state entries or output history. */
+bool rf_console_history_kept(struct vsc_app *app, const char *vm_uuid);
+/* A LogEntry of the console LogService (new reference). */
+json_t *rf_console_entry_json(const struct vm *vm, const struct db_console_entry *e);
+/* Whether the output history holds anything of the VM; its extent into a LogService's Oem. */
+bool console_history_kept(struct vsc_app *app, const char *vm_uuid);
+void console_history_describe(struct vsc_app *app, const char *vm_uuid, json_t *oem);
 
 #define MANAGER_ID  "bmc"
 #define MANAGER_URI "/redfish/v1/Managers/" MANAGER_ID

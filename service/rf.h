@@ -50,12 +50,20 @@ struct rf_identity {
     struct session *session; /* NULL for Basic authentication */
 };
 
+/* A query parameter as the client sent it (decoded). */
+struct rf_query_param {
+    const char *key, *value; /* value may be NULL ("?flag") */
+};
+
 struct rf_request {
     enum http_method method;
     const char *path; /* normalized: no trailing slash */
     char params[RF_MAX_PARAMS][RF_PARAM_MAX];
     int nparams;
     json_t *body; /* POST/PATCH: the parsed JSON object; borrowed */
+    /* The query parameters; dispatch checked the $-ones, the rest are the handler's. */
+    const struct rf_query_param *query;
+    int nquery;
     struct rf_identity who;
     /* Granted only through ConfigureSelf: the handler must check the target is the
      * caller's own account or session. */
@@ -98,6 +106,10 @@ json_t *rf_error_body(const json_t *messages);
 /* A collection body with @odata.id/@odata.type/Name/Members/Members@odata.count. */
 json_t *rf_collection(const char *odata_id, const char *odata_type, const char *name);
 void rf_collection_add(json_t *collection, const char *member_uri);
+
+/* The value of query parameter `key` (first occurrence); NULL when absent. `*present`
+ * (may be NULL) tells a valueless "?key" from an absent one. */
+const char *rf_query_value(const struct rf_request *req, const char *key, bool *present);
 
 /* {"@odata.id": uri} */
 json_t *rf_link(const char *uri);

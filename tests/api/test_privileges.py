@@ -26,6 +26,9 @@ LOCAL_PROPERTY_OVERRIDES = {
 }
 LOCAL_URI_OVERRIDES = {
     ("/redfish/v1/Managers/{id}/Actions/Oem/Vsc.SendInput", "POST"): [frozenset({"Login"})],
+    # The registry's SubordinateOverrides for a LogService under a ComputerSystem.
+    ("/redfish/v1/Systems/{id}/LogServices/Console/Actions/LogService.ClearLog", "POST"):
+        [frozenset({"ConfigureComponents"})],
 }
 for _entity, _ovs in LOCAL_PROPERTY_OVERRIDES.items():
     REGISTRY[_entity] = dict(REGISTRY[_entity],

@@ -1,0 +1,205 @@
+/*
+ * .../LogServices/Console/Oem/Vsc/Transcript: a VM's raw console output from the history
+ * (history.h) as text/plain, every port merged in time order (or one: ?Port=N).
+ *   (nothing)         the last TRANSCRIPT_DEFAULT_TAIL bytes: "what did it say last"
+ *   ?Tail=N           the last N bytes (1..TRANSCRIPT_MAX)
+ *   ?Start=T&End=T    the output that arrived in [Start, End) (RFC 3339 date-times; either
+ *                     may be left out); with Tail too: the last N bytes of that range
+ * At most TRANSCRIPT_MAX bytes are answered; the header `Vsc-Transcript-Truncated: true`
+ * then says more exists (ask again from a later Start). Output the history could not keep
+ * shows as a line "[vsc: N bytes of console output were not kept]".
+ */
+#include "app.h"
+#include "base_registry.h"
+#include "history.h"
+#include "resources.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRANSCRIPT_DEFAULT_TAIL 65536
+#define TRANSCRIPT_MAX          (16 * 1024 * 1024)
+
+bool console_history_kept(struct vsc_app *app, const char *vm_uuid)
+{
+    uint64_t bytes;
+    int64_t first, last;
+    return history_stat(app->history, vm_uuid, &bytes, &first, &last) == 0;
+}
+
+void console_history_describe(struct vsc_app *app, const char *vm_uuid, json_t *oem)
+{
+    uint64_t bytes = 0;
+    int64_t first = 0, last = 0;
+    json_object_set_new(oem, "HistoryBytes", json_integer(0));
+    if (history_stat(app->history, vm_uuid, &bytes, &first, &last) < 0)
+        return;
+    char when[40];
+    json_object_set_new(oem, "HistoryBytes", json_integer((json_int_t)bytes));
+    app_format_time_us(first, when, sizeof(when));
+    json_object_set_new(oem, "HistoryStart", json_string(when));
+    app_format_time_us(last, when, sizeof(when));
+    json_object_set_new(oem, "HistoryEnd", json_string(when));
+}
+
+struct transcript_query {
+    int64_t from_us, to_us; /* 0: open */
+    int port;               /* 0: all */
+    uint64_t tail;          /* 0: none */
+};
+
+static int parse_time_param(struct rf_request *req, const char *name, int64_t *out,
+                            struct rf_response *r)
+{
+    bool present;
+    const char *v = rf_query_value(req, name, &present);
+    if (!present)
+        return 0;
+    if (!v || app_parse_time_us(v, out) < 0) {
+        rf_error(r, 400, msg_query_parameter_value_format_error(v ? v : "", name));
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_count_param(struct rf_request *req, const char *name, long long lo, long long hi,
+                             long long *out, struct rf_response *r)
+{
+    bool present;
+    const char *v = rf_query_value(req, name, &present);
+    if (!present)
+        return 0;
+    char *end = NULL;
+    long long n = v && *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+    if (!end || *end || n < lo || n > hi) {
+        rf_error(r, 400, msg_query_parameter_out_of_range(v ? v : "", name, "a whole number"));
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_query(struct rf_request *req, struct transcript_query *q, struct rf_response *r)
+{
+    long long port = 0, tail = 0;
+    memset(q, 0, sizeof(*q));
+    if (parse_time_param(req, "Start", &q->from_us, r) < 0 ||
+        parse_time_param(req, "End", &q->to_us, r) < 0 ||
+        parse_count_param(req, "Port", 1, 9999, &port, r) < 0 ||
+        parse_count_param(req, "Tail", 1, TRANSCRIPT_MAX, &tail, r) < 0)
+        return -1;
+    if (q->from_us && q->to_us && q->to_us <= q->from_us) {
+        rf_error(r, 400, msg_query_combination_invalid());
+        return -1;
+    }
+    q->port = (int)port;
+    q->tail = (uint64_t)tail;
+    if (!q->from_us && !q->to_us && !q->tail)
+        q->tail = TRANSCRIPT_DEFAULT_TAIL;
+    return 0;
+}
+
+struct text {
+    char *buf;
+    size_t len, cap, max;
+    bool truncated;
+};
+
+static int text_add(struct text *t, const void *data, size_t len)
+{
+    if (t->len + len > t->max) {
+        len = t->max - t->len;
+        t->truncated = true;
+    }
+    if (t->len + len > t->cap) {
+        size_t cap = t->cap ? t->cap : 65536;
+        while (cap < t->len + len)
+            cap *= 2;
+        char *n = realloc(t->buf, cap);
+        if (!n)
+            return -ENOMEM;
+        t->buf = n;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, data, len);
+    t->len += len;
+    return t->truncated ? 1 : 0;
+}
+
+/* Reads [from, to) of the VM's history into t. 0 or -errno. */
+static int read_range(struct history *h, const char *uuid, const struct transcript_query *q,
+                      int64_t from, struct text *t)
+{
+    struct history_cursor *c;
+    int rc = history_cursor_open(h, uuid, q->port, from, q->to_us, &c);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    struct history_chunk ch;
+    while ((rc = history_cursor_next(c, &ch)) == 1) {
+        char gap[96];
+        int added;
+        if (ch.lost) {
+            int n = snprintf(gap, sizeof(gap),
+                             "\r\n[vsc: %llu bytes of console output were not kept]\r\n",
+                             (unsigned long long)ch.lost);
+            added = text_add(t, gap, (size_t)n);
+        } else {
+            added = text_add(t, ch.data, ch.len);
+        }
+        if (added != 0) {
+            rc = added < 0 ? added : 0;
+            break;
+        }
+    }
+    history_cursor_close(c);
+    return rc < 0 ? rc : 0;
+}
+
+static void get_transcript(struct rf_request *req, struct rf_response *r)
+{
+    struct rf_log_target target;
+    struct transcript_query q;
+    if (rf_log_target(req, r, &target) < 0 || parse_query(req, &q, r) < 0)
+        return;
+    struct history *h = req->app->history;
+    const char *uuid = target.vm.uuid;
+    int64_t from = q.from_us;
+    if (q.tail) {
+        int64_t tail_from;
+        if (history_tail_start(h, uuid, q.port, q.tail, q.to_us, &tail_from) == 0 &&
+            tail_from > from)
+            from = tail_from;
+    }
+    /* A tail is cut to size after reading: its first record may start before it. */
+    struct text t = {.max = q.tail ? q.tail + 2 * HISTORY_RECORD_MAX : TRANSCRIPT_MAX};
+    int rc = read_range(h, uuid, &q, from, &t);
+    if (rc < 0) {
+        free(t.buf);
+        rf_error(r, 500, msg_internal_error());
+        return;
+    }
+    if (q.tail && t.len > q.tail && !t.truncated) { /* the tail's first record may start earlier */
+        memmove(t.buf, t.buf + t.len - q.tail, q.tail);
+        t.len = q.tail;
+    }
+    char disposition[128];
+    snprintf(disposition, sizeof(disposition), "inline; filename=\"%s-console.txt\"",
+             target.vm.name);
+    rf_set_header(r, "Content-Disposition", disposition);
+    if (t.truncated)
+        rf_set_header(r, "Vsc-Transcript-Truncated", "true");
+    r->raw = t.buf ? t.buf : strdup("");
+    r->raw_len = t.len;
+    r->content_type = "text/plain";
+    r->status = r->raw ? 200 : 500;
+}
+
+static const struct route routes[] = {
+    {"/redfish/v1/Systems/{id}/LogServices/Console/Oem/Vsc/Transcript", HTTP_GET, get_transcript,
+     PRIV_LOGIN, 0, "LogService"},
+};
+ROUTE_TABLE(transcript_routes, routes);

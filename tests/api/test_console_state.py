@@ -1,0 +1,265 @@
+"""VM state from the console (docs/console-states.md): the detector's verdict on the
+ComputerSystem (Status, PowerState, BootProgress, Oem.Vsc), the console LogService's
+entries, administrator rules, and what outlives the VM and vscd."""
+import time
+
+import pytest
+
+from conftest import Client, assert_error
+from helpers_auth import create_account, unique
+from helpers_ports import FakeUnixVM, allocate_ok, free, get_json, members, vscd_factory, wait_for
+
+RULES = "/redfish/v1/Managers/bmc/Oem/Vsc/ConsoleStateRules"
+
+BOOT = (b"SeaBIOS (version 1.16.2-debian-1.16.2-1)\r\n"
+        b"Booting from ROM...\r\n"
+        b"[    0.000000] Linux version 6.1.0-28-amd64 (debian-kernel@lists.debian.org) #1 SMP\r\n"
+        b"[    0.512345] Run /init as init process\r\n"
+        b"\r\nvsc-vm login: ")
+PANIC_BEFORE = [b"[   42.000001] sysrq: Trigger a crash",
+                b"[   42.000002] CPU: 0 PID: 91 Comm: sh Not tainted 6.1.0-28-amd64 #1"]
+PANIC_LINE = b"[   42.000003] Kernel panic - not syncing: sysrq triggered crash"
+PANIC_AFTER = [b"[   42.000004] CPU: 0 PID: 91 Comm: sh Not tainted 6.1.0-28-amd64 #1",
+               b"[   42.000005] Call Trace:",
+               b"[   42.000006] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---"]
+
+
+@pytest.fixture
+def make_vscd():
+    yield from vscd_factory()
+
+
+def boot_vm(v, host="vm-state"):
+    """Allocates one unix port for a new VM and connects its VM side."""
+    a = allocate_ok(v.admin, Backend="unix", HostName=host)
+    vm = FakeUnixVM.connect_retry(a["Ports"][0]["BindPath"])
+    return a, vm
+
+
+def system(v, a):
+    return get_json(v.admin, a["System"]["@odata.id"])
+
+
+def wait_state(v, a, state, timeout=5.0):
+    return wait_for(lambda: (lambda s: s if s["Oem"]["Vsc"]["ConsoleState"] == state else None)(
+        system(v, a)), timeout=timeout, what="console state %s" % state)
+
+
+def log_uri(a):
+    return a["System"]["@odata.id"] + "/LogServices/Console"
+
+
+def entries(v, a):
+    return [get_json(v.admin, m) for m in members(v.admin, log_uri(a) + "/Entries")]
+
+
+def test_a_new_vm_shows_unknown(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    s = system(v, a)
+    assert s["Oem"]["Vsc"]["ConsoleState"] == "Unknown"
+    assert s["Status"] == {"State": "Enabled", "Health": "OK"}
+    assert "BootProgress" not in s
+    assert s["LogServices"]["@odata.id"] == a["System"]["@odata.id"] + "/LogServices"
+    assert members(v.admin, log_uri(a) + "/Entries") == []
+    vm.close()
+
+
+def test_boot_to_login_walks_the_states(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    s = wait_state(v, a, "Running")
+    assert s["Status"] == {"State": "Enabled", "Health": "OK"}
+    assert s["PowerState"] == "On"
+    assert s["BootProgress"]["LastState"] == "OSRunning"
+    assert "LastStateTime" in s["BootProgress"]
+    assert s["Oem"]["Vsc"]["ConsoleStateLine"] == "vsc-vm login:" or \
+        s["Oem"]["Vsc"]["ConsoleStateLine"].startswith("vsc-vm login:")
+    got = entries(v, a)
+    assert [e["Oem"]["Vsc"]["State"] for e in got] == ["Firmware", "Booting", "Running"]
+    assert [e["Oem"]["Vsc"]["PreviousState"] for e in got] == ["Unknown", "Firmware", "Booting"]
+    first = got[0]
+    assert first["EntryType"] == "Event" and first["Severity"] == "OK"
+    assert first["MessageId"] == "VscEvents.1.0.ConsoleStateChanged"
+    assert first["MessageArgs"][:2] == ["vm-state", "Firmware"]
+    assert first["Links"]["OriginOfCondition"]["@odata.id"] == a["System"]["@odata.id"]
+    assert "SeaBIOS (version 1.16.2" in first["Oem"]["Vsc"]["Line"]
+    assert any("Linux version" in line for line in got[2]["Oem"]["Vsc"]["LinesBefore"])
+    vm.close()
+
+
+def test_panic_is_critical_with_lines_before_and_after(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v, host="crashy")
+    vm.send(BOOT + b"\r\n")
+    wait_state(v, a, "Running")
+    vm.send(b"\r\n".join(PANIC_BEFORE + [PANIC_LINE] + PANIC_AFTER) + b"\r\n")
+    s = wait_state(v, a, "Panic")
+    assert s["Status"]["Health"] == "Critical"
+    assert s["BootProgress"]["LastState"] == "OEM"
+    assert s["BootProgress"]["OemLastState"] == "KernelPanic"
+    assert "Kernel panic - not syncing" in s["Oem"]["Vsc"]["ConsoleStateLine"]
+    # The lines after the panic are attached once the console is quiet for a second.
+    panic = wait_for(lambda: (lambda e: e if "LinesAfter" in e["Oem"]["Vsc"] else None)(
+        entries(v, a)[-1]), timeout=5, what="LinesAfter")
+    assert panic["Severity"] == "Critical"
+    assert panic["MessageId"] == "VscEvents.1.0.ConsolePanic"
+    assert panic["MessageArgs"] == ["crashy", PANIC_LINE.decode()]
+    before = panic["Oem"]["Vsc"]["LinesBefore"]
+    assert before[-2:] == [l.decode() for l in PANIC_BEFORE]
+    assert panic["Oem"]["Vsc"]["LinesAfter"] == [l.decode() for l in PANIC_AFTER]
+    vm.close()
+
+
+def test_power_off_and_reboot(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT + b"\r\n[   50.1] reboot: Restarting system\r\n")
+    s = wait_state(v, a, "Rebooting")
+    assert s["Status"]["State"] == "Starting"
+    assert s["BootProgress"]["OemLastState"] == "Rebooting"
+    vm.send(b"[   60.2] reboot: Power down\r\n")
+    s = wait_state(v, a, "Off")
+    assert s["PowerState"] == "Off"
+    assert s["Status"]["State"] == "Disabled"
+    vm.close()
+
+
+def test_state_and_entries_survive_restart(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    before = wait_state(v, a, "Running")
+    vm.close()
+    v.restart()
+    after = system(v, a)
+    assert after["Oem"]["Vsc"]["ConsoleState"] == "Running"
+    assert after["BootProgress"] == before["BootProgress"]
+    assert len(members(v.admin, log_uri(a) + "/Entries")) == 3
+
+
+def test_a_freed_vm_keeps_its_console_log(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    wait_state(v, a, "Running")
+    vm.close()
+    assert free(v.admin, VMUUID=a["VMUUID"]).status_code == 200
+    assert v.admin.get(a["System"]["@odata.id"]).status_code == 404
+    log = get_json(v.admin, log_uri(a))
+    assert log["Oem"]["Vsc"]["SystemFreed"] is True
+    assert len(members(v.admin, log_uri(a) + "/Entries")) == 3
+    histories = get_json(v.admin, "/redfish/v1/Managers/bmc")["Oem"]["Vsc"]["ConsoleHistories"]
+    assert {"@odata.id": log_uri(a)} in histories
+    # A VM that never existed has none.
+    r = v.admin.get("/redfish/v1/Systems/00000000-0000-4000-8000-000000000000/LogServices/Console")
+    assert_error(r, 404, "ResourceNotFound")
+
+
+def test_clear_log(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    wait_state(v, a, "Running")
+    name = unique("ro")
+    _, pw = create_account(v.admin, name, "ReadOnly")
+    target = log_uri(a) + "/Actions/LogService.ClearLog"
+    assert_error(Client(v.base, auth=(name, pw)).post(target, json={}), 403, "InsufficientPrivilege")
+    assert_error(v.admin.post(target, json={"Bogus": 1}), 400, "ActionParameterUnknown")
+    assert len(members(v.admin, log_uri(a) + "/Entries")) == 3
+    assert v.admin.post(target, json={}).status_code == 204
+    assert members(v.admin, log_uri(a) + "/Entries") == []
+    assert system(v, a)["Oem"]["Vsc"]["ConsoleState"] == "Running"  # the state stays
+    vm.close()
+
+
+def test_entries_are_capped_per_vm(make_vscd):
+    v = make_vscd(extra_args=["--set", "console_log_entries=10"])
+    a, vm = boot_vm(v)
+    for i in range(8):
+        vm.send(b"reboot: Restarting system\r\nLinux version 6.1.%d\r\n" % i)
+        time.sleep(0.02)
+    wait_for(lambda: system(v, a)["Oem"]["Vsc"]["ConsoleState"] == "Booting" and
+             len(members(v.admin, log_uri(a) + "/Entries")) == 10, what="10 entries")
+    got = entries(v, a)
+    assert got[-1]["Oem"]["Vsc"]["Line"] == "Linux version 6.1.7"
+    ids = [int(e["Id"]) for e in got]
+    assert ids == sorted(ids) and len(set(ids)) == 10
+    vm.close()
+
+
+def test_a_flapping_console_is_bounded(make_vscd):
+    """Hundreds of changes at once: the state stays current, the log and events take a
+    bounded number, and the rest is counted."""
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(b"".join(b"reboot: Restarting system\r\nLinux version 6.1.%d\r\n" % i
+                     for i in range(300)))
+    vm.send(b"reboot: Power down\r\n")
+    s = wait_state(v, a, "Off")
+    n = len(members(v.admin, log_uri(a) + "/Entries"))
+    assert 20 <= n <= 25, n
+    assert s["Oem"]["Vsc"]["StateChangesSuppressed"] >= 500
+    vm.close()
+
+
+# ---- administrator rules ---------------------------------------------------------------------
+
+
+def test_builtin_rules_are_listed_and_fixed(make_vscd):
+    v = make_vscd()
+    ids = [m.rsplit("/", 1)[1] for m in members(v.admin, RULES)]
+    assert len(ids) >= 6
+    rule = get_json(v.admin, RULES + "/" + ids[0])
+    assert rule["BuiltIn"] is True and rule["State"] in (
+        "Firmware", "Booting", "Running", "Panic", "Rebooting", "Off")
+    assert_error(v.admin.delete(RULES + "/" + ids[0]), 405, "ResourceCannotBeDeleted")
+    assert_error(v.admin.get(RULES + "/no-such-rule"), 404, "ResourceNotFound")
+
+
+def test_an_administrator_rule_sets_state_and_persists(make_vscd):
+    v = make_vscd()
+    body = {"Id": "app.ready", "Pattern": "^APP READY( v[0-9]+)?$", "State": "Running"}
+    r = v.admin.post(RULES, json=body)
+    assert r.status_code == 201, r.text
+    assert r.headers["Location"] == RULES + "/app.ready"
+    assert r.json()["BuiltIn"] is False
+    assert members(v.admin, RULES)[0] == RULES + "/app.ready"  # tried first
+    a, vm = boot_vm(v)
+    vm.send(b"Linux version 6.1.0\r\nAPP READY v2\r\n")
+    s = wait_state(v, a, "Running")
+    assert s["Oem"]["Vsc"]["ConsoleStateRule"] == "app.ready"
+    vm.close()
+    v.restart()
+    assert get_json(v.admin, RULES + "/app.ready")["Pattern"] == body["Pattern"]
+    assert v.admin.delete(RULES + "/app.ready").status_code == 204
+    assert v.admin.get(RULES + "/app.ready").status_code == 404
+    v.restart()
+    assert v.admin.get(RULES + "/app.ready").status_code == 404
+
+
+def test_bad_rules_are_refused(make_vscd):
+    v = make_vscd()
+    ok = {"Id": "r1", "Pattern": "READY", "State": "Running"}
+    assert_error(v.admin.post(RULES, json=dict(ok, Pattern="(unclosed")), 400, "PropertyValueError")
+    assert_error(v.admin.post(RULES, json=dict(ok, Id="bad id!")), 400, "PropertyValueError")
+    assert_error(v.admin.post(RULES, json=dict(ok, State="Sleeping")), 400,
+                 "PropertyValueNotInList")
+    assert_error(v.admin.post(RULES, json=dict(ok, State="Unknown")), 400,
+                 "PropertyValueNotInList")
+    assert_error(v.admin.post(RULES, json={"Id": "r1"}), 400, "CreateFailedMissingReqProperties")
+    assert_error(v.admin.post(RULES, json=dict(ok, Pattern="x" * 257)), 400,
+                 "PropertyValueOutOfRange")
+    assert_error(v.admin.post(RULES, json=dict(ok, BuiltIn=True)), 400, "PropertyNotWritable")
+    builtin = members(v.admin, RULES)[0].rsplit("/", 1)[1]
+    assert_error(v.admin.post(RULES, json=dict(ok, Id=builtin)), 409, "ResourceAlreadyExists")
+    assert v.admin.post(RULES, json=ok).status_code == 201
+    assert_error(v.admin.post(RULES, json=ok), 409, "ResourceAlreadyExists")
+    name = unique("op")
+    _, pw = create_account(v.admin, name, "Operator")
+    op = Client(v.base, auth=(name, pw))
+    assert_error(op.post(RULES, json=dict(ok, Id="r2")), 403, "InsufficientPrivilege")
+    assert_error(op.delete(RULES + "/r1"), 403, "InsufficientPrivilege")
+    assert get_json(op, RULES + "/r1")["Pattern"] == "READY"
+    assert len([m for m in members(v.admin, RULES) if m.endswith("/r1")]) == 1
