@@ -30,7 +30,7 @@ SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout clean
+	bench-fanout clean vm-image
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -72,12 +72,19 @@ $(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMB
 	@mkdir -p $(@D)
 	$(CC) -c -o $@ $<
 
+# The tiny test VM's initramfs (busybox; tests/vm, docs/tiny-vm.md). The kernel is Debian's
+# /boot/vmlinuz-*. Rebuilt only when the script or busybox changes.
+vm-image: $(BUILD)/vm/initramfs.cpio.gz
+$(BUILD)/vm/initramfs.cpio.gz: tests/vm/mkinitramfs.sh $(wildcard /bin/busybox)
+	@mkdir -p $(@D)
+	tests/vm/mkinitramfs.sh $@
+
 run: all
 	$(BUILD)/vscd $(ARGS)
 
 # Unit tests, then the API tests against the sanitizer build of the real daemon.
 test: deps-test
-	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests \
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests vm-image \
 		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so)
 	@$(MAKE) --no-print-directory unit api
 
