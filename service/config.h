@@ -32,6 +32,10 @@ struct vsc_config {
     int64_t console_stall_timeout;
     char ports_group[64];
     int64_t ipmi_iana;
+    int64_t history_port_bytes; /* 0 = no history on disk */
+    int64_t history_total_bytes;
+    int64_t history_max_age; /* seconds; 0 = no age cap */
+    int64_t history_queue_bytes;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

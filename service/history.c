@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -869,7 +870,13 @@ int history_open(struct history **out, const char *dir, const struct history_con
     load_all(h);
     enforce_caps(h);
     h->next_age_ms = mono_ms() + (uint64_t)h->cfg.age_check_ms;
+    /* The writer takes no signals (vscd reads SIGTERM through a signalfd in the loop,
+     * which only works while no thread leaves it unblocked). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     int rc = -pthread_create(&h->thread, NULL, writer_main, h);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc < 0) {
         history_close(h);
         return rc;

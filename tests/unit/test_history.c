@@ -44,6 +44,18 @@ static struct history *open_at(const char *dir, const struct history_config *cfg
     return h;
 }
 
+/* A fresh directory with a history open in it. */
+static struct history *open_fresh(char *dir, size_t dirsz, const struct history_config *cfg)
+{
+    return test_tmpdir(dir, dirsz) == 0 ? open_at(dir, cfg) : NULL;
+}
+
+static void close_and_remove(struct history *h, const char *dir)
+{
+    history_close(h);
+    test_rmtree(dir);
+}
+
 static void put(struct history *h, const char *vm, int port, int64_t t, const char *s)
 {
     history_append_at(h, vm, port, t, s, strlen(s));
@@ -131,8 +143,7 @@ static off_t file_size(const char *path)
 TEST(history_round_trip_merges_ports_in_time_order)
 {
     char dir[256], got[1024];
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
-    struct history *h = open_at(dir, &big);
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
     REQUIRE(h);
     put(h, VM, 1, T0 + 1000, "boot");
     put(h, VM, 2, T0 + 2000, "uart2");
@@ -163,15 +174,13 @@ TEST(history_round_trip_merges_ports_in_time_order)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s/1/%016" PRIx64 ".seg", dir, VM, (uint64_t)(T0 + 1000));
     CHECK_EQ_INT(file_size(path), 2 * HISTORY_HDR_BYTES + 10);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_record_format_is_the_documented_one)
 {
     char dir[256], path[PATH_MAX];
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
-    struct history *h = open_at(dir, &big);
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
     REQUIRE(h);
     put(h, VM, 1, T0, "hi");
     history_close(h);
@@ -222,8 +231,7 @@ TEST(history_time_ranges_across_segments)
     put(h, VM, 1, T0 + 5, "late");
     CHECK_EQ_INT(read_all(h, VM, 1, T0 + 1900, 0, got, sizeof(got)), 0);
     CHECK_STREQ(got, "1@1900:r19-------|1@1900:again|1@1900:late");
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_tail_start_finds_the_last_bytes)
@@ -251,8 +259,7 @@ TEST(history_tail_start_finds_the_last_bytes)
     CHECK_EQ_INT(from - T0, 0);
     CHECK_EQ_INT(history_tail_start(h, VM, 0, 10, T0, &from), -ENOENT); /* nothing before */
     CHECK_EQ_INT(history_tail_start(h, VM2, 0, 10, 0, &from), -ENOENT);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_port_cap_drops_old_segments_of_that_port_only)
@@ -291,8 +298,7 @@ TEST(history_port_cap_drops_old_segments_of_that_port_only)
     REQUIRE(h);
     totals(h, VM, 1, &bytes, &lost, &gaps);
     CHECK(bytes > 0 && bytes <= 1024);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_total_cap_drops_the_oldest_anywhere)
@@ -325,8 +331,7 @@ TEST(history_total_cap_drops_the_oldest_anywhere)
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", dir, VM2);
     CHECK(access(path, F_OK) < 0);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_age_cap_at_open_and_while_running)
@@ -369,15 +374,13 @@ TEST(history_age_cap_at_open_and_while_running)
         rc = history_stat(h, VM, &bytes, &first, &last);
     }
     CHECK_EQ_INT(rc, -ENOENT);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_survives_a_restart_and_appends_go_on)
 {
     char dir[256], got[1024];
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
-    struct history *h = open_at(dir, &big);
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
     REQUIRE(h);
     put(h, VM, 1, T0 + 1, "before ");
     history_close(h); /* flushes what was queued */
@@ -395,8 +398,7 @@ TEST(history_survives_a_restart_and_appends_go_on)
 TEST(history_torn_tail_is_cut_off_and_appends_go_on)
 {
     char dir[256], got[1024], path[PATH_MAX];
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
-    struct history *h = open_at(dir, &big);
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
     REQUIRE(h);
     put(h, VM, 1, T0 + 1, "complete");
     put(h, VM, 1, T0 + 2, "torn record");
@@ -439,8 +441,7 @@ TEST(history_torn_tail_is_cut_off_and_appends_go_on)
     REQUIRE(h);
     CHECK(access(path, F_OK) < 0);
     CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), -ENOENT);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 /* A child appends as fast as it can and is killed (SIGKILL) at some point in a write. */
@@ -494,8 +495,7 @@ TEST(history_kill_9_while_writing_damages_nothing_but_the_tail)
         records++;
     history_cursor_close(c);
     CHECK_EQ_INT(on_disk, records * HISTORY_HDR_BYTES + bytes + bytes2);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 TEST(history_queue_full_loses_bytes_and_marks_a_gap)
@@ -527,8 +527,7 @@ TEST(history_queue_full_loses_bytes_and_marks_a_gap)
     REQUIRE(h);
     CHECK_EQ_INT(read_all(h, VM, 2, 0, 0, got, sizeof(got)), 0);
     CHECK_STREQ(got, "2@5:port 2 lost nothing|2@6:<lost 5000>");
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 struct flood {
@@ -626,16 +625,14 @@ TEST(history_concurrent_appends_while_the_thread_writes)
     REQUIRE(h);
     for (int i = 0; i < THREADS; i++)
         check_flood(h, i + 1, LINES, false);
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 /* The file-size limit makes every write fail as a full disk does (EFBIG). */
 TEST(history_full_disk_counts_losses_and_reads_work)
 {
     char dir[256], got[1024];
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
-    struct history *h = open_at(dir, &big);
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
     REQUIRE(h);
     put(h, VM, 1, T0 + 1, "written before");
     history_close(h);
@@ -659,8 +656,7 @@ TEST(history_full_disk_counts_losses_and_reads_work)
     put(h, VM, 1, T0 + 4, "back");
     CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
     CHECK_STREQ(got, "1@1:written before|1@2:<lost 8>|1@4:back");
-    history_close(h);
-    test_rmtree(dir);
+    close_and_remove(h, dir);
 }
 
 /* A read-only directory (as an unprivileged user: root ignores the mode bits). */
