@@ -10,6 +10,7 @@
 #include "config.h"
 #include "console_state.h"
 #include "db.h"
+#include "history.h"
 #include "loop.h"
 #include "port_acl.h"
 #include "ports.h"
@@ -33,7 +34,7 @@ struct vsc_app {
     struct port_acl acl;            /* per-port access rules (port_rights.h) */
     struct console_tickets tickets; /* single-use console WebSocket tickets */
     struct console_state cstate;    /* console state rules and detection */
-    struct history *history;        /* console output on disk (NULL: off) */
+    struct history *history;        /* console output on disk; NULL = off (history.h) */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */

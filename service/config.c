@@ -57,10 +57,16 @@ static const struct config_entry config_table[] = {
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     INT(console_log_entries, "1000", 10, 100000,
         "detected console state changes kept per VM (its console LogService's entries)"),
-    INT(history_max_age, "604800", 60, 315360000,
-        "seconds console history and state entries are kept (also after the VM is freed)"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
     INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
+    INT(history_port_bytes, "4194304", 0, 68719476736,
+        "console history on disk per VM port (<state_dir>/history); 0 = no history on disk"),
+    INT(history_total_bytes, "268435456", 65536, 1099511627776,
+        "console history on disk over all ports; the oldest goes first"),
+    INT(history_max_age, "604800", 0, 315360000,
+        "seconds console history is kept on disk; 0 = until the size caps drop it"),
+    INT(history_queue_bytes, "4194304", 65536, 1073741824,
+        "console output waiting to be written to disk, all ports; past it output is lost (marked)"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

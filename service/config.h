@@ -31,9 +31,12 @@ struct vsc_config {
     int64_t console_ring_bytes;
     int64_t console_stall_timeout;
     int64_t console_log_entries;
-    int64_t history_max_age;
     char ports_group[64];
     int64_t ipmi_iana;
+    int64_t history_port_bytes; /* 0 = no history on disk */
+    int64_t history_total_bytes;
+    int64_t history_max_age; /* seconds; 0 = no age cap */
+    int64_t history_queue_bytes;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

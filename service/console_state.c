@@ -281,7 +281,7 @@ static void on_tick(struct loop_timer *t)
         if (s->state != s->logged && take_token(s, now))
             log_change(app, vm, s->logged, NULL);
     }
-    if (now - cs->last_expiry_us >= 60 * 1000000LL) {
+    if (app->cfg.history_max_age && now - cs->last_expiry_us >= 60 * 1000000LL) {
         cs->last_expiry_us = now;
         db_console_entries_expire(&app->db, now - app->cfg.history_max_age * 1000000);
     }

@@ -183,6 +183,27 @@ static int open_state(struct vsc_app *app)
     return ensure_admin(app);
 }
 
+/* Console history on disk (<state_dir>/history). Not being able to keep it is logged and
+ * vscd runs on without it: consoles matter more than their history. */
+static int open_history(struct vsc_app *app)
+{
+    const struct vsc_config *cfg = &app->cfg;
+    if (cfg->history_port_bytes == 0) {
+        log_info("console history on disk is off (history_port_bytes = 0)");
+        return 0;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/history", cfg->state_dir);
+    struct history_config hc = {.port_bytes = (uint64_t)cfg->history_port_bytes,
+                                .total_bytes = (uint64_t)cfg->history_total_bytes,
+                                .max_age_s = cfg->history_max_age,
+                                .queue_bytes = (uint64_t)cfg->history_queue_bytes};
+    int rc = history_open(&app->history, path, &hc);
+    if (rc < 0)
+        log_error("console history: cannot open %s: %s; running without it", path, strerror(-rc));
+    return 0;
+}
+
 static int check_settings(const struct vsc_config *cfg)
 {
     enum backend_kind kind;
@@ -227,9 +248,9 @@ int main(int argc, char **argv)
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||
-        setup_signals(&app, &signals) < 0 || worker_start(&app.worker, &app.loop) < 0 ||
-        console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
-        http_start(&app) < 0)
+        open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
+        worker_start(&app.worker, &app.loop) < 0 || console_state_init(&app.cstate, &app) < 0 ||
+        ports_init(&app.ports, &app) < 0 || http_start(&app) < 0)
         goto out;
     console_state_start(&app.cstate);
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
@@ -240,7 +261,8 @@ int main(int argc, char **argv)
 out:
     worker_stop(&app.worker); /* finishes queued jobs and resumes their connections */
     http_stop(&app);
-    ports_fini(&app.ports); /* published paths stay: the mapping outlives vscd */
+    ports_fini(&app.ports);     /* published paths stay: the mapping outlives vscd */
+    history_close(app.history); /* after the last append: writes out what is queued */
     console_state_fini(&app.cstate);
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);

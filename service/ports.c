@@ -573,6 +573,7 @@ int port_pump_output(struct port *p, int fd)
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0) {
             console_output(&p->console, buf, (size_t)n);
+            history_append(p->registry->app->history, p->vm->uuid, p->idx, buf, (size_t)n);
             console_state_port_output(p, buf, (size_t)n);
             if ((size_t)n < sizeof(buf))
                 return 0; /* drained for now: the (level-triggered) watch says when more comes */

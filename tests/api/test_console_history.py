@@ -1,0 +1,129 @@
+"""A VM's console output history through Redfish: the console LogService's transcript
+(Oem.Vsc.Transcript: the last bytes, a time range, one port), kept after the VM is freed and
+across restarts (docs/console-states.md, "Console history")."""
+import datetime
+import time
+
+import pytest
+
+from conftest import assert_error
+from helpers_ports import FakeUnixVM, allocate_ok, free, get_json, members, vscd_factory, wait_for
+
+
+@pytest.fixture
+def make_vscd():
+    yield from vscd_factory()
+
+
+def log_uri(a):
+    return a["System"]["@odata.id"] + "/LogServices/Console"
+
+
+def transcript(v, a, validate=True, **params):
+    r = v.admin.get(log_uri(a) + "/Oem/Vsc/Transcript", params=params)
+    if not validate:
+        return r
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/plain")
+    return r.content
+
+
+def rfc3339(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
+
+
+def vm_with_ports(v, count=1):
+    a = allocate_ok(v.admin, count=count, Backend="unix", HostName="hist")
+    return a, [FakeUnixVM.connect_retry(p["BindPath"]) for p in a["Ports"]]
+
+
+def test_the_last_output_is_one_request_away(make_vscd):
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    lines = b"".join(b"line %04d of the boot\r\n" % i for i in range(5000))  # ~115 KB
+    vm.send(lines + b"[   9.1] Kernel panic - not syncing: Attempted to kill init!\r\n")
+    want_end = b"Kernel panic - not syncing: Attempted to kill init!\r\n"
+    wait_for(lambda: transcript(v, a).endswith(want_end), what="the panic in the transcript")
+    body = transcript(v, a)
+    assert body == (lines + b"[   9.1] " + want_end)[-65536:]  # the default: the last 64 KiB
+    assert transcript(v, a, Tail=20) == want_end[-20:]
+    assert transcript(v, a, Tail=200000) == lines + b"[   9.1] " + want_end
+    log = get_json(v.admin, log_uri(a))
+    assert log["Oem"]["Vsc"]["Transcript"] == log_uri(a) + "/Oem/Vsc/Transcript"
+    assert log["Oem"]["Vsc"]["HistoryBytes"] >= len(lines)
+    vm.close()
+
+
+def test_time_ranges_and_ports(make_vscd):
+    v = make_vscd()
+    a, (vm1, vm2) = vm_with_ports(v, count=2)
+    vm1.send(b"first on one\r\n")
+    vm2.send(b"first on two\r\n")
+    wait_for(lambda: transcript(v, a).count(b"first") == 2, what="the first lines")
+    time.sleep(0.3)
+    middle = time.time()
+    time.sleep(0.3)
+    vm1.send(b"second on one\r\n")
+    wait_for(lambda: b"second" in transcript(v, a), what="the second line")
+    assert transcript(v, a, Start=rfc3339(middle)) == b"second on one\r\n"
+    early = transcript(v, a, End=rfc3339(middle))
+    assert sorted(early.split(b"\r\n")) == [b"", b"first on one", b"first on two"]
+    assert transcript(v, a, Port=2) == b"first on two\r\n"
+    assert transcript(v, a, Port=1, End=rfc3339(middle)) == b"first on one\r\n"
+    assert transcript(v, a, Start=rfc3339(time.time() + 60)) == b""
+    assert transcript(v, a, Port=7) == b""
+    # Z and +00:00 are the same instant.
+    z = rfc3339(middle).replace("+00:00", "Z")
+    assert transcript(v, a, Start=z) == b"second on one\r\n"
+    vm1.close()
+    vm2.close()
+
+
+def test_bad_transcript_queries(make_vscd):
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    for params, msg in [({"Start": "yesterday"}, "QueryParameterValueFormatError"),
+                        ({"End": "2026-11-26T03:00:00"}, "QueryParameterValueFormatError"),
+                        ({"Tail": "0"}, "QueryParameterOutOfRange"),
+                        ({"Tail": "-5"}, "QueryParameterOutOfRange"),
+                        ({"Tail": "99999999999"}, "QueryParameterOutOfRange"),
+                        ({"Port": "one"}, "QueryParameterOutOfRange"),
+                        ({"Start": "2026-11-26T03:00:00Z", "End": "2026-11-26T02:00:00Z"},
+                         "QueryCombinationInvalid")]:
+        assert_error(transcript(v, a, validate=False, **params), 400, msg)
+    r = v.admin.get("/redfish/v1/Systems/not-a-vm/LogServices/Console/Oem/Vsc/Transcript")
+    assert_error(r, 404, "ResourceNotFound")
+    vm.close()
+
+
+def test_history_outlives_the_vm_and_vscd(make_vscd):
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    vm.send(b"goodbye, cruel world\r\n")
+    wait_for(lambda: b"goodbye" in transcript(v, a), what="the output")
+    vm.close()
+    assert free(v.admin, VMUUID=a["VMUUID"]).status_code == 200
+    assert v.admin.get(a["System"]["@odata.id"]).status_code == 404
+    assert transcript(v, a) == b"goodbye, cruel world\r\n"
+    v.restart()
+    assert transcript(v, a) == b"goodbye, cruel world\r\n"
+    log = get_json(v.admin, log_uri(a))
+    assert log["Oem"]["Vsc"]["SystemFreed"] is True
+    histories = get_json(v.admin, "/redfish/v1/Managers/bmc")["Oem"]["Vsc"]["ConsoleHistories"]
+    assert {"@odata.id": log_uri(a)} in histories
+    assert members(v.admin, log_uri(a) + "/Entries") == []
+
+
+def test_a_panic_entry_links_to_the_output_around_it(make_vscd):
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    vm.send(b"Linux version 6.1.0\r\nlast words\r\nKernel panic - not syncing: Fatal exception\r\n")
+    uri = wait_for(lambda: members(v.admin, log_uri(a) + "/Entries")[1:], what="two entries")[0]
+    entry = get_json(v.admin, uri)
+    assert entry["Oem"]["Vsc"]["State"] == "Panic"
+    link = entry["AdditionalDataURI"]
+    assert link.startswith(log_uri(a) + "/Oem/Vsc/Transcript?Start=")
+    r = v.admin.get(link)
+    assert r.status_code == 200
+    assert b"last words\r\nKernel panic - not syncing: Fatal exception" in r.content
+    vm.close()

@@ -1,0 +1,714 @@
+/* history: records on disk, merge order, ranges, tails, caps, restarts, torn tails, losses. */
+#include "test.h"
+
+#include "history.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VM  "0b8e7a4c-5a1f-4d3e-9c2b-7f6e5d4c3b2a"
+#define VM2 "1c9f8b5d-6b2a-4e4f-8d3c-8a7f6e5d4c3b"
+#define T0  ((int64_t)1700000000000000) /* 2023-11-14, in microseconds */
+
+static const struct history_config big = {
+    .port_bytes = 1 << 20, .total_bytes = 8 << 20, .max_age_s = 0, .queue_bytes = 1 << 20};
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static struct history *open_at(const char *dir, const struct history_config *cfg)
+{
+    struct history *h = NULL;
+    int rc = history_open(&h, dir, cfg);
+    if (rc != 0)
+        test_fail(__FILE__, __LINE__, "history_open(%s): %d", dir, rc);
+    return h;
+}
+
+/* A fresh directory with a history open in it. */
+static struct history *open_fresh(char *dir, size_t dirsz, const struct history_config *cfg)
+{
+    return test_tmpdir(dir, dirsz) == 0 ? open_at(dir, cfg) : NULL;
+}
+
+static void close_and_remove(struct history *h, const char *dir)
+{
+    history_close(h);
+    test_rmtree(dir);
+}
+
+static void put(struct history *h, const char *vm, int port, int64_t t, const char *s)
+{
+    history_append_at(h, vm, port, t, s, strlen(s));
+}
+
+/* Every chunk of a read as "port@time:bytes" (gaps "port@time:<lost N>"), joined by '|'. */
+static int read_all(struct history *h, const char *vm, int port, int64_t from, int64_t to,
+                    char *out, size_t outsz)
+{
+    struct history_cursor *c;
+    int rc = history_cursor_open(h, vm, port, from, to, &c);
+    out[0] = '\0';
+    if (rc < 0)
+        return rc;
+    size_t o = 0;
+    struct history_chunk ch;
+    while ((rc = history_cursor_next(c, &ch)) == 1 && o < outsz) {
+        int n = ch.lost ? snprintf(out + o, outsz - o, "%s%d@%" PRId64 ":<lost %" PRIu64 ">",
+                                   o ? "|" : "", ch.port_idx, ch.time_us - T0, ch.lost)
+                        : snprintf(out + o, outsz - o, "%s%d@%" PRId64 ":%.*s", o ? "|" : "",
+                                   ch.port_idx, ch.time_us - T0, (int)ch.len, ch.data);
+        o += n > 0 ? (size_t)n : 0;
+    }
+    history_cursor_close(c);
+    return rc;
+}
+
+/* Payload bytes and gap counts of a whole VM (or port). */
+static void totals(struct history *h, const char *vm, int port, uint64_t *bytes, uint64_t *lost,
+                   size_t *gaps)
+{
+    *bytes = *lost = 0;
+    *gaps = 0;
+    struct history_cursor *c;
+    if (history_cursor_open(h, vm, port, 0, 0, &c) < 0)
+        return;
+    struct history_chunk ch;
+    while (history_cursor_next(c, &ch) == 1) {
+        *bytes += ch.len;
+        *lost += ch.lost;
+        *gaps += ch.lost > 0;
+    }
+    history_cursor_close(c);
+}
+
+static int count_segments(const char *dir, const char *vm, int port)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s/%d", dir, vm, port);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, ".seg") != NULL;
+    closedir(d);
+    return n;
+}
+
+/* The newest segment file of a port (names sort by time). */
+static int newest_segment(const char *dir, const char *vm, int port, char *out, size_t outsz)
+{
+    char path[PATH_MAX - 300], best[256] = "";
+    snprintf(path, sizeof(path), "%s/%s/%d", dir, vm, port);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strstr(e->d_name, ".seg") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof(best), "%s", e->d_name);
+    }
+    closedir(d);
+    snprintf(out, outsz, "%s/%s", path, best);
+    return best[0] ? 0 : -1;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+TEST(history_round_trip_merges_ports_in_time_order)
+{
+    char dir[256], got[1024];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1000, "boot");
+    put(h, VM, 2, T0 + 2000, "uart2");
+    put(h, VM, 1, T0 + 3000, "login:");
+    put(h, VM, 2, T0 + 3000, "same-time");
+    put(h, VM2, 1, T0 + 1500, "other vm");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1000:boot|2@2000:uart2|1@3000:login:|2@3000:same-time");
+    CHECK_EQ_INT(read_all(h, VM, 2, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "2@2000:uart2|2@3000:same-time");
+    CHECK_EQ_INT(read_all(h, VM2, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1500:other vm");
+    /* Upper-case UUIDs name the same VM; unknown VMs and ports have nothing. */
+    CHECK_EQ_INT(read_all(h, "0B8E7A4C-5A1F-4D3E-9C2B-7F6E5D4C3B2A", 1, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1000:boot|1@3000:login:");
+    struct history_cursor *c;
+    CHECK_EQ_INT(history_cursor_open(h, "no-such-vm", 0, 0, 0, &c), -ENOENT);
+    CHECK_EQ_INT(history_cursor_open(h, VM, 3, 0, 0, &c), -ENOENT);
+    CHECK_EQ_INT(history_cursor_open(h, "../etc", 0, 0, 0, &c), -ENOENT);
+    uint64_t bytes;
+    int64_t first, last;
+    REQUIRE(history_stat(h, VM, &bytes, &first, &last) == 0);
+    CHECK_EQ_INT(bytes, 4 * HISTORY_HDR_BYTES + strlen("bootuart2login:same-time"));
+    CHECK_EQ_INT(first, T0 + 1000);
+    CHECK_EQ_INT(last, T0 + 3000);
+    CHECK_EQ_INT(history_stat(h, "no-such-vm", &bytes, &first, &last), -ENOENT);
+    /* The files: <dir>/<uuid>/<port>/<16 hex>.seg */
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s/1/%016" PRIx64 ".seg", dir, VM, (uint64_t)(T0 + 1000));
+    CHECK_EQ_INT(file_size(path), 2 * HISTORY_HDR_BYTES + 10);
+    close_and_remove(h, dir);
+}
+
+TEST(history_record_format_is_the_documented_one)
+{
+    char dir[256], path[PATH_MAX];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0, "hi");
+    history_close(h);
+    REQUIRE(newest_segment(dir, VM, 1, path, sizeof(path)) == 0);
+    uint8_t rec[64];
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK_EQ_INT(read(fd, rec, sizeof(rec)), HISTORY_HDR_BYTES + 2);
+    close(fd);
+    CHECK(memcmp(rec, "VSH1\x02\0\0\0", 8) == 0);
+    uint64_t t = 0;
+    for (int i = 7; i >= 0; i--)
+        t = t << 8 | rec[8 + i];
+    CHECK_EQ_INT(t, T0);
+    CHECK(memcmp(rec + 16, "\0\0\0\0\0\0\0\0\0\0\0\0", 12) == 0); /* lost, flags */
+    uint32_t crc = history_crc32(history_crc32(0, rec, 28), rec + 32, 2);
+    CHECK_EQ_INT(rec[28] | rec[29] << 8 | rec[30] << 16 | (uint32_t)rec[31] << 24, crc);
+    CHECK(memcmp(rec + 32, "hi", 2) == 0);
+    CHECK_EQ_INT(history_crc32(0, "123456789", 9), 0xcbf43926u); /* the CRC-32 check value */
+    test_rmtree(dir);
+}
+
+TEST(history_time_ranges_across_segments)
+{
+    char dir[256], got[4096];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.segment_bytes = 128; /* three 10-byte records per segment */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    char s[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(s, sizeof(s), "r%02d-------", i);
+        put(h, VM, 1, T0 + i * 100, s);
+    }
+    history_sync(h);
+    CHECK_EQ_INT(count_segments(dir, VM, 1), 7);
+    CHECK_EQ_INT(read_all(h, VM, 1, T0 + 450, T0 + 800, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@500:r05-------|1@600:r06-------|1@700:r07-------");
+    CHECK_EQ_INT(read_all(h, VM, 0, T0 + 1900, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1900:r19-------");
+    CHECK_EQ_INT(read_all(h, VM, 0, T0 + 1901, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, T0 + 100, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@0:r00-------");
+    /* Equal times stay in order; an earlier time is recorded as the port's last time. */
+    put(h, VM, 1, T0 + 1900, "again");
+    put(h, VM, 1, T0 + 5, "late");
+    CHECK_EQ_INT(read_all(h, VM, 1, T0 + 1900, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1900:r19-------|1@1900:again|1@1900:late");
+    close_and_remove(h, dir);
+}
+
+TEST(history_tail_start_finds_the_last_bytes)
+{
+    char dir[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.segment_bytes = 100;
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    for (int i = 0; i < 50; i++) /* 10 bytes each; ports 1 and 2 take turns */
+        put(h, VM, 1 + i % 2, T0 + i * 10, "0123456789");
+    int64_t from = 0;
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 10, 0, &from), 0);
+    CHECK_EQ_INT(from - T0, 490);
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 11, 0, &from), 0);
+    CHECK_EQ_INT(from - T0, 480);
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 100, 0, &from), 0);
+    CHECK_EQ_INT(from - T0, 400);
+    CHECK_EQ_INT(history_tail_start(h, VM, 1, 100, 0, &from), 0); /* even records only */
+    CHECK_EQ_INT(from - T0, 300);
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 25, T0 + 205, &from), 0); /* before 205 */
+    CHECK_EQ_INT(from - T0, 180);
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 1 << 20, 0, &from), 0); /* more than kept */
+    CHECK_EQ_INT(from - T0, 0);
+    CHECK_EQ_INT(history_tail_start(h, VM, 0, 10, T0, &from), -ENOENT); /* nothing before */
+    CHECK_EQ_INT(history_tail_start(h, VM2, 0, 10, 0, &from), -ENOENT);
+    close_and_remove(h, dir);
+}
+
+TEST(history_port_cap_drops_old_segments_of_that_port_only)
+{
+    char dir[256], got[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.port_bytes = 4096; /* segments of 1 KiB (port_bytes / 8, at least 1 KiB) */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    char line[100];
+    memset(line, 'x', sizeof(line));
+    put(h, VM, 2, T0, "keep me");
+    for (int i = 0; i < 200; i++) /* 200 * 132 bytes on disk */
+        history_append_at(h, VM, 1, T0 + 10 + i, line, sizeof(line));
+    uint64_t bytes, lost;
+    size_t gaps;
+    totals(h, VM, 1, &bytes, &lost, &gaps);
+    CHECK(bytes > 2000 && bytes <= 4096);
+    CHECK_EQ_INT(gaps, 0);
+    CHECK(count_segments(dir, VM, 1) <= 4);
+    CHECK_EQ_INT(read_all(h, VM, 2, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "2@0:keep me");
+    int64_t first, last;
+    REQUIRE(history_stat(h, VM, &bytes, &first, &last) == 0);
+    CHECK(bytes <= 4096 + HISTORY_HDR_BYTES + 7);
+    CHECK_EQ_INT(last - T0, 10 + 199);
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    CHECK(ctr.dropped > 0);
+    CHECK_EQ_INT(ctr.disk_bytes, bytes);
+    history_close(h);
+    /* Reopened with a smaller cap: applied at open. */
+    cfg.port_bytes = 1024;
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    totals(h, VM, 1, &bytes, &lost, &gaps);
+    CHECK(bytes > 0 && bytes <= 1024);
+    close_and_remove(h, dir);
+}
+
+TEST(history_total_cap_drops_the_oldest_anywhere)
+{
+    char dir[256], got[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.total_bytes = 3000;
+    cfg.segment_bytes = 512;
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    char line[200];
+    memset(line, 'y', sizeof(line));
+    history_append_at(h, VM2, 1, T0, line, sizeof(line)); /* the oldest */
+    for (int i = 0; i < 20; i++)
+        history_append_at(h, VM, 1 + i % 3, T0 + 100 + i, line, sizeof(line));
+    history_sync(h);
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    CHECK(ctr.disk_bytes <= 3000);
+    CHECK(ctr.disk_bytes > 3000 - 3 * 512);
+    CHECK_EQ_INT(read_all(h, VM2, 0, 0, 0, got, sizeof(got)), -ENOENT);
+    uint64_t bytes;
+    int64_t first, last;
+    CHECK_EQ_INT(history_stat(h, VM2, &bytes, &first, &last), -ENOENT);
+    REQUIRE(history_stat(h, VM, &bytes, &first, &last) == 0);
+    CHECK_EQ_INT(last - T0, 119);
+    CHECK(first - T0 > 100);
+    /* A VM whose history is all gone leaves no directory behind. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", dir, VM2);
+    CHECK(access(path, F_OK) < 0);
+    close_and_remove(h, dir);
+}
+
+TEST(history_age_cap_at_open_and_while_running)
+{
+    char dir[256], got[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.segment_bytes = 64; /* one record per segment */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    int64_t now = wall_us();
+    history_append_at(h, VM, 1, now - 7200 * 1000000LL, "two hours ago", 13);
+    history_append_at(h, VM, 1, now - 1800 * 1000000LL, "half an hour ago", 16);
+    history_append_at(h, VM, 2, now - 7000 * 1000000LL, "old, other port", 15);
+    history_close(h);
+
+    cfg.max_age_s = 3600;
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK(strstr(got, "half an hour ago") != NULL);
+    CHECK(strstr(got, "two hours") == NULL);
+    CHECK(strstr(got, "other port") == NULL);
+    history_close(h);
+
+    /* While running: the writer checks every age_check_ms. */
+    cfg.max_age_s = 1;
+    cfg.age_check_ms = 50;
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), -ENOENT); /* 30 min > 1 s */
+    history_append(h, VM, 1, "fresh", 5);
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK(strstr(got, "fresh") != NULL);
+    int rc = 0;
+    for (int i = 0; i < 60 && rc == 0; i++) { /* gone within about 1 s + 50 ms */
+        usleep(50000);
+        uint64_t bytes;
+        int64_t first, last;
+        rc = history_stat(h, VM, &bytes, &first, &last);
+    }
+    CHECK_EQ_INT(rc, -ENOENT);
+    close_and_remove(h, dir);
+}
+
+TEST(history_survives_a_restart_and_appends_go_on)
+{
+    char dir[256], got[1024];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1, "before ");
+    history_close(h); /* flushes what was queued */
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 2, "after");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:before |1@2:after");
+    CHECK_EQ_INT(count_segments(dir, VM, 1), 1); /* appended to the same segment */
+    history_close(h);
+    history_close(NULL);
+    test_rmtree(dir);
+}
+
+TEST(history_torn_tail_is_cut_off_and_appends_go_on)
+{
+    char dir[256], got[1024], path[PATH_MAX];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1, "complete");
+    put(h, VM, 1, T0 + 2, "torn record");
+    history_close(h);
+    REQUIRE(newest_segment(dir, VM, 1, path, sizeof(path)) == 0);
+    off_t full = file_size(path);
+    REQUIRE(truncate(path, full - 4) == 0); /* kill -9 in the middle of the write */
+
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    CHECK_EQ_INT(file_size(path), HISTORY_HDR_BYTES + 8);
+    put(h, VM, 1, T0 + 3, "next");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:complete|1@3:next");
+    history_close(h);
+
+    /* Garbage (zeros after a power cut) and a bad CRC are cut too. */
+    int fd = open(path, O_WRONLY | O_APPEND);
+    REQUIRE(fd >= 0);
+    char zeros[100] = {0};
+    CHECK_EQ_INT(write(fd, zeros, sizeof(zeros)), sizeof(zeros));
+    close(fd);
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    CHECK_EQ_INT(file_size(path), 2 * HISTORY_HDR_BYTES + 12);
+    history_close(h);
+    fd = open(path, O_WRONLY);
+    REQUIRE(fd >= 0);
+    CHECK_EQ_INT(pwrite(fd, "N", 1, 2 * HISTORY_HDR_BYTES + 8 + 1), 1); /* "next" → "nNxt" */
+    close(fd);
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:complete");
+    history_close(h);
+
+    /* A segment with nothing valid in it is removed. */
+    REQUIRE(truncate(path, 10) == 0);
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    CHECK(access(path, F_OK) < 0);
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), -ENOENT);
+    close_and_remove(h, dir);
+}
+
+/* A child appends as fast as it can and is killed (SIGKILL) at some point in a write. */
+TEST(history_kill_9_while_writing_damages_nothing_but_the_tail)
+{
+    char dir[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.segment_bytes = 4096;
+    for (int round = 0; round < 3; round++) {
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            struct history *h = NULL;
+            if (history_open(&h, dir, &cfg) < 0)
+                _exit(1);
+            char buf[700];
+            memset(buf, 'k', sizeof(buf));
+            for (unsigned i = 0;; i++) {
+                history_append(h, VM, 1, buf, sizeof(buf));
+                history_append(h, VM, 2, buf, 50);
+                if (i % 64 == 0)
+                    history_sync(h); /* lets the writer run under valgrind too */
+            }
+        }
+        for (int i = 0; i < 500 && count_segments(dir, VM, 1) < 2 * (round + 1); i++)
+            usleep(10000);
+        usleep(1000 + round * 3000);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status));
+    }
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    uint64_t bytes, lost, on_disk;
+    size_t gaps;
+    int64_t first, last;
+    totals(h, VM, 1, &bytes, &lost, &gaps);
+    CHECK(bytes > 0);
+    CHECK_EQ_INT(bytes % 700, 0); /* whole records only (700 < a segment) */
+    REQUIRE(history_stat(h, VM, &on_disk, &first, &last) == 0);
+    uint64_t bytes2, lost2;
+    totals(h, VM, 2, &bytes2, &lost2, &gaps);
+    /* Every byte on disk belongs to a valid record: nothing else was damaged. */
+    struct history_cursor *c;
+    REQUIRE(history_cursor_open(h, VM, 0, 0, 0, &c) == 0);
+    struct history_chunk ch;
+    uint64_t records = 0;
+    while (history_cursor_next(c, &ch) == 1)
+        records++;
+    history_cursor_close(c);
+    CHECK_EQ_INT(on_disk, records * HISTORY_HDR_BYTES + bytes + bytes2);
+    close_and_remove(h, dir);
+}
+
+TEST(history_queue_full_loses_bytes_and_marks_a_gap)
+{
+    char dir[256], got[1024];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.queue_bytes = 1000;
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    char big_write[5000];
+    memset(big_write, 'z', sizeof(big_write));
+    put(h, VM, 1, T0 + 1, "kept ");
+    history_sync(h);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    history_append_at(h, VM, 1, T0 + 2, big_write, sizeof(big_write)); /* never fits */
+    history_append_at(h, VM, 1, T0 + 3, big_write, sizeof(big_write));
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    CHECK((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 5000000L); /* < 5 ms */
+    put(h, VM, 1, T0 + 4, "after");
+    put(h, VM, 2, T0 + 5, "port 2 lost nothing");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:kept |1@2:<lost 10000>|1@4:after|2@5:port 2 lost nothing");
+    /* A loss with nothing after it: the writer writes the gap by itself. */
+    history_append_at(h, VM, 2, T0 + 6, big_write, sizeof(big_write));
+    history_close(h);
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    CHECK_EQ_INT(read_all(h, VM, 2, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "2@5:port 2 lost nothing|2@6:<lost 5000>");
+    close_and_remove(h, dir);
+}
+
+struct flood {
+    struct history *h;
+    int port;
+    int n;
+};
+
+/* Writes n numbered lines "<port>:<i>\n" to a port. */
+static void *flood_main(void *arg)
+{
+    struct flood *f = arg;
+    char line[32];
+    for (int i = 0; i < f->n; i++) {
+        int len = snprintf(line, sizeof(line), "%d:%d\n", f->port, i);
+        history_append(f->h, VM, f->port, line, (size_t)len);
+    }
+    return NULL;
+}
+
+/* Checks a port's history: the lines present are in order, and kept + lost = sent. */
+static void check_flood(struct history *h, int port, int n, bool expect_all)
+{
+    struct history_cursor *c;
+    REQUIRE(history_cursor_open(h, VM, port, 0, 0, &c) == 0);
+    char *text = calloc(1, (size_t)n * 16 + 1);
+    REQUIRE(text);
+    size_t len = 0;
+    uint64_t lost = 0;
+    int64_t prev = 0;
+    struct history_chunk ch;
+    while (history_cursor_next(c, &ch) == 1) {
+        CHECK(ch.time_us >= prev);
+        prev = ch.time_us;
+        lost += ch.lost;
+        memcpy(text + len, ch.data, ch.len);
+        len += ch.len;
+    }
+    history_cursor_close(c);
+    int next = 0, kept = 0;
+    uint64_t sent = 0;
+    char want[32];
+    for (int i = 0; i < n; i++)
+        sent += (uint64_t)snprintf(want, sizeof(want), "%d:%d\n", port, i);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        int p, i;
+        if (!CHECK(sscanf(line, "%d:%d", &p, &i) == 2 && p == port && i >= next))
+            break;
+        next = i + 1;
+        kept++;
+    }
+    CHECK_EQ_INT(len + lost, sent);
+    if (expect_all)
+        CHECK_EQ_INT(kept, n);
+    free(text);
+}
+
+TEST(history_concurrent_appends_while_the_thread_writes)
+{
+    char dir[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.port_bytes = 64 << 20;
+    cfg.total_bytes = 256 << 20;
+    cfg.queue_bytes = 64 << 20; /* room for everything */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    enum { THREADS = 4, LINES = 20000 };
+    pthread_t t[THREADS];
+    struct flood f[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        f[i] = (struct flood){h, i + 1, LINES};
+        REQUIRE(pthread_create(&t[i], NULL, flood_main, &f[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < THREADS; i++)
+        check_flood(h, i + 1, LINES, true);
+    history_close(h);
+
+    /* A small queue: some lines are lost, each loss is a gap, and the counts add up. */
+    test_rmtree(dir);
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    cfg.queue_bytes = 2048;
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    for (int i = 0; i < THREADS; i++) {
+        f[i] = (struct flood){h, i + 1, LINES};
+        REQUIRE(pthread_create(&t[i], NULL, flood_main, &f[i]) == 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    history_close(h); /* the gaps of the last losses are written at close */
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    for (int i = 0; i < THREADS; i++)
+        check_flood(h, i + 1, LINES, false);
+    close_and_remove(h, dir);
+}
+
+/* The file-size limit makes every write fail as a full disk does (EFBIG). */
+TEST(history_full_disk_counts_losses_and_reads_work)
+{
+    char dir[256], got[1024];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1, "written before");
+    history_close(h);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = 1, .rlim_max = RLIM_INFINITY};
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 2, "not kept");
+    put(h, VM2, 1, T0 + 3, "not kept either");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:written before");
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    CHECK_EQ_INT(ctr.lost_disk, 8 + 15);
+    CHECK_EQ_INT(count_segments(dir, VM2, 1), 0); /* no empty segment left behind */
+
+    rl.rlim_cur = RLIM_INFINITY; /* space again: the loss is marked before new bytes */
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    put(h, VM, 1, T0 + 4, "back");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:written before|1@2:<lost 8>|1@4:back");
+    close_and_remove(h, dir);
+}
+
+/* A read-only directory (as an unprivileged user: root ignores the mode bits). */
+TEST(history_read_only_directory_reads_work)
+{
+    char dir[256], got[1024], path[PATH_MAX];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    if (geteuid() == 0) {
+        char parent[256];
+        snprintf(parent, sizeof(parent), "%s", dir);
+        *strrchr(parent, '/') = '\0';
+        REQUIRE(chmod(parent, 0711) == 0 && chown(dir, 65534, 65534) == 0);
+        REQUIRE(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0);
+        prctl(PR_SET_DUMPABLE, 1); /* LeakSanitizer inspects this process at exit */
+    }
+    struct history *h = open_at(dir, &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1, "kept");
+    history_close(h);
+    REQUIRE(newest_segment(dir, VM, 1, path, sizeof(path)) == 0);
+    char vmdir[PATH_MAX - 8], portdir[PATH_MAX];
+    snprintf(vmdir, sizeof(vmdir), "%s/%s", dir, VM);
+    snprintf(portdir, sizeof(portdir), "%s/1", vmdir);
+    REQUIRE(chmod(path, 0400) == 0 && chmod(portdir, 0500) == 0 && chmod(vmdir, 0500) == 0 &&
+            chmod(dir, 0500) == 0);
+
+    h = open_at(dir, &big);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 2, "lost");
+    put(h, VM, 2, T0 + 3, "lost too");
+    put(h, VM2, 1, T0 + 4, "and this");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:kept");
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    CHECK_EQ_INT(ctr.lost_disk, 4 + 8 + 8);
+    history_close(h);
+    chmod(dir, 0700);
+    chmod(vmdir, 0700);
+    chmod(portdir, 0700);
+    test_rmtree(dir);
+}
+
+TEST(history_null_is_history_off)
+{
+    struct history_cursor *c;
+    uint64_t bytes;
+    int64_t a, b;
+    history_append(NULL, VM, 1, "x", 1);
+    history_sync(NULL);
+    CHECK_EQ_INT(history_cursor_open(NULL, VM, 0, 0, 0, &c), -ENOENT);
+    CHECK_EQ_INT(history_tail_start(NULL, VM, 0, 1, 0, &a), -ENOENT);
+    CHECK_EQ_INT(history_stat(NULL, VM, &bytes, &a, &b), -ENOENT);
+    history_cursor_close(NULL);
+}
