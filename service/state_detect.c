@@ -734,8 +734,10 @@ static void line_reset(struct detector *d)
 /* Ends the current line (a newline or a move to another row); the column is the caller's. */
 static void complete_line(struct detector *d)
 {
-    if (P(d)->len == 0)
+    if (P(d)->len == 0) {
+        line_reset(d); /* an erased line may have left scan state behind */
         return;
+    }
     if (P(d)->unmatched)
         evaluate(d);
     cur_line(d)[P(d)->len] = '\0';
