@@ -30,7 +30,7 @@ SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout clean vm-image
+	bench-fanout bench-detect clean vm-image
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -118,6 +118,15 @@ $(BUILD)/bench/fanout_view: bench/fanout_view.c
 
 bench-fanout: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view
 	$(PYTHON) bench/fanout.py $(ARGS)
+
+# The console state detector's throughput beside grep -E (docs/BENCHMARKS.md). ARGS=-m 16.
+DETECT_SRC = service/state_detect.c service/state_rules.c
+$(BUILD)/bench/detect: bench/detect.c $(DETECT_SRC) service/state_detect.h
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -Iservice -o $@ bench/detect.c $(DETECT_SRC)
+
+bench-detect: $(BUILD)/bench/detect
+	$(BUILD)/bench/detect $(ARGS)
 
 clean:
 	rm -rf $(BUILD)

@@ -121,6 +121,20 @@ void test_rmtree(const char *dir)
     rmdir(dir);
 }
 
+bool test_exe_dir(char *out, size_t outsz)
+{
+    if (outsz < 2)
+        return false;
+    ssize_t n = readlink("/proc/self/exe", out, outsz - 1);
+    if (n <= 0)
+        return false;
+    out[n] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+    return true;
+}
+
 static int make_run_dir(void)
 {
     const char *base = getenv("TMPDIR");

@@ -41,6 +41,8 @@ bool test_check_str(const char *file, int line, const char *a_expr, const char *
 int test_tmpdir(char *out, size_t outsz);
 /* Removes a directory and everything in it. */
 void test_rmtree(const char *dir);
+/* The directory holding the test binary (build/san); false if /proc/self/exe is unreadable. */
+bool test_exe_dir(char *out, size_t outsz);
 
 #define TEST(name)                                                                                 \
     static void test_fn_##name(void);                                                              \
