@@ -9,6 +9,7 @@
 #include "console_ticket.h"
 #include "config.h"
 #include "db.h"
+#include "events.h"
 #include "loop.h"
 #include "port_acl.h"
 #include "ports.h"
@@ -30,6 +31,7 @@ struct vsc_app {
     struct ports ports;             /* VMs and their serial ports */
     struct port_acl acl;            /* per-port access rules (port_rights.h) */
     struct console_tickets tickets; /* single-use console WebSocket tickets */
+    struct events events;           /* the Redfish event backlog and its SSE listeners */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */

@@ -57,6 +57,8 @@ static const struct config_entry config_table[] = {
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
     INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
+    INT(event_backlog, "1000", 1, 1000000,
+        "Redfish events kept in memory for SSE streams that resume (Last-Event-ID) or lag"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

@@ -32,6 +32,7 @@ struct vsc_config {
     int64_t console_stall_timeout;
     char ports_group[64];
     int64_t ipmi_iana;
+    int64_t event_backlog;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };
