@@ -113,8 +113,8 @@ TEST(events_registry_texts)
     free(t);
     json_decref(none);
     const char *const three[] = {"h", "Running", "login:"};
-    events_vsc(ev, "ConsoleStateChanged", "OK", "/redfish/v1/Systems/x", "ComputerSystem", three,
-               3, NULL);
+    events_vsc(ev, "ConsoleStateChanged", "OK", "/redfish/v1/Systems/x", "ComputerSystem", three, 3,
+               NULL);
     CHECK_EQ_INT((long long)ev->published, 1);
     events_vsc(ev, "ConsoleStateChanged", "OK", "", "", three, 2, json_object()); /* refused */
     CHECK_EQ_INT((long long)ev->published, 1);
@@ -140,8 +140,8 @@ TEST(event_filter_grammar_and_matching)
     CHECK(matches("MessageId eq 'ResourceEvent.1.4.ResourceCreated'", id, sys, "ComputerSystem"));
     CHECK(matches("MessageId eq 'ResourceEvent.ResourceCreated'", id, sys, "ComputerSystem"));
     CHECK(!matches("MessageId eq 'ResourceEvent.1.0.ResourceCreated'", id, sys, ""));
-    CHECK(matches("RegistryPrefix eq 'ResourceEvent' and ResourceType eq 'ComputerSystem'", id,
-                  sys, "ComputerSystem"));
+    CHECK(matches("RegistryPrefix eq 'ResourceEvent' and ResourceType eq 'ComputerSystem'", id, sys,
+                  "ComputerSystem"));
     CHECK(!matches("OriginResource eq '/redfish/v1/Systems'", id, sys, ""));
     CHECK(matches("OriginResource eq '/redfish/v1/Systems' and SubordinateResources eq true", id,
                   sys, ""));
