@@ -85,6 +85,13 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "ConsoleStateRules": P("link", "The console state detector's rules.", "This property shall link to the collection of rules that derive virtual machine states from console output."),
         "ConsoleHistories": P("links", "The console LogServices of every virtual machine with history kept, freed ones included.", "This property shall link to the console LogService of each virtual machine, active or freed, whose console state entries or output the service keeps."),
     }, ["@odata.type"]),
+    "EventDestination": ("The vsc facts of a server-sent event stream, carried in EventDestination.Oem.Vsc.",
+                         "This object shall contain who opened a server-sent event stream, from where and when, and the filter it asked for.", {
+        "Filter": P("string?", "The $filter the stream was opened with.", "This property shall contain the $filter query parameter the client gave when it opened the stream, or null when it gave none."),
+        "User": P("string", "The user who opened the stream.", "This property shall contain the user name of the account that opened the stream."),
+        "ClientAddress": P("string", "The client's IP address.", "This property shall contain the IP address the stream was opened from."),
+        "OpenedAt": P("date-time", "The date and time when the stream was opened.", "This property shall contain the date and time when the stream was opened."),
+    }, ["@odata.type"]),
     "SerialInterface": ("The vsc facts of a serial port, carried in SerialInterface.Oem.Vsc.",
                         "This object shall contain the runtime facts of a serial port that vsc allocated for a virtual machine.", {
         "Backend": P("Backend", "The device kind behind the port.", "This property shall contain the backend that carries this port's bytes."),

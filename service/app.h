@@ -11,6 +11,7 @@
 #include "console_state.h"
 #include "db.h"
 #include "history.h"
+#include "events.h"
 #include "loop.h"
 #include "port_acl.h"
 #include "ports.h"
@@ -35,6 +36,7 @@ struct vsc_app {
     struct console_tickets tickets; /* single-use console WebSocket tickets */
     struct console_state cstate;    /* console state rules and detection */
     struct history *history;        /* console output on disk; NULL = off (history.h) */
+    struct events events;           /* the Redfish event backlog and its SSE listeners */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */

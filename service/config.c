@@ -67,6 +67,8 @@ static const struct config_entry config_table[] = {
         "seconds console history is kept on disk; 0 = until the size caps drop it"),
     INT(history_queue_bytes, "4194304", 65536, 1073741824,
         "console output waiting to be written to disk, all ports; past it output is lost (marked)"),
+    INT(event_backlog, "1000", 1, 1000000,
+        "Redfish events kept in memory for SSE streams that resume (Last-Event-ID) or lag"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

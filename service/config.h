@@ -37,6 +37,7 @@ struct vsc_config {
     int64_t history_total_bytes;
     int64_t history_max_age; /* seconds; 0 = no age cap */
     int64_t history_queue_bytes;
+    int64_t event_backlog;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

@@ -141,6 +141,8 @@ static void mode_change(struct console *c, enum console_mode mode, const char *h
     c->forced = forced;
     c->reason = reason;
     announce(c);
+    if (c->mode_changed)
+        c->mode_changed(c);
 }
 
 void console_detach(struct console *c, struct console_reader *r)

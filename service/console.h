@@ -73,6 +73,8 @@ struct console {
     char changed_by[CONSOLE_USER_MAX]; /* who made the last mode change */
     bool forced;                       /* the last change overrode another user's mode */
     const char *reason;                /* why the last change happened ("set", "released"...) */
+    /* After every mode change, once the readers were told (may be NULL): the owner's hook. */
+    void (*mode_changed)(struct console *c);
     struct console_private_range priv[CONSOLE_PRIVATE_RANGES]; /* oldest first */
     size_t npriv;
 };

@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "db_console.h"
+#include "events.h"
 #include "log.h"
 #include "resources.h"
 
@@ -50,16 +51,6 @@ void console_state_view(enum vm_state state, struct vm_state_view *v)
     case VM_STATE_COUNT:
         break;
     }
-}
-
-void console_state_message(const char *key, const char *host, const char *state, const char *line,
-                           char *id, size_t idsz, char *text, size_t textsz)
-{
-    snprintf(id, idsz, "VscEvents.1.0.%s", key);
-    if (strcmp(key, "ConsolePanic") == 0)
-        snprintf(text, textsz, "The system %s panicked: %s", host, line);
-    else
-        snprintf(text, textsz, "The console of system %s is now %s: %s", host, state, line);
 }
 
 /* ---- rules --------------------------------------------------------------------------------- */
@@ -162,12 +153,21 @@ static bool take_token(struct vm_console_state *s, int64_t now)
     return true;
 }
 
-/* Tells the world: ResourceChanged for the ComputerSystem and vsc's state message. */
+/* Tells the world: ResourceChanged for the ComputerSystem and vsc's state message (a
+ * panic as the Critical ConsolePanic, with its line). */
 static void publish(struct vsc_app *app, const struct vm *vm, const struct vm_console_state *s)
 {
-    (void)app;
-    (void)vm;
-    (void)s; /* MERGE: events_resource() + events_vsc() once the EventService lands */
+    char uri[96];
+    rf_system_uri(vm, uri, sizeof(uri));
+    const char *host = vm->host_name[0] ? vm->host_name : vm->name;
+    events_resource(&app->events, EVENT_CHANGED, uri, "ComputerSystem");
+    if (s->state == VM_STATE_PANIC) {
+        const char *args[] = {host, s->line};
+        events_vsc(&app->events, "ConsolePanic", "Critical", uri, "ComputerSystem", args, 2, NULL);
+    } else {
+        const char *args[] = {host, vm_state_name(s->state), s->line};
+        events_vsc(&app->events, "ConsoleStateChanged", "OK", uri, "ComputerSystem", args, 3, NULL);
+    }
 }
 
 /* Records the VM's current state as a LogEntry (with the lines before it). */

@@ -83,14 +83,6 @@ int console_state_rule_add(struct console_state *cs, const char *id, const char 
                            enum vm_state state, const char *by, char *err, size_t errsz);
 int console_state_rule_remove(struct console_state *cs, const char *id);
 
-/*
- * The message of a state change, as vsc's event registry (VscEvents) words it: key
- * "ConsolePanic" (host, line) or "ConsoleStateChanged" (host, state, line). Fills the
- * MessageId and the text.
- */
-void console_state_message(const char *key, const char *host, const char *state, const char *line,
-                           char *id, size_t idsz, char *text, size_t textsz);
-
 /* Redfish's view of a state: Status.State, Status.Health, PowerState, BootProgress. */
 struct vm_state_view {
     const char *status_state, *health, *power_state, *boot_last_state, *boot_oem_state;

@@ -36,9 +36,10 @@ static int parse_count(const char *s, long long *out)
  * DSP0266 §7.3: $top/$skip are supported; other $-parameters and the Redfish parameters
  * we do not implement answer 501; unknown non-$ parameters are ignored.
  */
-static int parse_query(const struct dispatch_input *in, enum http_method method, struct query *q,
-                       struct rf_response *r)
+static int parse_query(const struct dispatch_input *in, struct rf_request *req,
+                       const struct route *route, struct query *q, struct rf_response *r)
 {
+    enum http_method method = req->method;
     static const char *const unsupported[] = {
         "$expand", "$select", "$filter", "$levels", "$orderby",
         "$count",  "$search", "only",    "excerpt", "includeoriginofcondition"};
@@ -66,6 +67,14 @@ static int parse_query(const struct dispatch_input *in, enum http_method method,
             }
             *(is_top ? &q->top : &q->skip) = n;
             *(is_top ? &q->has_top : &q->has_skip) = true;
+            continue;
+        }
+        if ((route->flags & ROUTE_QUERY_FILTER) && strcmp(k, "$filter") == 0) {
+            if (req->filter) {
+                rf_error(r, 400, msg_query_combination_invalid());
+                return -1;
+            }
+            req->filter = v ? v : "";
             continue;
         }
         bool known_unsupported = false;
@@ -140,7 +149,7 @@ static void compute_etag(json_t *body, char out[24])
 static void run_handler(const struct route *route, struct rf_request *req, struct rf_response *r)
 {
     route->handler(req, r);
-    if (r->status == 0 && (r->body || r->raw))
+    if (r->status == 0 && (r->body || r->raw || r->stream))
         r->status = 200;
 }
 
@@ -239,7 +248,7 @@ static void finish(struct vsc_app *app, const struct dispatch_input *in, enum ht
                    uint32_t allowed, struct rf_response *r)
 {
     if (r->status == 0)
-        r->status = r->body || r->raw ? 200 : 204;
+        r->status = r->body || r->raw || r->stream ? 200 : 204;
     if (r->status >= 400 || json_array_size(r->messages)) {
         if (r->status < 400) {
             r->status = 500;
@@ -248,6 +257,9 @@ static void finish(struct vsc_app *app, const struct dispatch_input *in, enum ht
         r->body = rf_error_body(r->messages);
         free(r->raw);
         r->raw = NULL;
+        if (r->stream)
+            r->stream->closed(r->stream);
+        r->stream = NULL;
     }
     rf_set_header(r, "OData-Version", "4.0");
     rf_set_header(r, "Cache-Control", "no-store");
@@ -337,6 +349,7 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
                              .tls = in->tls,
                              .query = in->query,
                              .nquery = in->nquery,
+                             .last_event_id = in->last_event_id,
                              .async = in->async ? in->async : &local};
     uint32_t allowed = 0;
     struct query q;
@@ -363,7 +376,7 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     route = admit(app, in, &req, &allowed, r);
     if (req.async->pending)
         goto pending;
-    if (!route || parse_query(in, req.method, &q, r) < 0 ||
+    if (!route || parse_query(in, &req, route, &q, r) < 0 ||
         parse_body(in, req.method, &body, r) < 0)
         goto out;
     req.body = body;
@@ -372,6 +385,12 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
         goto out;
 
     run_handler(route, &req, r);
+    if (r->stream && r->status == 200) {
+        /* A stream is no resource: no ETag, no paging; this answer stays open. */
+        r->content_type = "text/event-stream";
+        rf_set_header(r, "Connection", "close"); /* ends with the stream */
+        goto out;
+    }
     if (req.async->pending)
         goto pending;
 

@@ -20,6 +20,7 @@ struct dispatch_input {
     const char *odata_version;
     const char *if_match;
     const char *if_none_match;
+    const char *last_event_id;
     struct rf_query_param query[DISPATCH_MAX_QUERY];
     int nquery;
     bool query_overflow;

@@ -23,5 +23,6 @@ EMBED embed_schema_sql, "db/schema.sql"
 EMBED embed_oem_csdl, "schemas/redfish/Vsc_v1.xml"
 EMBED embed_oem_json, "schemas/redfish/Vsc.json"
 EMBED embed_oem_json_v1_0_0, "schemas/redfish/Vsc.v1_0_0.json"
+EMBED embed_event_registry, "schemas/redfish/VscEvents.1.0.0.json"
 
 .section .note.GNU-stack, "", @progbits

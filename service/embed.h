@@ -16,5 +16,6 @@ EMBED_DECLARE(embed_schema_sql);
 EMBED_DECLARE(embed_oem_csdl);
 EMBED_DECLARE(embed_oem_json);
 EMBED_DECLARE(embed_oem_json_v1_0_0);
+EMBED_DECLARE(embed_event_registry);
 
 #endif

@@ -60,7 +60,15 @@ void rf_response_fini(struct rf_response *r)
     json_decref(r->headers);
     json_decref(r->messages);
     free(r->raw);
+    if (r->stream)
+        r->stream->closed(r->stream); /* never sent */
     memset(r, 0, sizeof(*r));
+}
+
+void rf_stream_wake(struct rf_stream *s)
+{
+    if (s->wake)
+        s->wake(s);
 }
 
 void rf_set_header(struct rf_response *r, const char *name, const char *value)

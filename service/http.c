@@ -132,19 +132,105 @@ static enum MHD_Result add_header(struct MHD_Response *resp, const char *name, c
     return MHD_add_response_header(resp, name, json_string_value(v));
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *c, struct rf_response *r)
+/* A streamed body (rf_stream) on its connection: parked while it has nothing to send. */
+struct http_stream {
+    struct MHD_Connection *conn;
+    struct rf_stream *s;
+    struct loop *loop;
+    struct loop_deferred resume; /* a wake-up, run from the loop (outside MHD_run) */
+    bool parked;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    char *buf;
-    size_t len;
-    if (dispatch_serialize(r, &buf, &len) < 0)
-        return MHD_NO;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(buf);
-        return MHD_NO;
+    (void)pos;
+    struct http_stream *hs = cls;
+    long n = hs->s->read(hs->s, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* Nothing now: suspending here is allowed (the content reader); rf_stream_wake()
+     * resumes, and MHD calls us again. */
+    hs->parked = true;
+    MHD_suspend_connection(hs->conn);
+    return 0;
+}
+
+/* Resumed from the loop, not from wherever the producer runs (often inside MHD_run(), a
+ * request handler): libmicrohttpd 0.9.75 in external epoll mode only picks up a resume
+ * made inside MHD_run() at a later wake-up; the loop's after-hook runs MHD_run() next. */
+static void stream_resume(struct loop_deferred *d)
+{
+    struct http_stream *hs = d->data;
+    if (hs->parked) {
+        hs->parked = false;
+        MHD_resume_connection(hs->conn);
     }
-    const char *ctype = r->raw ? r->content_type : "application/json; charset=utf-8";
-    if (len || r->raw)
+}
+
+static void stream_wake(struct rf_stream *s)
+{
+    struct http_stream *hs = s->wake_ctx;
+    if (hs->parked)
+        loop_defer(hs->loop, &hs->resume);
+}
+
+static void stream_free(void *cls)
+{
+    struct http_stream *hs = cls;
+    loop_defer_cancel(hs->loop, &hs->resume);
+    hs->s->wake = NULL;
+    hs->s->closed(hs->s);
+    free(hs);
+}
+
+static struct MHD_Response *stream_response(struct http_server *srv, struct MHD_Connection *c,
+                                            struct rf_response *r)
+{
+    struct http_stream *hs = calloc(1, sizeof(*hs));
+    if (!hs)
+        return NULL;
+    hs->conn = c;
+    hs->loop = &srv->app->loop;
+    hs->resume = (struct loop_deferred){.cb = stream_resume, .data = hs};
+    hs->s = r->stream;
+    struct MHD_Response *resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, hs, stream_free);
+    if (!resp) {
+        free(hs);
+        return NULL;
+    }
+    r->stream = NULL; /* stream_free() closes it now */
+    hs->s->wake = stream_wake;
+    hs->s->wake_ctx = hs;
+    /* Quiet between events is normal: keep-alives (not MHD's idle timeout) find dead peers. */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    return resp;
+}
+
+static enum MHD_Result send_response(struct http_server *srv, struct MHD_Connection *c,
+                                     struct rf_response *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    struct MHD_Response *resp;
+    bool streaming = r->stream != NULL;
+    if (streaming) {
+        resp = stream_response(srv, c, r);
+        if (!resp)
+            return MHD_NO;
+    } else {
+        if (dispatch_serialize(r, &buf, &len) < 0)
+            return MHD_NO;
+        resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+            free(buf);
+            return MHD_NO;
+        }
+    }
+    const char *ctype = r->raw || streaming ? r->content_type : "application/json; charset=utf-8";
+    if (len || r->raw || streaming)
         MHD_add_response_header(resp, "Content-Type", ctype);
     const char *name;
     json_t *value;
@@ -168,7 +254,7 @@ static enum MHD_Result answer_early(struct http_server *srv, struct MHD_Connecti
     struct rf_response r;
     rf_response_init(&r);
     dispatch(srv->app, &in, &r);
-    enum MHD_Result ok = send_response(c, &r);
+    enum MHD_Result ok = send_response(srv, c, &r);
     rf_response_fini(&r);
     return ok;
 }
@@ -217,6 +303,7 @@ static enum MHD_Result run_request(struct http_server *srv, struct MHD_Connectio
         .odata_version = header(c, "OData-Version"),
         .if_match = header(c, MHD_HTTP_HEADER_IF_MATCH),
         .if_none_match = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH),
+        .last_event_id = header(c, "Last-Event-ID"),
         .body = st->body,
         .body_len = st->len,
         .body_too_large = st->too_large,
@@ -232,7 +319,7 @@ static enum MHD_Result run_request(struct http_server *srv, struct MHD_Connectio
         st->conn = c;
         MHD_suspend_connection(c); /* resume_request() wakes it; then we run again */
     } else {
-        ok = send_response(c, &r);
+        ok = send_response(srv, c, &r);
     }
     rf_response_fini(&r);
     return ok;
@@ -348,7 +435,7 @@ static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Conne
         struct dispatch_input din = {
             .method = method, .path = url, .client_ip = ip, .tls = srv->tls};
         dispatch_finish(srv->app, &din, &r);
-        ok = send_response(c, &r);
+        ok = send_response(srv, c, &r);
     } else {
         struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, srv);
         if (!resp) {

@@ -249,8 +249,10 @@ int main(int argc, char **argv)
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||
         open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
-        worker_start(&app.worker, &app.loop) < 0 || console_state_init(&app.cstate, &app) < 0 ||
-        ports_init(&app.ports, &app) < 0 || http_start(&app) < 0)
+        worker_start(&app.worker, &app.loop) < 0 ||
+        events_init(&app.events, &app.loop, (size_t)app.cfg.event_backlog) < 0 ||
+        console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
+        http_start(&app) < 0)
         goto out;
     console_state_start(&app.cstate);
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
@@ -259,7 +261,8 @@ int main(int argc, char **argv)
     rc = loop_run(&app.loop) < 0 ? 1 : 0;
     log_info("stopped");
 out:
-    worker_stop(&app.worker); /* finishes queued jobs and resumes their connections */
+    worker_stop(&app.worker);    /* finishes queued jobs and resumes their connections */
+    events_end_all(&app.events); /* resumes parked SSE connections: they end */
     http_stop(&app);
     ports_fini(&app.ports);     /* published paths stay: the mapping outlives vscd */
     history_close(app.history); /* after the last append: writes out what is queued */
@@ -268,6 +271,7 @@ out:
         loop_del(&app.loop, &signals);
         close(signals.fd);
     }
+    events_fini(&app.events); /* after http_stop(): streams were closed */
     auth_fini(&app.auth);
     port_acl_fini(&app.acl);
     db_close(&app.db);

@@ -4,7 +4,9 @@
 #include "console_socket.h"
 #include "console_ws.h"
 #include "db_ports.h"
+#include "events.h"
 #include "log.h"
+#include "resources.h"
 
 #include <dirent.h>
 #include <ftw.h>
@@ -62,6 +64,26 @@ static void on_console_input(struct console *c)
         p->ops->input_ready(p);
 }
 
+/* ResourceCreated / ResourceRemoved / ResourceChanged for a port's SerialInterface. */
+static void publish_port(struct port *p, enum event_resource_change kind)
+{
+    char uri[128];
+    rf_port_uri(p, uri, sizeof(uri));
+    events_resource(&p->registry->app->events, kind, uri, "SerialInterface");
+}
+
+static void publish_vm(struct ports *ps, struct vm *vm, enum event_resource_change kind)
+{
+    char uri[128];
+    rf_system_uri(vm, uri, sizeof(uri));
+    events_resource(&ps->app->events, kind, uri, "ComputerSystem");
+}
+
+static void on_mode_changed(struct console *c)
+{
+    publish_port(c->owner, EVENT_CHANGED);
+}
+
 static void default_line(struct line_settings *l)
 {
     l->bit_rate = 115200;
@@ -91,6 +113,7 @@ static struct port *port_new(struct ports *ps, struct vm *vm, const struct port 
     p->console.owner = p;
     p->console.input_ready = on_console_input;
     console_state_port_init(p);
+    p->console.mode_changed = on_mode_changed;
     return p;
 }
 
@@ -98,6 +121,7 @@ static void port_destroy(struct port *p, bool unpublish)
 {
     if (!p)
         return;
+    p->console.mode_changed = NULL; /* a port going away changes no more */
     console_socket_close(p);
     console_ws_port_closing(p);
     if (p->ops)
@@ -485,6 +509,11 @@ enum allocate_result ports_allocate(struct ports *ps, const struct allocate_requ
     ps->vms = vm;
     *vm_out = vm;
     log_info("allocated %d port(s) for VM '%s' (%s)", req->count, vm->name, vm->uuid);
+    publish_vm(ps, vm, EVENT_CREATED);
+    for (struct port *p = ps->ports; p; p = p->next) {
+        if (p->vm == vm)
+            publish_port(p, EVENT_CREATED);
+    }
     return ALLOC_CREATED;
 }
 
@@ -507,6 +536,7 @@ static int free_one(struct ports *ps, struct port *p)
     unlink_port(ps, p);
     port_acl_drop_port(&ps->app->acl, p->id); /* the database dropped them (migration 0004) */
     log_info("freed port %lld (%s/%d)", (long long)p->id, vm->name, p->idx);
+    publish_port(p, EVENT_REMOVED);
     port_destroy(p, true);
     if (last) {
         char dir[PATH_MAX];
@@ -514,6 +544,7 @@ static int free_one(struct ports *ps, struct port *p)
         rmdir(dir);
         unlink_vm(ps, vm);
         log_info("VM '%s' (%s) has no ports left", vm->name, vm->uuid);
+        publish_vm(ps, vm, EVENT_REMOVED);
         free(vm);
     }
     return 1;
@@ -561,6 +592,7 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
     } else if (p->enabled && p->ops->apply_line) {
         p->ops->apply_line(p);
     }
+    publish_port(p, EVENT_CHANGED);
     return 0;
 }
 

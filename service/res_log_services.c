@@ -10,6 +10,7 @@
 #include "base_registry.h"
 #include "db_console.h"
 #include "db_ports.h"
+#include "events.h"
 #include "log.h"
 #include "resources.h"
 
@@ -114,7 +115,8 @@ static const char *entry_severity(const char *state)
     return strcmp(state, "Panic") == 0 ? "Critical" : "OK";
 }
 
-json_t *rf_console_entry_json(const struct vm *vm, const struct db_console_entry *e)
+json_t *rf_console_entry_json(struct vsc_app *app, const struct vm *vm,
+                              const struct db_console_entry *e)
 {
     char uri[224], id[24], created[40], from[32], to[32], transcript[320], system[96];
     rf_console_log_uri(vm->uuid, uri, sizeof(uri));
@@ -130,19 +132,22 @@ json_t *rf_console_entry_json(const struct vm *vm, const struct db_console_entry
     rf_system_uri(vm, system, sizeof(system));
     const char *host = vm->host_name[0] ? vm->host_name : vm->name;
     bool panic = strcmp(e->state, "Panic") == 0;
-    const char *key = panic ? "ConsolePanic" : "ConsoleStateChanged";
-    char message_id[64], message[1024];
-    console_state_message(key, host, e->state, e->line, message_id, sizeof(message_id), message,
-                          sizeof(message));
+    /* The same message as the event that announced it (VscEvents). */
+    char message_id[64];
+    snprintf(message_id, sizeof(message_id), "%s.%s", EVENTS_VSC_ID_PREFIX,
+             panic ? "ConsolePanic" : "ConsoleStateChanged");
     json_t *args = panic ? json_pack("[s, s]", host, e->line)
                          : json_pack("[s, s, s]", host, e->state, e->line);
+    char *text = events_message_text(&app->events, message_id, args);
+    json_t *message = json_string(text ? text : e->line);
+    free(text);
     json_t *oem =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:O}", "@odata.type", "#Vsc.v1_0_0.LogEntry",
                   "State", e->state, "PreviousState", e->previous, "RuleId", e->rule_id, "Line",
                   e->line, "Port", e->port_idx, "LinesBefore", e->before);
     if (e->after)
         json_object_set(oem, "LinesAfter", e->after);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:{s:s}}, s:s, "
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:{s:{s:s}}, s:s, "
                      "s:{s:o}}",
                      "@odata.id", uri, "@odata.type", "#LogEntry.v1_18_0.LogEntry", "Id", id,
                      "Name", "Console state change", "EntryType", "Event", "Created", created,
@@ -195,7 +200,7 @@ static void get_entry(struct rf_request *req, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
-    rf_reply(r, 200, rf_console_entry_json(&t.vm, &e));
+    rf_reply(r, 200, rf_console_entry_json(req->app, &t.vm, &e));
     db_console_entry_fini(&e);
 }
 

@@ -81,7 +81,8 @@ void rf_console_log_uri(const char *vm_uuid, char *out, size_t outsz);
 /* Whether anything of a VM's console is kept: state entries or output history. */
 bool rf_console_history_kept(struct vsc_app *app, const char *vm_uuid);
 /* A LogEntry of the console LogService (new reference). */
-json_t *rf_console_entry_json(const struct vm *vm, const struct db_console_entry *e);
+json_t *rf_console_entry_json(struct vsc_app *app, const struct vm *vm,
+                              const struct db_console_entry *e);
 /* Whether the output history holds anything of the VM; its extent into a LogService's Oem. */
 bool console_history_kept(struct vsc_app *app, const char *vm_uuid);
 void console_history_describe(struct vsc_app *app, const char *vm_uuid, json_t *oem);

@@ -70,9 +70,29 @@ struct rf_request {
     bool self_only;
     const char *client_ip;
     bool tls;
+    const char *last_event_id; /* the Last-Event-ID header (SSE resume), or NULL */
+    const char *filter;        /* $filter, for ROUTE_QUERY_FILTER routes only, or NULL */
     struct vsc_app *app;
     struct rf_async *async; /* password work off the loop (worker.h) */
 };
+
+/*
+ * A response body produced over time (text/event-stream), for handlers that must not see
+ * the HTTP library: http.c pulls bytes with read(); when read() answers 0 it parks the
+ * connection until the producer calls rf_stream_wake(). closed() runs once, when the
+ * connection ends (or the response is dropped unsent); the producer may free it then.
+ */
+struct rf_stream {
+    /* Up to `max` bytes into buf: > 0 bytes, 0 nothing now, < 0 the stream ends. */
+    long (*read)(struct rf_stream *s, char *buf, size_t max);
+    void (*closed)(struct rf_stream *s);
+    /* Set by the HTTP side while the stream is being sent. */
+    void (*wake)(struct rf_stream *s);
+    void *wake_ctx;
+};
+
+/* Tells the HTTP side that read() has something now (harmless when it is not parked). */
+void rf_stream_wake(struct rf_stream *s);
 
 struct rf_response {
     int status;   /* 0 until a handler sets it */
@@ -80,8 +100,9 @@ struct rf_response {
     char *raw;    /* owned; non-JSON responses (CSDL) */
     size_t raw_len;
     const char *content_type;
-    json_t *headers;  /* owned; extra headers, name -> string */
-    json_t *messages; /* owned; @Message.ExtendedInfo collected by rf_error() */
+    struct rf_stream *stream; /* owned until sent: a streamed body (content_type says what) */
+    json_t *headers;          /* owned; extra headers, name -> string */
+    json_t *messages;         /* owned; @Message.ExtendedInfo collected by rf_error() */
 };
 
 void rf_response_init(struct rf_response *r);

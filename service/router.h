@@ -14,7 +14,8 @@
 typedef void (*rf_handler)(struct rf_request *req, struct rf_response *resp);
 
 enum route_flags {
-    ROUTE_NO_AUTH = 1 << 0, /* served without credentials (DSP0266 §13.3.1) */
+    ROUTE_NO_AUTH = 1 << 0,      /* served without credentials (DSP0266 §13.3.1) */
+    ROUTE_QUERY_FILTER = 1 << 1, /* the handler reads $filter (rf_request.filter) itself */
 };
 
 struct route {

@@ -2,6 +2,7 @@
 ComputerSystem (Status, PowerState, BootProgress, Oem.Vsc), the console LogService's
 entries, administrator rules, and what outlives the VM and vscd."""
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -263,3 +264,41 @@ def test_bad_rules_are_refused(make_vscd):
     assert_error(op.delete(RULES + "/r1"), 403, "InsufficientPrivilege")
     assert get_json(op, RULES + "/r1")["Pattern"] == "READY"
     assert len([m for m in members(v.admin, RULES) if m.endswith("/r1")]) == 1
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+def test_state_changes_are_events_within_100ms(make_vscd):
+    """A panic line reaches an SSE listener as ConsolePanic (the line in its arguments)
+    within 100 ms of the VM printing it; a $filter can ask for panics only."""
+    from test_events import SSE, opened, record
+    v = make_vscd()
+    a, vm = boot_vm(v, host="eventful")
+    system_uri = a["System"]["@odata.id"]
+    every = opened(v.base)
+    panics = opened(v.base, path=SSE + "?$filter=" + quote(
+        "MessageId eq 'VscEvents.1.0.ConsolePanic'"))
+    try:
+        vm.send(b"Linux version 6.1.0\r\n")
+        recs = [record(e) for e in every.take(2, timeout=3)]
+        assert [r["MessageId"] for r in recs] == [
+            "ResourceEvent.1.4.ResourceChanged", "VscEvents.1.0.ConsoleStateChanged"]
+        assert recs[1]["MessageArgs"] == ["eventful", "Booting", "Linux version 6.1.0"]
+        assert all(r["OriginOfCondition"]["@odata.id"] == system_uri for r in recs)
+        sent = time.monotonic()
+        vm.send(PANIC_LINE + b"\r\n")
+        got = record(panics.next(timeout=3))
+        lag = time.monotonic() - sent
+        assert lag < 0.1, lag
+        assert got["MessageId"] == "VscEvents.1.0.ConsolePanic"
+        assert got["MessageSeverity"] == "Critical"
+        assert got["MessageArgs"] == ["eventful", PANIC_LINE.decode()]
+        assert PANIC_LINE.decode() in got["Message"]
+        assert [record(e)["MessageId"] for e in every.take(2, timeout=3)] == [
+            "ResourceEvent.1.4.ResourceChanged", "VscEvents.1.0.ConsolePanic"]
+        assert panics.next(timeout=0.3) is None  # nothing else passes the filter
+    finally:
+        every.close()
+        panics.close()
+        vm.close()

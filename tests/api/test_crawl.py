@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, OEM_SCHEMAS, REDFISH, VSCD, Client, make_user
+from conftest import ADMIN_PASSWORD, OEM_SCHEMAS, REDFISH, VSCD, Client, make_user, schema_errors
 
 MAX_RESOURCES = 500
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
@@ -288,7 +288,7 @@ def test_metadata_includes_every_odata_type(crawl, shared_vscd, crawler):
 
 def test_local_schema_locations_resolve(crawl, crawler):
     """The Location URIs a JsonSchemaFile or MessageRegistryFile gives on this service resolve
-    (DSP0266: schema publication); remote PublicationUris are not fetched."""
+    (DSP0266: schema publication); remote PublicationUris are not fetched. A registry's document is a valid MessageRegistry."""
     uris = []
     for path, r in crawl[0].items():
         if r.status_code != 200:
@@ -301,5 +301,9 @@ def test_local_schema_locations_resolve(crawl, crawler):
     for path, uri in uris:
         r = crawler.get(uri)
         assert r.status_code == 200, (path, uri, r.text[:200])
-        schema = json.loads(r.content)
-        assert "$schema" in schema or "definitions" in schema, (uri, list(schema)[:5])
+        doc = json.loads(r.content)
+        if "MessageRegistryFile" in crawl[0][path].json()["@odata.type"]:
+            assert doc["@odata.type"].startswith("#MessageRegistry.") and doc["Messages"], uri
+            assert not schema_errors(doc), uri
+        else:
+            assert "$schema" in doc or "definitions" in doc, (uri, list(doc)[:5])
