@@ -158,6 +158,22 @@ def test_a_freed_vm_keeps_its_console_log(make_vscd):
     assert_error(r, 404, "ResourceNotFound")
 
 
+def test_entries_page_with_top_and_skip(make_vscd):
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    wait_state(v, a, "Running")
+    all_members = members(v.admin, log_uri(a) + "/Entries")
+    assert len(all_members) == 3
+    page = get_json(v.admin, log_uri(a) + "/Entries?$top=1&$skip=1")
+    assert [m["@odata.id"] for m in page["Members"]] == all_members[1:2]
+    assert page["Members@odata.count"] == 3
+    assert page["Members@odata.nextLink"] == log_uri(a) + "/Entries?$skip=2&$top=1"
+    assert_error(v.admin.get(log_uri(a) + "/Entries?$top=x"), 400,
+                 "QueryParameterValueTypeError")
+    vm.close()
+
+
 def test_clear_log(make_vscd):
     v = make_vscd()
     a, vm = boot_vm(v)
