@@ -1273,6 +1273,19 @@ int history_tail_start(struct history *h, const char *vm_uuid, int port_idx, uin
     return rc;
 }
 
+bool history_has(struct history *h, const char *vm_uuid)
+{
+    char uuid[UUID_MAX + 1];
+    bool found = false;
+    if (!h || !uuid_norm(vm_uuid, uuid))
+        return false;
+    pthread_mutex_lock(&h->mu);
+    for (struct hport *p = h->buckets[uuid_hash(uuid)]; p && !found; p = p->hnext)
+        found = strcmp(p->uuid, uuid) == 0 && p->nsegs;
+    pthread_mutex_unlock(&h->mu);
+    return found;
+}
+
 int history_stat(struct history *h, const char *vm_uuid, uint64_t *bytes, int64_t *first_us,
                  int64_t *last_us)
 {

@@ -52,6 +52,7 @@
 #ifndef VSC_HISTORY_H
 #define VSC_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -134,6 +135,10 @@ int history_tail_start(struct history *h, const char *vm_uuid, int port_idx, uin
  * times; -ENOENT when nothing. */
 int history_stat(struct history *h, const char *vm_uuid, uint64_t *bytes, int64_t *first_us,
                  int64_t *last_us);
+
+/* Whether anything of the VM is on disk, without waiting for the queue (cheap: for listing
+ * many VMs). */
+bool history_has(struct history *h, const char *vm_uuid);
 
 struct history_counters {
     uint64_t written;     /* payload bytes written */

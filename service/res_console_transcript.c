@@ -24,9 +24,7 @@
 
 bool console_history_kept(struct vsc_app *app, const char *vm_uuid)
 {
-    uint64_t bytes;
-    int64_t first, last;
-    return history_stat(app->history, vm_uuid, &bytes, &first, &last) == 0;
+    return history_has(app->history, vm_uuid);
 }
 
 void console_history_describe(struct vsc_app *app, const char *vm_uuid, json_t *oem)

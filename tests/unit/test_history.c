@@ -170,6 +170,10 @@ TEST(history_round_trip_merges_ports_in_time_order)
     CHECK_EQ_INT(first, T0 + 1000);
     CHECK_EQ_INT(last, T0 + 3000);
     CHECK_EQ_INT(history_stat(h, "no-such-vm", &bytes, &first, &last), -ENOENT);
+    CHECK(history_has(h, VM));
+    CHECK(history_has(h, "0B8E7A4C-5A1F-4D3E-9C2B-7F6E5D4C3B2A")); /* any case */
+    CHECK(!history_has(h, "no-such-vm"));
+    CHECK(!history_has(h, "../etc"));
     /* The files: <dir>/<uuid>/<port>/<16 hex>.seg */
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s/1/%016" PRIx64 ".seg", dir, VM, (uint64_t)(T0 + 1000));
@@ -324,6 +328,7 @@ TEST(history_total_cap_drops_the_oldest_anywhere)
     uint64_t bytes;
     int64_t first, last;
     CHECK_EQ_INT(history_stat(h, VM2, &bytes, &first, &last), -ENOENT);
+    CHECK(!history_has(h, VM2)); /* the cap dropped all of it */
     REQUIRE(history_stat(h, VM, &bytes, &first, &last) == 0);
     CHECK_EQ_INT(last - T0, 119);
     CHECK(first - T0 > 100);
@@ -710,5 +715,6 @@ TEST(history_null_is_history_off)
     CHECK_EQ_INT(history_cursor_open(NULL, VM, 0, 0, 0, &c), -ENOENT);
     CHECK_EQ_INT(history_tail_start(NULL, VM, 0, 1, 0, &a), -ENOENT);
     CHECK_EQ_INT(history_stat(NULL, VM, &bytes, &a, &b), -ENOENT);
+    CHECK(!history_has(NULL, VM));
     history_cursor_close(NULL);
 }
