@@ -1,4 +1,4 @@
--- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 5).
+-- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 6).
 -- Reference only: vscd applies the numbered migrations; a unit test checks that this file
 -- and the migrated schema have the same tables, columns and indexes.
 CREATE TABLE settings (
@@ -89,3 +89,14 @@ CREATE TABLE console_log (
     after      TEXT
 );
 CREATE INDEX console_log_vm ON console_log (vm_uuid, id);
+
+-- 0006
+CREATE TABLE audit_log (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_us INTEGER NOT NULL,
+    action     TEXT NOT NULL,
+    user_name  TEXT NOT NULL DEFAULT '',
+    client     TEXT NOT NULL DEFAULT '',
+    target     TEXT NOT NULL DEFAULT '',
+    detail     TEXT NOT NULL DEFAULT ''
+);

@@ -229,6 +229,8 @@ static enum auth_result auth_basic(struct auth *a, struct rf_async *async, const
         basic_cache_store(a, digest, id);
     } else {
         res = rc == -EINPROGRESS ? AUTH_PENDING : rc == -EAGAIN ? AUTH_BUSY : AUTH_FAILED;
+        if (res == AUTH_FAILED)
+            snprintf(who->user, sizeof(who->user), "%.64s", user);
         goto out;
     }
     if (fill_identity(a, id, who) == 0)
@@ -344,6 +346,8 @@ size_t auth_sweep(struct auth *a)
     while (*p) {
         struct session *s = *p;
         if (session_expired(a, s, now)) {
+            if (a->expired)
+                a->expired(a->expired_ctx, s);
             *p = s->next;
             a->session_count--;
             explicit_bzero(s, sizeof(*s));

@@ -59,6 +59,9 @@ struct auth {
     uint8_t cache_key[32];
     struct basic_cache_entry cache[AUTH_BASIC_CACHE];
     char dummy_hash[SECRET_HASH_MAX]; /* verified against for unknown users (timing) */
+    /* Told of each session that times out, before it is freed (may be NULL). */
+    void (*expired)(void *ctx, const struct session *s);
+    void *expired_ctx;
 };
 
 int auth_init(struct auth *a, struct db *db, size_t max_sessions, int64_t default_timeout);
@@ -70,9 +73,10 @@ enum auth_result { AUTH_OK, AUTH_NO_CREDENTIALS, AUTH_FAILED, AUTH_PENDING, AUTH
 
 /*
  * Authenticates a request from its Authorization and X-Auth-Token headers (either may
- * be NULL). Basic is honoured only when `tls` is true. Fills *who on AUTH_OK and
- * refreshes the session's idle timer. An uncached Basic password is verified through
- * `async` (AUTH_PENDING: run the request again when it resumes; AUTH_BUSY: worker full).
+ * be NULL). Basic is honoured only when `tls` is true. On AUTH_FAILED for Basic
+ * credentials, who->user names the user that was tried (for the audit trail). Fills *who on AUTH_OK
+ * and refreshes the session's idle timer. An uncached Basic password is verified through `async`
+ * (AUTH_PENDING: run the request again when it resumes; AUTH_BUSY: worker full).
  */
 enum auth_result auth_request(struct auth *a, struct rf_async *async, const char *authorization,
                               const char *token, bool tls, struct rf_identity *who);

@@ -31,6 +31,8 @@ struct vsc_config {
     int64_t console_ring_bytes;
     int64_t console_stall_timeout;
     int64_t console_log_entries;
+    int64_t audit_entries;
+    bool audit_console_input;
     char ports_group[64];
     int64_t ipmi_iana;
     int64_t history_port_bytes; /* 0 = no history on disk */

@@ -1,6 +1,7 @@
 #include "console_ws.h"
 
 #include "app.h"
+#include "audit.h"
 #include "base_registry.h"
 #include "log.h"
 #include "port_rights.h"
@@ -15,7 +16,9 @@
 #include <strings.h>
 #include <time.h>
 
-#define CHECK_MS 1000 /* how often a console checks that its session still exists */
+#define CHECK_MS        1000  /* how often a console checks that its session still exists */
+#define AUDIT_INPUT_MS  60000 /* input is audited at most this long after it was typed */
+#define AUDIT_INPUT_MAX 256   /* input bytes per audit entry (audit_console_input): escaped, fits */
 
 struct cw {
     struct console_reader reader; /* reader.user and reader.rights: who this is */
@@ -30,6 +33,12 @@ struct cw {
     uint64_t stuck_since_ms; /* its queue was full and it read nothing since; 0: not */
     bool overflow;           /* control messages piled up past the slack: drop it */
     struct loop_timer check;
+    char client[64];
+    uint64_t input_total;    /* bytes this connection sent to the VM */
+    uint64_t input_unlogged; /* ... not yet in the audit trail */
+    uint64_t input_since_ms; /* when the first of those was sent */
+    uint8_t *input_copy;     /* with audit_console_input: those bytes (AUDIT_INPUT_MAX) */
+    size_t input_copy_len;
 };
 
 static uint64_t next_id = 1;
@@ -178,14 +187,69 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
     t->port_id = p->id;
     snprintf(t->session_id, sizeof(t->session_id), "%s", who.session->id);
     snprintf(t->user, sizeof(t->user), "%s", who.user);
+    snprintf(t->client, sizeof(t->client), "%s", in->client_ip ? in->client_ip : "");
     return 0;
 }
 
 static void send_json(struct cw *cw, json_t *msg);
 static void announce_attached(struct cw *cw, const char *event);
 
+static void port_uri_of(const struct cw *cw, char *out, size_t outsz)
+{
+    rf_port_uri(cw->port, out, outsz);
+}
+
+/* Writes the input not yet audited as one entry (its count; its bytes when configured). */
+static void audit_input(struct cw *cw)
+{
+    if (!cw->input_unlogged)
+        return;
+    char uri[128], text[1536] = ""; /* the audit detail holds 2 KiB */
+    port_uri_of(cw, uri, sizeof(uri));
+    if (cw->input_copy)
+        audit_escape(cw->input_copy, cw->input_copy_len, text, sizeof(text));
+    audit(cw->app, AUDIT_CONSOLE_INPUT, cw->reader.user, cw->client, uri,
+          "connection %llu sent %llu byte(s)%s%s%s", (unsigned long long)cw->id,
+          (unsigned long long)cw->input_unlogged, cw->input_copy ? ": \"" : "", text,
+          cw->input_copy ? "\"" : "");
+    cw->input_unlogged = 0;
+    cw->input_copy_len = 0;
+}
+
+/* Counts input the VM accepted; audits it when a minute passed or the copy is full. */
+static void note_input(struct cw *cw, const uint8_t *data, size_t len)
+{
+    if (cw->app->cfg.audit_console_input && !cw->input_copy)
+        cw->input_copy = malloc(AUDIT_INPUT_MAX);
+    while (len) {
+        if (!cw->input_unlogged)
+            cw->input_since_ms = loop_now_ms();
+        size_t take = len;
+        if (cw->input_copy) {
+            take = len < AUDIT_INPUT_MAX - cw->input_copy_len
+                       ? len
+                       : AUDIT_INPUT_MAX - cw->input_copy_len;
+            memcpy(cw->input_copy + cw->input_copy_len, data, take);
+            cw->input_copy_len += take;
+        }
+        cw->input_unlogged += take;
+        cw->input_total += take;
+        data += take;
+        len -= take;
+        if (cw->input_copy && cw->input_copy_len == AUDIT_INPUT_MAX)
+            audit_input(cw);
+    }
+}
+
 static void cw_free(struct cw *cw)
 {
+    char uri[128];
+    audit_input(cw);
+    port_uri_of(cw, uri, sizeof(uri));
+    audit(cw->app, AUDIT_CONSOLE_DETACH, cw->reader.user, cw->client, uri,
+          "connection %llu closed after %lld s; %llu byte(s) of input", (unsigned long long)cw->id,
+          (long long)(time(NULL) - cw->since), (unsigned long long)cw->input_total);
+    free(cw->input_copy);
     console_detach(&cw->port->console, &cw->reader);
     loop_timer_cancel(&cw->app->loop, &cw->check);
     announce_attached(cw, "detach");
@@ -398,6 +462,8 @@ static void on_check(struct loop_timer *t)
         cw_end(cw, WS_POLICY, "too slow");
         return;
     }
+    if (cw->input_unlogged && loop_now_ms() - cw->input_since_ms >= AUDIT_INPUT_MS)
+        audit_input(cw);
     loop_timer_arm(&cw->app->loop, &cw->check, CHECK_MS);
 }
 
@@ -450,6 +516,8 @@ static void on_message(void *owner, bool binary, const uint8_t *data, size_t len
         char text[160];
         if (rc < 0)
             notice(cw, console_refusal_text(rc, c, text, sizeof(text)));
+        else
+            note_input(cw, data, len);
         return;
     }
     json_t *msg = json_loadb((const char *)data, len, 0, NULL);
@@ -494,6 +562,7 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     snprintf(cw->reader.user, sizeof(cw->reader.user), "%s", t->user);
     cw->id = next_id++;
     cw->since = (int64_t)time(NULL);
+    snprintf(cw->client, sizeof(cw->client), "%s", t->client);
     cw->role = ROLE_NONE;
     cw_refresh_rights(cw);
     cw->check = (struct loop_timer){.cb = on_check, .data = cw};
@@ -506,6 +575,10 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     loop_timer_arm(&app->loop, &cw->check, CHECK_MS);
     log_info("console %lld: websocket %llu opened by '%s'", (long long)p->id,
              (unsigned long long)cw->id, t->user);
+    char uri[128];
+    port_uri_of(cw, uri, sizeof(uri));
+    audit(app, AUDIT_CONSOLE_ATTACH, t->user, t->client, uri, "connection %llu opened%s",
+          (unsigned long long)cw->id, t->history ? " with history" : "");
     /* The newcomer learns who it is, the mode and who is attached; the others learn of it. */
     json_t *hello = json_pack("{s:s, s:o, s:o}", "type", "hello", "connection", cw_json(cw),
                               "attached", console_ws_connections(p));

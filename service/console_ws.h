@@ -54,6 +54,7 @@ struct console_ws_ticket {
     char session_id[SESSION_ID_LEN + 1];
     char user[65];
     uint64_t history;
+    char client[64]; /* the client's address (audit trail) */
     char accept[WS_ACCEPT_LEN + 1];
     bool protocol_v1; /* answer Sec-WebSocket-Protocol: vsc.v1 */
 };

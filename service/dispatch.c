@@ -1,6 +1,7 @@
 #include "dispatch.h"
 
 #include "app.h"
+#include "audit.h"
 #include "auth.h"
 #include "base_registry.h"
 #include "log.h"
@@ -318,6 +319,9 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
             return NULL;
         }
         if (a != AUTH_OK) {
+            if (a == AUTH_FAILED && in->authorization && req->who.user[0])
+                audit(app, AUDIT_LOGIN_FAILED, req->who.user, in->client_ip, req->path,
+                      "HTTP Basic credentials refused");
             rf_error(r, 401, msg_no_valid_session());
             return NULL;
         }

@@ -1,5 +1,6 @@
 /* vscd — the virtual serial concentrator daemon: start-up, the loop, shutdown. */
 #include "app.h"
+#include "audit.h"
 #include "db_accounts.h"
 #include "http.h"
 #include "log.h"
@@ -119,6 +120,13 @@ static int ensure_admin(struct vsc_app *app)
     return 0;
 }
 
+static void on_session_expired(void *ctx, const struct session *s)
+{
+    audit(ctx, AUDIT_SESSION_EXPIRED, s->user, s->client_ip, "/redfish/v1/SessionService/Sessions",
+          "session %s expired after %lld s idle", s->id,
+          (long long)((struct vsc_app *)ctx)->auth.policy.session_timeout);
+}
+
 static void on_sweep(struct loop_timer *t)
 {
     struct vsc_app *app = t->data;
@@ -180,6 +188,8 @@ static int open_state(struct vsc_app *app)
                   app->cfg.session_timeout_default) < 0 ||
         port_acl_load(&app->acl, &app->db) < 0)
         return -1;
+    app->auth.expired = on_session_expired;
+    app->auth.expired_ctx = app;
     return ensure_admin(app);
 }
 

@@ -1,5 +1,7 @@
 #include "ports.h"
 
+#include "audit.h"
+
 #include "app.h"
 #include "console_socket.h"
 #include "console_ws.h"
@@ -81,7 +83,13 @@ static void publish_vm(struct ports *ps, struct vm *vm, enum event_resource_chan
 
 static void on_mode_changed(struct console *c)
 {
-    publish_port(c->owner, EVENT_CHANGED);
+    struct port *p = c->owner;
+    char uri[128];
+    rf_port_uri(p, uri, sizeof(uri));
+    audit(p->registry->app, AUDIT_MODE_CHANGE, c->changed_by, NULL, uri, "mode %s%s%s%s (%s)",
+          console_mode_name(c->mode), c->holder[0] ? " held by " : "", c->holder,
+          c->forced ? ", forced" : "", c->reason ? c->reason : "set");
+    publish_port(p, EVENT_CHANGED);
 }
 
 static void default_line(struct line_settings *l)

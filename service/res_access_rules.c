@@ -10,6 +10,7 @@
  * Every change is written to the database first, then the in-memory copy is reloaded.
  */
 #include "app.h"
+#include "audit.h"
 #include "base_registry.h"
 #include "console_ws.h"
 #include "db_accounts.h"
@@ -221,6 +222,12 @@ static void post_rule(struct rf_request *req, struct rf_response *r)
     log_info("port %lld: access rule %lld (%s %s to %s) added by '%s'", (long long)p->id,
              (long long)rule.id, rule.deny ? "deny" : "grant", port_right_name(rule.right),
              rule.account_id > 0 ? rule.user : role_name(rule.role), req->who.user);
+    char port_uri[128];
+    rf_port_uri(p, port_uri, sizeof(port_uri));
+    audit_req(req, AUDIT_ACCESS_RULE, port_uri, "rule %lld added: %s %s to %s %s",
+              (long long)rule.id, rule.deny ? "deny" : "grant", port_right_name(rule.right),
+              rule.account_id > 0 ? "user" : "role",
+              rule.account_id > 0 ? rule.user : role_name(rule.role));
     json_t *body = rule_json(p, &rule);
     rf_set_header(r, "Location", json_string_value(json_object_get(body, "@odata.id")));
     rf_reply(r, 201, body);
@@ -246,6 +253,10 @@ static void patch_rule(struct rf_request *req, struct rf_response *r)
         return;
     log_info("port %lld: access rule %lld set to %s by '%s'", (long long)p->id, (long long)id,
              deny ? "deny" : "grant", req->who.user);
+    char port_uri[128];
+    rf_port_uri(p, port_uri, sizeof(port_uri));
+    audit_req(req, AUDIT_ACCESS_RULE, port_uri, "rule %lld set to %s", (long long)id,
+              deny ? "deny" : "grant");
 }
 
 static void delete_rule(struct rf_request *req, struct rf_response *r)
@@ -263,6 +274,9 @@ static void delete_rule(struct rf_request *req, struct rf_response *r)
         return;
     log_info("port %lld: access rule %lld deleted by '%s'", (long long)p->id, (long long)id,
              req->who.user);
+    char port_uri[128];
+    rf_port_uri(p, port_uri, sizeof(port_uri));
+    audit_req(req, AUDIT_ACCESS_RULE, port_uri, "rule %lld deleted", (long long)id);
     r->status = 204;
 }
 

@@ -4,6 +4,7 @@
  * before it is written, and written in one statement or transaction.
  */
 #include "app.h"
+#include "audit.h"
 #include "auth.h"
 #include "base_registry.h"
 #include "console_ws.h"
@@ -89,8 +90,16 @@ static void patch_account_service(struct rf_request *req, struct rf_response *r)
                                              "AccountLockoutDuration"));
         return;
     }
-    if (auth_policy_store(&req->app->auth, &p) < 0)
+    if (auth_policy_store(&req->app->auth, &p) < 0) {
         rf_error(r, 500, msg_internal_error());
+        return;
+    }
+    audit_req(req, AUDIT_ACCOUNT, ACCOUNT_SERVICE_URI,
+              "AccountService set: password length %lld..%lld, lockout after %lld failure(s) "
+              "for %lld s, reset after %lld s",
+              (long long)p.min_password_length, (long long)p.max_password_length,
+              (long long)p.lockout_threshold, (long long)p.lockout_duration,
+              (long long)p.lockout_reset_after);
 }
 
 /* ---- Accounts ------------------------------------------------------------------------ */
@@ -298,6 +307,10 @@ static void post_account(struct rf_request *req, struct rf_response *r)
     if (!account_written(db_account_create(&req->app->db, &a), a.user, r))
         return;
     log_info("account '%s' (%s) created by '%s'", a.user, role_name(a.role), req->who.user);
+    char uri[96];
+    account_uri(a.id, uri, sizeof(uri));
+    audit_req(req, AUDIT_ACCOUNT, uri, "account '%s' created, role %s%s", a.user, role_name(a.role),
+              a.enabled ? "" : ", disabled");
     json_t *body = account_json(req->app, &a);
     rf_set_header(r, "Location", json_string_value(json_object_get(body, "@odata.id")));
     rf_reply(r, 201, body);
@@ -362,6 +375,13 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
         port_acl_load(&req->app->acl, &req->app->db); /* rules show the new name */
     console_ws_rights_changed(&req->app->ports);      /* a new role or name: new rights */
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
+    char uri[96];
+    account_uri(updated.id, uri, sizeof(uri));
+    audit_req(req, AUDIT_ACCOUNT, uri, "account '%s' changed: role %s, %s, %s%s", updated.user,
+              role_name(updated.role), updated.enabled ? "enabled" : "disabled",
+              updated.locked_until == -1 || updated.locked_until > time(NULL) ? "locked"
+                                                                              : "unlocked",
+              json_object_get(req->body, "Password") ? ", password set" : "");
 }
 
 static void delete_account(struct rf_request *req, struct rf_response *r)
@@ -380,6 +400,9 @@ static void delete_account(struct rf_request *req, struct rf_response *r)
     auth_account_changed(&req->app->auth, a.id);
     port_acl_load(&req->app->acl, &req->app->db); /* its rules went with it (migration 0004) */
     log_info("account '%s' deleted by '%s'", a.user, req->who.user);
+    char uri[96];
+    account_uri(a.id, uri, sizeof(uri));
+    audit_req(req, AUDIT_ACCOUNT, uri, "account '%s' deleted", a.user);
     r->status = 204;
 }
 

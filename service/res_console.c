@@ -8,6 +8,7 @@
  * port's rights and mode (port_rights(), console_may_input()), reported per port.
  */
 #include "app.h"
+#include "audit.h"
 #include "base_registry.h"
 #include "console_ws.h"
 #include "jsonbody.h"
@@ -211,6 +212,28 @@ static json_t *send_one(struct rf_request *req, int64_t id, const uint8_t *data,
     return o;
 }
 
+/* One audit entry for a broadcast: which ports took it, how many bytes (and which, when
+ * audit_console_input is on). */
+static void audit_send_input(struct rf_request *req, const json_t *results, const uint8_t *data,
+                             size_t len)
+{
+    char ports[512] = "", text[1536] = ""; /* the audit detail holds 2 KiB */
+    size_t i, at = 0;
+    json_t *o;
+    json_array_foreach(results, i, o)
+    {
+        if (strcmp(json_string_value(json_object_get(o, "Result")), "Sent") == 0 &&
+            at + 24 < sizeof(ports))
+            at += (size_t)snprintf(ports + at, sizeof(ports) - at, "%s%s", at ? "," : "",
+                                   json_string_value(json_object_get(o, "Port")));
+    }
+    if (req->app->cfg.audit_console_input)
+        audit_escape(data, len, text, sizeof(text));
+    audit_req(req, AUDIT_CONSOLE_INPUT, MANAGER_URI "/Actions/Oem/Vsc.SendInput",
+              "SendInput: %zu byte(s) to port(s) [%s]%s%s%s", len, ports, text[0] ? ": \"" : "",
+              text, text[0] ? "\"" : "");
+}
+
 static void send_input(struct rf_request *req, struct rf_response *r)
 {
     struct jb_value v[SI_N];
@@ -229,6 +252,7 @@ static void send_input(struct rf_request *req, struct rf_response *r)
         json_array_append_new(results, o);
     }
     log_info("SendInput by '%s': %zu bytes to %zu of %zu ports", req->who.user, len, sent, n);
+    audit_send_input(req, results, data, len);
     rf_reply(r, 200,
              json_pack("{s:s, s:o}", "@odata.type", "#Vsc.v1_0_0.SendInputResponse", "Results",
                        results));

@@ -90,6 +90,7 @@ static void get_manager(struct rf_request *req, struct rf_response *r)
                   "Service", "UUID", req->app->uuid, "FirmwareVersion", VSC_VERSION, "DateTime",
                   now, "Status", "State", "Enabled", "Health", "OK");
     json_object_set_new(m, "SerialInterfaces", rf_link(MANAGER_URI "/SerialInterfaces"));
+    json_object_set_new(m, "LogServices", rf_link(MANAGER_URI "/LogServices"));
     json_t *servers = json_array();
     for (struct vm *vm = req->app->ports.vms; vm; vm = vm->next) {
         rf_system_uri(vm, uri, sizeof(uri));

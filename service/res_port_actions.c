@@ -6,6 +6,7 @@
  * (Vsc.IpmiRequest, the same command as IPMI bytes, is in res_ipmi.c; its ActionInfo here.)
  */
 #include "app.h"
+#include "audit.h"
 #include "base_registry.h"
 #include "db_ports.h"
 #include "jsonbody.h"
@@ -238,6 +239,13 @@ static void allocate_ports(struct rf_request *rq, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
+    if (res == ALLOC_CREATED) {
+        char sys[96];
+        rf_system_uri(vm, sys, sizeof(sys));
+        audit_req(rq, AUDIT_ALLOCATE, sys, "%d %s port(s) for VM '%s'%s%s", req.count,
+                  backend_name(req.kind), vm->name, vm->host_name[0] ? ", host " : "",
+                  vm->host_name);
+    }
     rf_reply(r, 200, rf_allocation_json(&rq->app->ports, vm, res == ALLOC_CREATED));
 }
 
@@ -347,6 +355,13 @@ static void free_ports(struct rf_request *rq, struct rf_response *r)
         return;
     }
     log_info("FreePorts by '%s': %zu freed", rq->who.user, json_array_size(freed));
+    if (json_array_size(freed)) {
+        char *ids = json_dumps(freed, JSON_COMPACT);
+        audit_req(rq, AUDIT_FREE, MANAGER_URI "/SerialInterfaces", "port(s) %s freed%s%s",
+                  ids ? ids : "?", v[FP_UUID].present ? " of VM " : "",
+                  v[FP_UUID].present ? v[FP_UUID].s : "");
+        free(ids);
+    }
     rf_reply(r, 200,
              json_pack("{s:s, s:o, s:o}", "@odata.type", "#Vsc.v1_0_0.FreePortsResponse", "Freed",
                        freed, "AlreadyFreed", already));

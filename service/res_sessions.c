@@ -3,6 +3,7 @@
  * credentials needed) and returns X-Auth-Token and Location; DELETE logs out.
  */
 #include "app.h"
+#include "audit.h"
 #include "auth.h"
 #include "base_registry.h"
 #include "db_accounts.h"
@@ -102,6 +103,8 @@ static void post_session(struct rf_request *req, struct rf_response *r)
     }
     if (rc < 0) {
         log_warn("failed login for '%s' from %s", v[0].s, req->client_ip);
+        audit(req->app, AUDIT_LOGIN_FAILED, v[0].s, req->client_ip, SESSIONS_URI,
+              "session login refused");
         rf_error(r, 401, msg_resource_at_uri_unauthorized(SESSIONS_URI, "Unauthorized"));
         return;
     }
@@ -118,6 +121,7 @@ static void post_session(struct rf_request *req, struct rf_response *r)
     if (v[2].present)
         snprintf(s->context, sizeof(s->context), "%s", v[2].s);
     log_info("session %s opened for '%s' from %s", s->id, s->user, req->client_ip);
+    audit(req->app, AUDIT_LOGIN, s->user, req->client_ip, SESSIONS_URI, "session %s opened", s->id);
     json_t *body = session_json(s);
     rf_set_header(r, "Location", json_string_value(json_object_get(body, "@odata.id")));
     rf_set_header(r, "X-Auth-Token", s->token);
@@ -152,6 +156,8 @@ static void delete_session(struct rf_request *req, struct rf_response *r)
     if (!s)
         return;
     log_info("session %s of '%s' closed", s->id, s->user);
+    audit_req(req, AUDIT_LOGOUT, SESSIONS_URI, "session %s of '%s' (opened from %s) closed", s->id,
+              s->user, s->client_ip);
     auth_session_delete(&req->app->auth, s);
     r->status = 204;
 }

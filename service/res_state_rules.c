@@ -8,6 +8,7 @@
  * Privileges: the Manager's (registry): reading is Login, changing is ConfigureManager.
  */
 #include "app.h"
+#include "audit.h"
 #include "base_registry.h"
 #include "jsonbody.h"
 #include "log.h"
@@ -113,6 +114,8 @@ static void post_rule(struct rf_request *req, struct rf_response *r)
     }
     log_info("console state rule '%s' (%s -> %s) added by '%s'", v[RF_ID].s, v[RF_PATTERN].s,
              vm_state_name(state), req->who.user);
+    audit_req(req, AUDIT_STATE_RULE, RULES_URI, "rule '%s' added: /%s/ -> %s", v[RF_ID].s,
+              v[RF_PATTERN].s, vm_state_name(state));
     json_t *body = rule_json(detect_rules_find(req->app->cstate.rules, v[RF_ID].s));
     rf_set_header(r, "Location", json_string_value(json_object_get(body, "@odata.id")));
     rf_reply(r, 201, body);
@@ -135,6 +138,7 @@ static void delete_rule(struct rf_request *req, struct rf_response *r)
         return;
     }
     log_info("console state rule '%s' deleted by '%s'", id, req->who.user);
+    audit_req(req, AUDIT_STATE_RULE, RULES_URI, "rule '%s' deleted", id);
     r->status = 204;
 }
 

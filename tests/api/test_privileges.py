@@ -26,6 +26,13 @@ LOCAL_PROPERTY_OVERRIDES = {
 }
 LOCAL_URI_OVERRIDES = {
     ("/redfish/v1/Managers/{id}/Actions/Oem/Vsc.SendInput", "POST"): [frozenset({"Login"})],
+    # The audit trail names every user, address and console they touched: Administrators
+    # only (docs/SECURITY.md), stricter than the registry's Login for a LogService.
+    ("/redfish/v1/Managers/{id}/LogServices/Audit", "GET"): [frozenset({"ConfigureManager"})],
+    ("/redfish/v1/Managers/{id}/LogServices/Audit/Entries", "GET"):
+        [frozenset({"ConfigureManager"})],
+    ("/redfish/v1/Managers/{id}/LogServices/Audit/Entries/{entry}", "GET"):
+        [frozenset({"ConfigureManager"})],
     # The registry's SubordinateOverrides for a LogService under a ComputerSystem.
     ("/redfish/v1/Systems/{id}/LogServices/Console/Actions/LogService.ClearLog", "POST"):
         [frozenset({"ConfigureComponents"})],
