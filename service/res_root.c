@@ -99,6 +99,10 @@ static const struct {
     {"ComputerSystem", "ComputerSystem", "ComputerSystem.v1_27_0"},
     {"SerialInterface", "SerialInterface", "SerialInterface.v1_3_0"},
     {"ActionInfo", "ActionInfo", "ActionInfo.v1_5_0"},
+    {"LogServiceCollection", "LogServiceCollection", NULL},
+    {"LogService", "LogService", "LogService.v1_9_0"},
+    {"LogEntryCollection", "LogEntryCollection", NULL},
+    {"LogEntry", "LogEntry", "LogEntry.v1_18_0"},
     {"RedfishExtensions", "RedfishExtensions.v1_0_0", NULL},
 };
 

@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import ADMIN_PASSWORD, OEM_SCHEMAS, REDFISH, VSCD, Client, make_user, schema_errors
+from helpers_ports import FakeUnixVM, allocate_ok, wait_for
 
 MAX_RESOURCES = 500
 EDMX = "{http://docs.oasis-open.org/odata/ns/edmx}"
@@ -64,9 +65,17 @@ def namespace(odata_type):
 
 @pytest.fixture(scope="module")
 def crawler(shared_vscd, shared_admin):
-    """The module's admin client, after a session was opened and an account added."""
+    """The module's admin client, after a session was opened, an account added and a VM
+    allocated whose console showed a few states (so its console LogService has entries)."""
     _, shared_admin.session_uri = Client(shared_vscd.base).login("admin", ADMIN_PASSWORD)
     shared_admin.user_uri = make_user(shared_admin, "crawled", "Operator").account_uri
+    a = allocate_ok(shared_admin, Backend="unix", HostName="crawled-vm")
+    vm = FakeUnixVM.connect_retry(a["Ports"][0]["BindPath"])
+    vm.send(b"Linux version 6.1.0\r\nKernel panic - not syncing: crawled\r\n")
+    entries = a["System"]["@odata.id"] + "/LogServices/Console/Entries"
+    wait_for(lambda: len(shared_admin.get(entries).json().get("Members", [])) == 2,
+             what="two console state entries")
+    vm.close()
     return shared_admin
 
 
