@@ -12,6 +12,7 @@
 #include "db.h"
 #include "history.h"
 #include "events.h"
+#include "login_limit.h"
 #include "loop.h"
 #include "port_acl.h"
 #include "ports.h"
@@ -35,6 +36,7 @@ struct vsc_app {
     struct port_acl acl;            /* per-port access rules (port_rights.h) */
     struct console_tickets tickets; /* single-use console WebSocket tickets */
     struct console_state cstate;    /* console state rules and detection */
+    struct login_limit login_limit; /* failed logins per client address */
     struct history *history;        /* console output on disk; NULL = off (history.h) */
     struct events events;           /* the Redfish event backlog and its SSE listeners */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */

@@ -288,6 +288,11 @@ int auth_session_create(struct auth *a, int64_t account_id, const char *client_i
     auth_sweep(a);
     if (a->session_count >= a->max_sessions)
         return -ENOSPC;
+    size_t mine = 0;
+    for (struct session *s = a->sessions; s; s = s->next)
+        mine += s->account_id == account_id;
+    if (a->max_sessions_per_user && mine >= a->max_sessions_per_user)
+        return -EDQUOT;
     struct account acct;
     int rc = db_account_get(a->db, account_id, &acct);
     if (rc < 0)

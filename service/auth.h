@@ -55,6 +55,7 @@ struct auth {
     struct session *sessions;
     size_t session_count;
     size_t max_sessions;
+    size_t max_sessions_per_user; /* 0 = max_sessions */
     struct auth_policy policy;
     uint8_t cache_key[32];
     struct basic_cache_entry cache[AUTH_BASIC_CACHE];
@@ -88,7 +89,8 @@ enum auth_result auth_request(struct auth *a, struct rf_async *async, const char
 int auth_check_password(struct auth *a, struct rf_async *async, const char *user,
                         const char *password, int64_t *account_id);
 
-/* Creates a session for a verified account. 0, -ENOSPC (limit), -ENOENT, -EIO. */
+/* Creates a session for a verified account. 0, -ENOSPC (the service's limit), -EDQUOT (the
+ * user's), -ENOENT, -EIO. */
 int auth_session_create(struct auth *a, int64_t account_id, const char *client_ip,
                         struct session **out);
 struct session *auth_session_find(struct auth *a, const char *id);

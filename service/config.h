@@ -32,6 +32,8 @@ struct vsc_config {
     int64_t console_stall_timeout;
     int64_t console_log_entries;
     int64_t audit_entries;
+    int64_t login_failures_per_minute;
+    int64_t max_sessions_per_user;
     bool audit_console_input;
     char ports_group[64];
     int64_t ipmi_iana;

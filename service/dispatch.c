@@ -2,6 +2,7 @@
 
 #include "app.h"
 #include "audit.h"
+#include "resources.h"
 #include "auth.h"
 #include "base_registry.h"
 #include "log.h"
@@ -310,6 +311,13 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
     *allowed = m.allowed;
     bool public_route = found == ROUTER_FOUND && (m.route->flags & ROUTE_NO_AUTH);
     if (!public_route) {
+        uint32_t retry_s;
+        bool basic = in->authorization && strncasecmp(in->authorization, "Basic ", 6) == 0;
+        if (basic &&
+            !login_limit_allowed(&app->login_limit, in->client_ip, loop_now_ms(), &retry_s)) {
+            rf_login_limited(req, r, "", retry_s);
+            return NULL;
+        }
         enum auth_result a = auth_request(&app->auth, req->async, in->authorization,
                                           in->x_auth_token, in->tls, &req->who);
         if (a == AUTH_PENDING)
@@ -319,9 +327,11 @@ static const struct route *admit(struct vsc_app *app, const struct dispatch_inpu
             return NULL;
         }
         if (a != AUTH_OK) {
-            if (a == AUTH_FAILED && in->authorization && req->who.user[0])
+            if (a == AUTH_FAILED && basic) {
                 audit(app, AUDIT_LOGIN_FAILED, req->who.user, in->client_ip, req->path,
                       "HTTP Basic credentials refused");
+                login_limit_failed(&app->login_limit, in->client_ip, loop_now_ms());
+            }
             rf_error(r, 401, msg_no_valid_session());
             return NULL;
         }

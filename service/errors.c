@@ -1,9 +1,11 @@
 /* Redfish error responses built from the Base message registry (DSP0266 §9.6). */
+#include "audit.h"
 #include "base_registry.h"
 #include "resources.h"
 #include "rf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,6 +148,17 @@ void rf_collection_add(json_t *collection, const char *member_uri)
 void rf_not_found(struct rf_response *r, const char *type, const char *id)
 {
     rf_error(r, 404, msg_resource_not_found(type, id));
+}
+
+void rf_login_limited(const struct rf_request *req, struct rf_response *r, const char *user,
+                      uint32_t retry_s)
+{
+    char secs[16];
+    snprintf(secs, sizeof(secs), "%u", retry_s);
+    audit(req->app, AUDIT_LOGIN_FAILED, user, req->client_ip, req->path,
+          "refused unchecked: too many failed logins from this address (retry in %s s)", secs);
+    rf_error(r, 429, msg_service_temporarily_unavailable(secs));
+    rf_set_header(r, "Retry-After", secs);
 }
 
 void rf_worker_error(struct rf_response *r, int rc)

@@ -189,6 +189,9 @@ static int open_state(struct vsc_app *app)
         port_acl_load(&app->acl, &app->db) < 0)
         return -1;
     app->auth.expired = on_session_expired;
+    app->auth.max_sessions_per_user = (size_t)app->cfg.max_sessions_per_user;
+    login_limit_init(&app->login_limit, app->cfg.login_failures_per_minute,
+                     app->cfg.login_failures_per_minute);
     app->auth.expired_ctx = app;
     return ensure_admin(app);
 }

@@ -96,6 +96,11 @@ static void post_session(struct rf_request *req, struct rf_response *r)
     if (jb_read(req->body, login_fields, N_LOGIN, v, NULL, r) < 0)
         return;
     int64_t account_id;
+    uint32_t retry_s;
+    if (!login_limit_allowed(&req->app->login_limit, req->client_ip, loop_now_ms(), &retry_s)) {
+        rf_login_limited(req, r, v[0].s, retry_s);
+        return;
+    }
     int rc = auth_check_password(&req->app->auth, req->async, v[0].s, v[1].s, &account_id);
     if (rc < 0 && rc != -EACCES) {
         rf_worker_error(r, rc); /* -EINPROGRESS: runs again once the password is verified */
@@ -105,12 +110,13 @@ static void post_session(struct rf_request *req, struct rf_response *r)
         log_warn("failed login for '%s' from %s", v[0].s, req->client_ip);
         audit(req->app, AUDIT_LOGIN_FAILED, v[0].s, req->client_ip, SESSIONS_URI,
               "session login refused");
+        login_limit_failed(&req->app->login_limit, req->client_ip, loop_now_ms());
         rf_error(r, 401, msg_resource_at_uri_unauthorized(SESSIONS_URI, "Unauthorized"));
         return;
     }
     struct session *s;
     rc = auth_session_create(&req->app->auth, account_id, req->client_ip, &s);
-    if (rc == -ENOSPC) {
+    if (rc == -ENOSPC || rc == -EDQUOT) {
         rf_error(r, 503, msg_session_limit_exceeded());
         return;
     }

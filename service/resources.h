@@ -101,6 +101,11 @@ void rf_reply_embedded(struct rf_response *r, const char *data, size_t len,
  */
 void rf_worker_error(struct rf_response *r, int rc);
 
+/* A login from a source past login_failures_per_minute: 429 with Retry-After, audited
+ * (`user` is the name tried). */
+void rf_login_limited(const struct rf_request *req, struct rf_response *r, const char *user,
+                      uint32_t retry_s);
+
 /* Replies 404 ResourceNotFound for `type` named `id`. */
 void rf_not_found(struct rf_response *r, const char *type, const char *id);
 

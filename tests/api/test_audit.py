@@ -140,7 +140,7 @@ def test_only_administrators_read_it(make_vscd):
 
 
 def test_clear_and_cap(make_vscd):
-    v = make_vscd(extra_args=["--set", "audit_entries=100"])
+    v = make_vscd(extra_args=["--set", "audit_entries=100", "--set", "login_failures_per_minute=0"])
     for i in range(120):
         r = requests.get(v.base + "/redfish/v1/Systems", verify=False,
                          auth=("nobody%d" % i, "x"))
@@ -155,3 +155,41 @@ def test_clear_and_cap(make_vscd):
     assert v.admin.post(AUDIT + "/Actions/LogService.ClearLog", json={}).status_code == 204
     (only,) = records(v)
     assert only["Action"] == "AuditLogCleared" and "100 entries removed" in only["Detail"]
+
+
+# ---- brute force and session limits ------------------------------------------------------------
+
+
+def test_failed_logins_from_one_address_are_limited(make_vscd):
+    v = make_vscd(extra_args=["--set", "login_failures_per_minute=5"])
+    name = unique("bf")
+    _, pw = create_account(v.admin, name, "ReadOnly")
+    token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+    login = v.base + "/redfish/v1/SessionService/Sessions"
+    for _ in range(5):
+        r = requests.post(login, verify=False, json={"UserName": name, "Password": "guess"})
+        assert r.status_code == 401
+    r = requests.post(login, verify=False, json={"UserName": name, "Password": pw})
+    assert_error(r, 429, "ServiceTemporarilyUnavailable")  # even the right password: unchecked
+    assert 1 <= int(r.headers["Retry-After"]) <= 12
+    r = requests.get(v.base + "/redfish/v1/Systems", verify=False, auth=(name, pw))
+    assert_error(r, 429, "ServiceTemporarilyUnavailable")  # Basic too
+    # A session token is not a password: it still works from the limited address.
+    admin = Client(v.base, token=token)
+    assert admin.get("/redfish/v1/Systems").status_code == 200
+    limited = [get_json(admin, m)["Oem"]["Vsc"] for m in members(admin, AUDIT + "/Entries")]
+    limited = [x for x in limited if "too many failed logins" in x["Detail"]]
+    assert len(limited) == 2
+
+
+def test_sessions_per_user(make_vscd):
+    v = make_vscd(extra_args=["--set", "max_sessions_per_user=2"])
+    name = unique("ss")
+    _, pw = create_account(v.admin, name, "ReadOnly")
+    c = Client(v.base)
+    c.login(name, pw)
+    c.login(name, pw)
+    r = requests.post(v.base + "/redfish/v1/SessionService/Sessions", verify=False,
+                      json={"UserName": name, "Password": pw})
+    assert_error(r, 503, "SessionLimitExceeded")
+    c.login("admin", ADMIN_PASSWORD)  # another user is not held back
