@@ -67,7 +67,8 @@ ENUMS = {
         "PortsAllocated": "Serial ports were allocated.",
         "PortsFreed": "Serial ports were freed.",
         "StateRuleChange": "A console state rule was added or deleted.",
-        "AuditLogCleared": "The audit trail was cleared."}),
+        "AuditLogCleared": "The audit trail was cleared.",
+        "TlsReload": "The TLS certificate and key were read again (SIGHUP)."}),
     "SendInputResult": ("What SendInput did on one port.", "This type shall describe the outcome of SendInput on one port.", {
         "Sent": "The input was queued for the virtual machine.",
         "Refused": "The input was not sent; Reason says why."}),

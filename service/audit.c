@@ -28,6 +28,7 @@ static const struct {
     [AUDIT_FREE] = {"PortsFreed", false},
     [AUDIT_STATE_RULE] = {"StateRuleChange", false},
     [AUDIT_AUDIT_CLEARED] = {"AuditLogCleared", true},
+    [AUDIT_TLS_RELOAD] = {"TlsReload", false},
 };
 
 const char *audit_action_name(enum audit_action a)

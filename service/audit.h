@@ -34,6 +34,7 @@ enum audit_action {
     AUDIT_FREE,            /* serial ports freed */
     AUDIT_STATE_RULE,      /* a console state rule added or deleted */
     AUDIT_AUDIT_CLEARED,   /* the audit log was cleared */
+    AUDIT_TLS_RELOAD,      /* the TLS certificate and key were read again (SIGHUP) */
     AUDIT_ACTION_COUNT
 };
 

@@ -578,6 +578,30 @@ static void server_free(struct http_server *srv)
     free(srv);
 }
 
+int http_reload_tls(struct vsc_app *app)
+{
+    struct http_server *srv = app->http;
+    if (!srv || !srv->front)
+        return -ENOTSUP; /* plain HTTP */
+    struct http_server fresh = {0};
+    int rc = load_tls(&fresh, &app->cfg) == 0 &&
+                     tls_front_reload(srv->front, fresh.cert_pem, fresh.key_pem) == 0
+                 ? 0
+                 : -EINVAL;
+    if (rc == 0) {
+        char *old_cert = srv->cert_pem, *old_key = srv->key_pem;
+        srv->cert_pem = fresh.cert_pem;
+        srv->key_pem = fresh.key_pem;
+        fresh.cert_pem = old_cert;
+        fresh.key_pem = old_key;
+    }
+    if (fresh.key_pem)
+        explicit_bzero(fresh.key_pem, strlen(fresh.key_pem));
+    free(fresh.key_pem);
+    free(fresh.cert_pem);
+    return rc;
+}
+
 int http_start(struct vsc_app *app)
 {
     const struct vsc_config *cfg = &app->cfg;

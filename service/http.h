@@ -12,6 +12,10 @@ struct vsc_app;
 /* Starts serving on app->cfg.listen. Returns 0 or -1 (logged). */
 int http_start(struct vsc_app *app);
 void http_stop(struct vsc_app *app);
+/* Reads the certificate and key files again (SIGHUP): new connections use them, open ones
+ * keep theirs. 0, -ENOTSUP (plain HTTP), -EINVAL (unreadable or not a pair: the old ones
+ * stay; logged). */
+int http_reload_tls(struct vsc_app *app);
 
 /* Parses "host:port" / "[v6]:port" into a sockaddr; true when it is a loopback address. */
 struct sockaddr_storage;

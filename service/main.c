@@ -142,6 +142,16 @@ static int on_signal(struct loop_watch *w, uint32_t events)
     struct vsc_app *app = w->data;
     struct signalfd_siginfo si;
     while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            int rc = http_reload_tls(app);
+            log_info("SIGHUP: TLS certificate and key %s", rc == 0 ? "reloaded"
+                                                           : rc == -ENOTSUP
+                                                               ? "not used (plain HTTP)"
+                                                               : "NOT reloaded, the old ones stay");
+            audit(app, AUDIT_TLS_RELOAD, NULL, NULL, "/redfish/v1/Managers/bmc",
+                  "SIGHUP: TLS certificate and key %s", rc == 0 ? "reloaded" : "not reloaded");
+            continue;
+        }
         log_info("signal %u: shutting down", si.ssi_signo);
         loop_stop(&app->loop);
     }
@@ -154,6 +164,7 @@ static int setup_signals(struct vsc_app *app, struct loop_watch *w)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP); /* reloads the TLS certificate and key */
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -16,7 +16,24 @@
 
 #define RECORD_MAX 16384 /* one TLS record of plaintext */
 
+/* A certificate and key in use: the front holds one reference to the current one, each
+ * connection one to those it was made with, so a reload never frees what a live session
+ * still uses. */
+struct tls_creds {
+    gnutls_certificate_credentials_t cred;
+    unsigned refs;
+};
+
+static void creds_unref(struct tls_creds *c)
+{
+    if (c && --c->refs == 0) {
+        gnutls_certificate_free_credentials(c->cred);
+        free(c);
+    }
+}
+
 struct tls_conn {
+    struct tls_creds *creds;
     struct tls_front *front;
     gnutls_session_t session;
     struct loop_watch net; /* the client's TCP socket */
@@ -40,7 +57,7 @@ struct tls_front {
     struct loop *loop;
     struct MHD_Daemon *mhd;
     struct loop_watch listener;
-    gnutls_certificate_credentials_t creds;
+    struct tls_creds *creds; /* for new connections */
     gnutls_priority_t prio;
     struct tls_conn *conns;
 };
@@ -60,6 +77,7 @@ static void conn_free(struct tls_conn *c)
     if (c->app.active)
         loop_del(f->loop, &c->app);
     gnutls_deinit(c->session);
+    creds_unref(c->creds);
     free(c->in);
     close(c->net.fd);
     close(c->app.fd);
@@ -220,7 +238,7 @@ static int session_new(struct tls_front *f, int fd, gnutls_session_t *out)
     if (gnutls_init(&s, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0)
         return -1;
     if (gnutls_priority_set(s, f->prio) < 0 ||
-        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, f->creds) < 0) {
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, f->creds->cred) < 0) {
         gnutls_deinit(s);
         return -1;
     }
@@ -261,6 +279,8 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
         return;
     }
     c->front = f;
+    c->creds = f->creds;
+    c->creds->refs++;
     c->net = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_net, .data = c};
     c->app = (struct loop_watch){.fd = sv[0], .events = EPOLLIN, .cb = on_app, .data = c};
     c->linger = (struct loop_timer){.cb = on_linger, .data = c};
@@ -311,20 +331,42 @@ static int listen_on(const struct sockaddr *addr, socklen_t addrlen)
     return fd;
 }
 
-static int creds_new(struct tls_front *f, const char *cert_pem, const char *key_pem,
-                     const char *priorities)
+/* Credentials for a PEM certificate (chain) and key; NULL (logged) when they do not fit. */
+static struct tls_creds *creds_load(const char *cert_pem, const char *key_pem)
 {
     gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
     gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
-    if (gnutls_certificate_allocate_credentials(&f->creds) < 0)
-        return -1;
-    int rc = gnutls_certificate_set_x509_key_mem(f->creds, &cert, &key, GNUTLS_X509_FMT_PEM);
+    struct tls_creds *c = calloc(1, sizeof(*c));
+    if (!c || gnutls_certificate_allocate_credentials(&c->cred) < 0) {
+        free(c);
+        return NULL;
+    }
+    c->refs = 1;
+    int rc = gnutls_certificate_set_x509_key_mem(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM);
     if (rc < 0) {
         log_error("tls: certificate or key rejected: %s", gnutls_strerror(rc));
-        return -1;
+        creds_unref(c);
+        return NULL;
     }
-    if (gnutls_priority_init(&f->prio, priorities, NULL) < 0)
+    return c;
+}
+
+static int creds_new(struct tls_front *f, const char *cert_pem, const char *key_pem,
+                     const char *priorities)
+{
+    f->creds = creds_load(cert_pem, key_pem);
+    if (!f->creds || gnutls_priority_init(&f->prio, priorities, NULL) < 0)
         return -1;
+    return 0;
+}
+
+int tls_front_reload(struct tls_front *f, const char *cert_pem, const char *key_pem)
+{
+    struct tls_creds *c = creds_load(cert_pem, key_pem);
+    if (!c)
+        return -1;
+    creds_unref(f->creds); /* live connections keep theirs */
+    f->creds = c;
     return 0;
 }
 
@@ -485,7 +527,6 @@ void tls_front_stop(struct tls_front *f)
         close(f->listener.fd);
     if (f->prio)
         gnutls_priority_deinit(f->prio);
-    if (f->creds)
-        gnutls_certificate_free_credentials(f->creds);
+    creds_unref(f->creds);
     free(f);
 }

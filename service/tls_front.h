@@ -41,6 +41,10 @@ struct tls_front *tls_front_start(struct loop *loop, struct MHD_Daemon *mhd,
 /* Closes the listener and every connection. NULL is fine. */
 void tls_front_stop(struct tls_front *f);
 
+/* New connections use this certificate and key from now on; open ones keep theirs.
+ * 0, or -1 (logged) with the old ones kept. */
+int tls_front_reload(struct tls_front *f, const char *cert_pem, const char *key_pem);
+
 /*
  * A WebSocket takes a connection over after libmicrohttpd upgraded it: from then on its
  * bytes go straight between the WebSocket and the TLS session (one send per batch, no

@@ -3,6 +3,7 @@ sees plain HTTP: its limits and timeouts must still hold for HTTPS clients, garb
 not hurt, and a console WebSocket over HTTPS must stream at socket speed, not the 4 bytes
 per round trip of libmicrohttpd 0.9.75's own TLS upgrade path."""
 import os
+import signal
 import socket
 import ssl
 import time
@@ -12,7 +13,8 @@ import requests
 import websocket
 
 from conftest import ADMIN_PASSWORD
-from helpers_ports import FakeUnixVM, allocate_ok, port_uri, stream_through, vscd_factory
+from helpers_ports import (FakeUnixVM, allocate_ok, port_uri, stream_through, vscd_factory,
+                           wait_for)
 
 
 @pytest.fixture
@@ -115,3 +117,42 @@ def test_console_streams_megabytes_over_https(make_vscd):
     assert stream_through(vm, ws, payload) == payload
     ws.close()
     vm.close()
+
+
+def served_cert(port):
+    return ssl.get_server_certificate(("127.0.0.1", port))
+
+
+def test_sighup_reloads_the_certificate_and_open_connections_go_on(make_vscd):
+    """docs/SECURITY.md: replacing cert.pem/key.pem and sending SIGHUP changes the
+    certificate new connections get; a connection opened before keeps working; a broken
+    pair is refused and the old one stays."""
+    v = make_vscd()
+    other = make_vscd()  # its first start made another self-signed pair
+    old = served_cert(v.port)
+    assert old != served_cert(other.port)
+    before = tls_connect(v.port)
+    tls_dir = os.path.join(v.state_dir, "tls")
+    for name in ("cert.pem", "key.pem"):
+        with open(os.path.join(other.state_dir, "tls", name), "rb") as f:
+            data = f.read()
+        with open(os.path.join(tls_dir, name), "wb") as f:
+            f.write(data)
+    v.proc.send_signal(signal.SIGHUP)
+    new = wait_for(lambda: (lambda c: c if c != old else None)(served_cert(v.port)),
+                   what="the new certificate")
+    assert new == served_cert(other.port)
+    assert get_root(before).startswith(b"HTTP/1.1 200")  # the old session still serves
+    before.close()
+    # A key that does not match the certificate: refused, the current pair stays.
+    with open(os.path.join(tls_dir, "key.pem"), "wb") as f:
+        f.write(b"-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    v.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)
+    assert served_cert(v.port) == new
+    assert "NOT reloaded" in v.read_log()
+    assert v.proc.poll() is None
+    r = v.admin.get("/redfish/v1/Managers/bmc/LogServices/Audit/Entries")
+    entries = [v.admin.get(m["@odata.id"]).json()["Oem"]["Vsc"] for m in r.json()["Members"]]
+    assert [e["Detail"] for e in entries if e["Action"] == "TlsReload"] == [
+        "SIGHUP: TLS certificate and key reloaded", "SIGHUP: TLS certificate and key not reloaded"]
