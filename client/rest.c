@@ -60,6 +60,7 @@ int rest_url_parse(const char *s, struct rest_url *u)
 struct req {
     const char *token;
     const char *body;
+    bool upgrade; /* ask for a WebSocket upgrade, to read why it is refused */
     struct rest_resp *resp;
     size_t cap;
     bool done;
@@ -100,6 +101,19 @@ static int add_headers(struct lws *wsi, struct req *q, void *in, size_t len)
     if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_ACCEPT,
                                      (const unsigned char *)"application/json", 16, p, end))
         return -1;
+    if (q->upgrade) {
+        static const char *const h[][2] = {
+            {"upgrade:", "websocket"},
+            {"connection:", "Upgrade"},
+            {"sec-websocket-version:", "13"},
+            {"sec-websocket-key:", "dnNjLWNvbnNvbGUtcHJvYmU="},
+        };
+        for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+            if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i][0],
+                                            (const unsigned char *)h[i][1], (int)strlen(h[i][1]), p,
+                                            end))
+                return -1;
+    }
     if (!q->body)
         return 0;
     char clen[24];
@@ -189,11 +203,11 @@ int rest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-int rest_request(struct rest *r, const char *method, const char *path, const char *token,
-                 const char *body, struct rest_resp *resp)
+static int request(struct rest *r, const char *method, const char *path, const char *token,
+                   const char *body, bool upgrade, struct rest_resp *resp)
 {
     memset(resp, 0, sizeof(*resp));
-    struct req q = {.token = token, .body = body, .resp = resp};
+    struct req q = {.token = token, .body = body, .upgrade = upgrade, .resp = resp};
     struct lws_client_connect_info i = {
         .context = r->ctx,
         .address = r->url.host,
@@ -227,6 +241,17 @@ int rest_request(struct rest *r, const char *method, const char *path, const cha
         return -1;
     }
     return resp->status ? 0 : -1;
+}
+
+int rest_request(struct rest *r, const char *method, const char *path, const char *token,
+                 const char *body, struct rest_resp *resp)
+{
+    return request(r, method, path, token, body, false, resp);
+}
+
+int rest_probe_upgrade(struct rest *r, const char *path, const char *token, struct rest_resp *resp)
+{
+    return request(r, "GET", path, token, NULL, true, resp);
 }
 
 void rest_resp_free(struct rest_resp *resp)

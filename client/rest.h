@@ -47,6 +47,11 @@ int rest_request(struct rest *r, const char *method, const char *path, const cha
                  const char *body, struct rest_resp *resp);
 void rest_resp_free(struct rest_resp *resp);
 
+/* A GET that asks for a WebSocket upgrade as a client would, to read the Redfish error of a
+ * refused upgrade (libwebsockets' WebSocket client drops the refusal's body). Only for a
+ * URI whose upgrade was just refused: the caller never speaks WebSocket on this one. */
+int rest_probe_upgrade(struct rest *r, const char *path, const char *token, struct rest_resp *resp);
+
 /* The message of a Redfish error body (@Message.ExtendedInfo[0].Message, else
  * error.message), or a generic text for the status; written into buf. */
 void rest_error_text(const struct rest_resp *resp, char *buf, size_t bufsz);

@@ -735,13 +735,13 @@ static int find_system(struct app *a)
 
 /* ---- attaching --------------------------------------------------------------------------- */
 
-/* Why the upgrade was refused: the same URI as a plain GET carries the Redfish error. */
+/* Why the upgrade was refused: the same request again, read as HTTP, carries the Redfish
+ * error. */
 static int explain_refusal(struct app *a, const char *path)
 {
     struct rest_resp r;
     int rc = EXIT_CONN;
-    if (rest_request(&a->rest, "GET", path, a->token, NULL, &r) == 0 && r.status != 426 &&
-        r.status >= 400) {
+    if (rest_probe_upgrade(&a->rest, path, a->token, &r) == 0 && r.status >= 400) {
         rc = request_failed(a, "console", &r);
     } else {
         fail("console: %s", a->conn_error);

@@ -356,3 +356,20 @@ def test_port_freed_while_attached(v, consoles):
     assert b"[vsc: the server closed the console: 1001" in c.buf, c.buf
     assert termios.tcgetattr(c.slave) == c.before
     fake.close()
+
+
+def test_refused_console_prints_the_redfish_message(v, consoles):
+    a, pid, fake = vm(v)
+    acc = v.admin.post("/redfish/v1/AccountService/Accounts",
+                       json={"UserName": "ro1", "Password": "ro-password-1", "RoleId": "ReadOnly"})
+    assert acc.status_code == 201, acc.text
+    rule = v.admin.post(port_uri(pid) + "/Oem/Vsc/AccessRules",
+                        json={"UserName": "ro1", "Right": "Watch", "Effect": "Deny"})
+    assert rule.status_code == 201, rule.text
+    before = session_ids(v)
+    c = consoles(v, ["-p", pid], user="ro1", password="ro-password-1")
+    assert c.wait() == 1
+    assert b"vsc-console: console: There are insufficient privileges" in c.buf, c.buf
+    assert b"(HTTP 403)" in c.buf, c.buf
+    assert session_ids(v) == before
+    fake.close()
