@@ -4,6 +4,7 @@ other end of a unix port."""
 import errno
 import fcntl
 import os
+import re
 import select
 import signal
 import subprocess
@@ -297,6 +298,24 @@ def test_unknown_host_name_is_exit_1(v, consoles):
     assert c2.wait() == 1
     assert b"no serial port '999999'" in c2.buf, c2.buf
     assert session_ids(v) == before  # deleted on error paths too
+
+
+def test_man_page_renders_and_covers_every_option():
+    page = os.path.join(ROOT, "docs", "vsc-console.1")
+    r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", page], capture_output=True,
+                       timeout=30)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    text = subprocess.run(["man", "-l", page], capture_output=True, timeout=30,
+                          env=dict(os.environ, MANWIDTH="200", MAN_KEEP_FORMATTING="")).stdout
+    text = text.decode().replace("\u2010", "-")
+    helptext = subprocess.run([VSC_CONSOLE, "--help"], capture_output=True, timeout=30)
+    assert helptext.returncode == 0
+    options = re.findall(r"(--[a-z-]+)", helptext.stdout.decode())
+    assert len(options) >= 10
+    for opt in options:
+        assert opt in text, opt
+    for word in ("EXIT STATUS", "ENVIRONMENT", "ESCAPES", "EXAMPLES", "VSC_TOKEN", "SIGWINCH"):
+        assert word in text, word
 
 
 def test_usage_is_exit_2(v, consoles):
