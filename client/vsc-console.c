@@ -502,6 +502,10 @@ static const struct lws_protocols protocols[] = {
 /* A failed request's message and exit code: 3 for 401, else 1. */
 static int request_failed(struct app *a, const char *what, const struct rest_resp *r)
 {
+    if (a->interrupted) {
+        fail("%s: interrupted", what);
+        return EXIT_CONN;
+    }
     if (r->status == 0) {
         const char *e = r->error;
         bool tls = strcasestr(e, "tls") || strcasestr(e, "ssl") || strcasestr(e, "cert");
@@ -558,8 +562,10 @@ static int login(struct app *a)
         snprintf(prompt, sizeof(prompt), "Password for %s at %s: ", user, a->url_arg);
         rc = term_prompt(prompt, true, password, sizeof(password), a->sigfd);
     }
-    if (rc == -EINTR)
+    if (rc == -EINTR) {
+        fail("interrupted");
         return EXIT_CONN;
+    }
     if (rc < 0) {
         fail("no credentials: set VSC_USER and VSC_PASSWORD (or VSC_TOKEN), or run on a "
              "terminal");

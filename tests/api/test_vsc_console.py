@@ -6,6 +6,7 @@ import fcntl
 import os
 import re
 import select
+import shutil
 import signal
 import subprocess
 import termios
@@ -13,8 +14,8 @@ import time
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, ROOT, Client
-from helpers_ports import (FakeUnixVM, allocate_ok, get_json, members, port_oem, port_uri,
+from conftest import ADMIN_PASSWORD, ROOT, Client, Vscd
+from helpers_ports import (FakeUnixVM, allocate_ok, members, port_oem, port_uri, short_dir,
                            vscd_factory, wait_for, wait_port_field, wait_port_state)
 
 VSC_CONSOLE = os.environ.get("VSC_CONSOLE", os.path.join(ROOT, "build", "san", "vsc-console"))
@@ -392,3 +393,43 @@ def test_refused_console_prints_the_redfish_message(v, consoles):
     assert b"(HTTP 403)" in c.buf, c.buf
     assert session_ids(v) == before
     fake.close()
+
+
+def test_a_large_paste_arrives_whole(v, consoles):
+    a, pid, fake = vm(v)
+    c = attach(consoles, v, pid, ["-q", a["host"]])
+    line = b"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-.\r"  # 64 bytes
+    paste = line * 2048  # 128 KiB, more than the client's and the port's input buffers
+    view = memoryview(paste)
+    deadline = time.time() + 30
+    while view or len(fake.buf) < len(paste):
+        assert time.time() < deadline, (len(view), len(fake.buf))
+        if view:
+            _, w, _ = select.select([], [c.master], [], 0.05)
+            if w:
+                n = os.write(c.master, view[:4096])
+                view = view[n:]
+        fake._read_some(0.01)
+        c._read_some(0)
+    got = fake.buf
+    assert got == paste, (len(got), len(paste))
+    assert b"input not sent" not in c.buf, c.buf[-500:]
+    detach(c)
+    fake.close()
+
+
+def test_plain_http_service(consoles):
+    d = short_dir()
+    v = Vscd(os.path.join(d, "s"), http=True).start()
+    try:
+        token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+        v.admin = Client(v.base, token=token)
+        a, pid, fake = vm(v)
+        c = attach(consoles, v, pid, ["-p", pid], insecure=False)
+        fake.send(b"over plain http\r\n")
+        c.read_until(b"over plain http")
+        detach(c)
+        fake.close()
+    finally:
+        v.stop()
+        shutil.rmtree(d, ignore_errors=True)
