@@ -163,7 +163,8 @@ def test_e2e_browser(tmp_path):
         assert p.returncode == 0, "e2e failed (screenshots in %s):\n%s\n%s" % (
             ARTIFACTS, p.stdout, p.stderr)
         for shot in ("01-grid", "02-large", "03-private-seen-by-operator", "04-panic",
-                     "05-gamma-in-alpha-gone", "06-broadcast", "07-phone", "08-logged-out"):
+                     "05-refused-without-force", "06-gamma-in-alpha-gone", "07-broadcast",
+                     "08-phone", "09-logged-out"):
             assert os.path.getsize(os.path.join(ARTIFACTS, shot + ".png")) > 1000, shot
     finally:
         d.stop()

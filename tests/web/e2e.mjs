@@ -5,7 +5,7 @@
 // The fake VMs are unix sockets connected to the ports' BindPath; each echoes what it reads.
 // Every step is bounded; a failure prints the step, saves a screenshot and exits 1.
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -228,6 +228,37 @@ async function main() {
       await shot(admin, '04-panic');
     });
 
+    await step('observe-only by the Operator; the Administrator is refused, then forces', async () => {
+      await tile(oper, 'beta').locator('.host').click();
+      await oper.locator('#large').waitFor({ state: 'visible' });
+      await oper.locator('#act-observe').click();
+      await until('observe-only by the operator', async () => (await tile(admin, 'beta').getAttribute('data-mode')) === 'ObserveOnly');
+      await tile(admin, 'beta').focus();
+      await admin.keyboard.press('Enter');
+      await admin.locator('#large').waitFor({ state: 'visible' });
+      await until('mode shown', async () => (await admin.locator('#large-mode').innerText()).includes('observe-only by'));
+      await admin.locator('#act-private').click();
+      await until('a refusal asking for force', async () => (await admin.locator('#large-notice').innerText()).includes('force'));
+      await shot(admin, '05-refused-without-force');
+      await admin.locator('#act-force').check();
+      await admin.locator('#act-private').click();
+      await until('admin took it over', async () => (await admin.locator('#large-mode').innerText()).includes('private to admin'));
+      await until('the operator is told', async () => (await oper.locator('#large-mode').innerText()).includes('private to admin')
+        && (await oper.locator('#large-notice').innerText()).includes('admin') && await oper.locator('#large-dark').isVisible());
+      await shot(oper, '05-forced-private-seen-by-operator');
+      await until('oper: beta tile dark', async () => (await tile(oper, 'beta').getAttribute('class')).includes('dark'));
+      await admin.locator('#act-free').click();
+      await until('free again', async () => (await tile(oper, 'beta').getAttribute('data-mode')) === 'Free');
+      await oper.locator('#large-close').click();
+    });
+
+    await step('the transcript link downloads the console history', async () => {
+      const [dl] = await Promise.all([admin.waitForEvent('download'), admin.locator('#large-transcript').click()]);
+      const text = readFileSync(await dl.path(), 'latin1');
+      if (!text.includes('beta login:') || !text.includes('Kernel panic - not syncing')) throw new Error(`transcript: ${text.slice(-300)}`);
+      await admin.locator('#large-close').click();
+    });
+
     let gamma;
     await step('a new VM appears and a freed one disappears without a reload', async () => {
       gamma = await new FakeVM('gamma').start();
@@ -239,7 +270,7 @@ async function main() {
       await tile(admin, 'alpha').waitFor({ state: 'detached' });
       await tile(oper, 'alpha').waitFor({ state: 'detached' });
       if ((await admin.evaluate(() => window.__noReload)) !== 1) throw new Error('the page reloaded');
-      await shot(admin, '05-gamma-in-alpha-gone');
+      await shot(admin, '06-gamma-in-alpha-gone');
     });
 
     await step('filter by host name and by state', async () => {
@@ -259,7 +290,7 @@ async function main() {
       await admin.locator('#broadcast-send').click();
       await until('both VMs got it', async () => beta.got.includes('uptime-all\r') && gamma.got.includes('uptime-all\r'));
       await until('the result', async () => (await admin.locator('#broadcast-result').innerText()).includes('sent to 2'));
-      await shot(admin, '06-broadcast');
+      await shot(admin, '07-broadcast');
     });
 
     await step('a phone-width page shows one column', async () => {
@@ -271,7 +302,7 @@ async function main() {
       if (new Set(boxes.map(Math.round)).size !== 1) throw new Error(`tiles side by side: ${boxes}`);
       const wide = await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
       if (!wide) throw new Error('horizontal scrolling at phone width');
-      await shot(phone, '07-phone');
+      await shot(phone, '08-phone');
       await phone.locator('#logout').click();
       await phone.locator('#login').waitFor({ state: 'visible' });
     });
@@ -284,7 +315,7 @@ async function main() {
       const r = await fetch(BASE + session.uri, { headers: { Authorization: basic } });
       if (r.status !== 404) throw new Error(`session still there: ${r.status}`);
       if (await admin.locator('.tile').count()) throw new Error('tiles left after logout');
-      await shot(admin, '08-logged-out');
+      await shot(admin, '09-logged-out');
     });
 
     await step('no Content-Security-Policy violation and no page error', async () => {

@@ -669,6 +669,8 @@ function paintLarge() {
   $('act-force').parentElement.hidden = !force;
   $('large-rights').textContent = `your rights: ${p.rights.filter((x) => x !== 'Manage').join(', ') || 'none'}`;
   $('large').classList.toggle('dark', p.dark);
+  $('large-dark').hidden = !p.dark;
+  $('large-dark').textContent = p.dark ? `Private to ${p.holder}: output is hidden until it is released` : '';
   $('large').classList.toggle('panic', s.state === 'Panic');
 }
 
