@@ -6,6 +6,7 @@
 // Every step is bounded; a failure prints the step, saves a screenshot and exits 1.
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +43,7 @@ async function rf(method, path, body) {
 class FakeVM {
   constructor(name) {
     this.name = name;
-    this.uuid = crypto.randomUUID();
+    this.uuid = randomUUID();
     this.got = '';
   }
 

@@ -492,6 +492,9 @@ class Port {
   }
 
   disconnected(e, conn) {
+    // 1001: the port was freed (or vscd stops); the event says so too, but a read that
+    // raced with it may have kept the tile: ask once more.
+    if (e.code === 1001 && conn === this.conn) refreshPort(this.uri);
     const why = e.reason ? `console closed: ${e.reason}` : `console closed (${e.code})`;
     if (large === this && conn !== this.conn) showLargeNotice(why);
     else this.notice = why;
@@ -606,6 +609,7 @@ function openLarge(p) {
   closeLarge();
   large = p;
   returnFocus = p.el;
+  $('app').inert = true; // a modal view: Tab stays inside it
   $('large').hidden = false;
   $('large-notice').textContent = '';
   $('act-force').checked = false;
@@ -640,6 +644,7 @@ function closeLarge() {
   largeConn = largeTerm = largeFit = largeResize = null;
   large = null;
   $('large').hidden = true;
+  $('app').inert = false;
   if (returnFocus && returnFocus.isConnected) returnFocus.focus();
   returnFocus = null;
 }
