@@ -294,6 +294,13 @@ async function main() {
       await shot(admin, '07-broadcast');
     });
 
+    await step('an access rule that takes Watch away closes the console, and says so', async () => {
+      await rf('POST', `/redfish/v1/Managers/bmc/SerialInterfaces/${gamma.port}/Oem/Vsc/AccessRules`,
+        { UserName: USER2[0], Right: 'Watch', Effect: 'Deny' });
+      await until('the operator is told', async () => (await tile(oper, 'gamma').locator('.tile-notice').innerText()).includes('access revoked'));
+      if (await tile(admin, 'gamma').locator('.tile-notice').innerText()) throw new Error('the admin was told too');
+    });
+
     await step('a phone-width page shows one column', async () => {
       const phone = await newPage(browser, { width: 390, height: 844 });
       await login(phone, ADMIN);

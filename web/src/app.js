@@ -21,6 +21,7 @@ const ports = new Map(); // port id -> Port
 const systems = new Map(); // system URI -> {name, state, health, line}
 let sse = null; // {abort: AbortController}
 let large = null; // the port open large
+let keepAlive = null;
 
 // ---- the API -------------------------------------------------------------------------------
 
@@ -102,10 +103,15 @@ async function start() {
   $('app').hidden = false;
   $('whoami').textContent = `${auth.user}${auth.roles.length ? ` (${auth.roles.join(', ')})` : ''}`;
   openEvents();
+  clearInterval(keepAlive);
+  // An open dashboard is a monitoring screen: keep its session alive (consoles ping too), and
+  // notice at once when it was deleted elsewhere (api() then returns to the login form).
+  keepAlive = setInterval(() => { if (auth) api('GET', auth.uri).catch(() => {}); }, 120000);
   await loadAll();
 }
 
 function stopEverything() {
+  clearInterval(keepAlive);
   if (sse) sse.abort.abort();
   sse = null;
   closeLarge();
@@ -385,6 +391,7 @@ class Port {
       <div class="tile-sub"><span class="attached"></span><span class="port-id"></span></div>
       <div class="tile-term"></div>
       <div class="tile-dark" hidden></div>
+      <div class="tile-line"></div>
       <div class="tile-notice" role="status"></div>`;
     this.el = el;
     this.q = (sel) => el.querySelector(sel);
@@ -405,11 +412,11 @@ class Port {
     this.term = term;
     this.fit = fit;
     term.open(this.q('.tile-term'));
+    this.conn = null; // opened by update() once the rights say Watch
     // The terminal's own textarea would take keyboard focus: the tile is what tabbing reaches.
     if (term.textarea) term.textarea.tabIndex = -1;
     this.resizer = new ResizeObserver(() => { try { fit.fit(); } catch { /* hidden */ } });
     this.resizer.observe(this.q('.tile-term'));
-    this.conn = new Conn(this, term, TILE_HISTORY, this);
   }
 
   update(si) {
@@ -419,6 +426,13 @@ class Port {
     this.attached = (v.Attached || []).map((c) => c.UserName);
     this.rights = v.EffectiveRights || [];
     this.portState = v.PortState;
+    const watch = this.rights.includes('Watch');
+    if (watch && !this.conn) this.conn = new Conn(this, this.term, TILE_HISTORY, this);
+    if (!watch && this.conn) {
+      this.conn.close();
+      this.conn = null;
+    }
+    if (!watch) this.notice = 'you may not watch this console (access rules)';
     this.paint();
   }
 
@@ -451,6 +465,7 @@ class Port {
     dark.hidden = !this.dark;
     dark.textContent = this.dark ? `Private to ${this.holder}: output is hidden` : '';
     this.q('.tile-notice').textContent = this.notice;
+    this.q('.tile-line').textContent = s.state === 'Panic' ? s.line : '';
     el.setAttribute('aria-label', `${s.name}, ${s.state}, ${modeText(this.mode, this.holder)}; Enter opens it large`);
     if (large === this) paintLarge();
   }
@@ -495,6 +510,8 @@ class Port {
     // 1001: the port was freed (or vscd stops); the event says so too, but a read that
     // raced with it may have kept the tile: ask once more.
     if (e.code === 1001 && conn === this.conn) refreshPort(this.uri);
+    // 1006 before any data: refused (rights, a freed port)? The port's rights decide.
+    if (conn === this.conn && e.code === 1006) refreshPort(this.uri);
     const why = e.reason ? `console closed: ${e.reason}` : `console closed (${e.code})`;
     if (large === this && conn !== this.conn) showLargeNotice(why);
     else this.notice = why;
@@ -507,7 +524,7 @@ class Port {
   }
 
   destroy() {
-    this.conn.close();
+    if (this.conn) this.conn.close();
     this.resizer.disconnect();
     this.term.dispose();
     this.el.remove();
@@ -722,7 +739,7 @@ function sleep(ms) {
 }
 
 function toast(text) {
-  $('broadcast-result').textContent = text;
+  $('toast').textContent = text;
 }
 
 // ---- wiring --------------------------------------------------------------------------------
