@@ -5,7 +5,7 @@
 // The fake VMs are unix sockets connected to the ports' BindPath; each echoes what it reads.
 // Every step is bounded; a failure prints the step, saves a screenshot and exits 1.
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -22,6 +22,7 @@ const ART = resolve(process.env.VSC_ARTIFACTS || join(here, '..', '..', 'build',
 const CHROMIUM = process.env.VSC_CHROMIUM || '/usr/bin/chromium';
 const STEP_MS = 10000;
 mkdirSync(ART, { recursive: true });
+for (const f of readdirSync(ART)) if (f.endsWith('.png')) rmSync(join(ART, f)); // this run's only
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
