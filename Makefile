@@ -31,6 +31,13 @@ CLIENT_PURE := client/escape.c client/control.c
 EMBEDDED    := $(sort $(wildcard db/migrations/*.sql)) db/schema.sql \
                $(sort $(wildcard schemas/redfish/*.json schemas/redfish/*.xml))
 
+# The web dashboard (web/, docs/dashboard.md): `npm ci` from the lockfile once, then esbuild
+# bundles xterm.js and the page's code into three files that embed.S compiles into vscd.
+# Node is needed to build only; vscd serves the files from its binary.
+WEB_SRC   := $(sort $(wildcard web/src/*)) web/build.mjs
+WEB_OUT   := $(BUILD)/web/index.html $(BUILD)/web/app.js $(BUILD)/web/app.css
+NPM_STAMP := web/node_modules/.package-lock.json
+
 REL_OBJ  := $(patsubst %.c,$(BUILD)/rel/%.o,$(SERVICE_SRC)) $(BUILD)/rel/service/embed.o
 SAN_LIB  := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/service/embed.o
 SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
@@ -85,9 +92,17 @@ $(BUILD)/san/%.o: %.c
 	$(CC) $(SAN_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
 # Schemas and migrations are compiled into the binary (.incbin), so vscd needs no data dir.
-$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED)
+$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED) $(WEB_OUT)
 	@mkdir -p $(@D)
-	$(CC) -c -o $@ $<
+	$(CC) -Wa,-I$(BUILD)/web -c -o $@ $<
+
+$(NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_OUT) &: $(WEB_SRC) $(NPM_STAMP)
+	@mkdir -p $(BUILD)/web
+	node web/build.mjs $(BUILD)/web
 
 # The tiny test VM's initramfs (busybox; tests/vm, docs/tiny-vm.md). The kernel is Debian's
 # /boot/vmlinuz-*. Rebuilt only when the script or busybox changes.

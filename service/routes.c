@@ -7,6 +7,6 @@ const struct route_table *const router_tables[] = {
     &managers_routes,    &session_routes,     &account_routes,        &role_routes,
     &event_routes,       &registry_routes,    &schema_routes,         &serial_interface_routes,
     &port_action_routes, &ipmi_routes,        &console_ticket_routes, &access_rule_routes,
-    &console_routes,     &log_service_routes, &transcript_routes,
+    &console_routes,     &log_service_routes, &transcript_routes,     &web_routes,
 };
 const size_t router_table_count = sizeof(router_tables) / sizeof(router_tables[0]);
