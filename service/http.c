@@ -653,6 +653,10 @@ void http_stop(struct vsc_app *app)
         return;
     while (srv->upgrades)
         ws_abort(srv->upgrades->ws, WS_GOING_AWAY); /* releases it: unlinks the head */
+    /* Streams ended by the caller (events_end_all) resume from deferred work, which the
+     * stopped loop no longer runs: libmicrohttpd refuses to stop with a connection
+     * still suspended. */
+    loop_run_deferred(&app->loop);
     MHD_run(srv->mhd);
     tls_front_stop(srv->front); /* sends what is left (close frames), then closes */
     loop_del(&app->loop, &srv->watch);

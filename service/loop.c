@@ -122,6 +122,14 @@ void loop_defer_cancel(struct loop *l, struct loop_deferred *d)
         list_unlink(d);
 }
 
+static void run_deferred(struct loop *l);
+
+void loop_run_deferred(struct loop *l)
+{
+    while (l->deferred)
+        run_deferred(l);
+}
+
 /* Runs what is deferred, one at a time from the head, so a callback may cancel or free
  * any other entry; what the callbacks defer runs in the next iteration. */
 static void run_deferred(struct loop *l)

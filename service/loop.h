@@ -81,6 +81,8 @@ void loop_del(struct loop *l, struct loop_watch *w);
  * callback that defers again runs in the next iteration, which then does not wait. */
 void loop_defer(struct loop *l, struct loop_deferred *d);
 void loop_defer_cancel(struct loop *l, struct loop_deferred *d);
+/* Runs everything deferred now, including what that defers (shutdown, after loop_run()). */
+void loop_run_deferred(struct loop *l);
 
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms);
 void loop_timer_cancel(struct loop *l, struct loop_timer *t);

@@ -507,3 +507,22 @@ TEST(loop_deferred_cancel_from_another_callback)
     loop_defer_cancel(&l, &b.d); /* not queued: harmless */
     loop_fini(&l);
 }
+
+TEST(loop_run_deferred_without_the_loop)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    int total = 0;
+    struct deferred_probe a, b;
+    probe_init(&a, &l, &total);
+    probe_init(&b, &l, &total);
+    a.redefer = 1; /* what a callback defers runs too */
+    loop_defer(&l, &a.d);
+    loop_defer(&l, &b.d);
+    loop_run_deferred(&l); /* as at shutdown: loop_run() has returned */
+    CHECK_EQ_INT(a.runs, 2);
+    CHECK_EQ_INT(b.runs, 1);
+    loop_run_deferred(&l); /* nothing left */
+    CHECK_EQ_INT(total, 3);
+    loop_fini(&l);
+}
