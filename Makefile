@@ -11,9 +11,13 @@ PYTHON  := /usr/bin/python3
 # Deferred (=) so pkg-config runs only after the deps step installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lwslay -lpthread
+# vsc-console, the terminal client (client/): libwebsockets' client API and Jansson.
+CLIENT_PKGS := libwebsockets jansson
+CLIENT_CFLAGS = $(shell pkg-config --cflags $(CLIENT_PKGS))
+CLIENT_LIBS   = $(shell pkg-config --libs $(CLIENT_PKGS))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wno-format-nonliteral -Wvla
-COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice -Igadget $(WARN) $(PKG_CFLAGS) -MMD -MP
+COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice -Igadget -Iclient $(WARN) $(PKG_CFLAGS) -MMD -MP
 REL_CFLAGS = $(COMMON) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(COMMON) -O1 $(SAN_FLAGS) -DVSC_TEST_BUILD
@@ -21,13 +25,25 @@ SAN_CFLAGS = $(COMMON) -O1 $(SAN_FLAGS) -DVSC_TEST_BUILD
 SERVICE_SRC := $(sort $(wildcard service/*.c gadget/*.c))
 LIB_SRC     := $(filter-out service/main.c,$(SERVICE_SRC))
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
+CLIENT_SRC  := $(sort $(wildcard client/*.c))
+# The client's pure modules, also linked into the unit tests.
+CLIENT_PURE := client/escape.c client/control.c
 EMBEDDED    := $(sort $(wildcard db/migrations/*.sql)) db/schema.sql \
                $(sort $(wildcard schemas/redfish/*.json schemas/redfish/*.xml))
+
+# The web dashboard (web/, docs/dashboard.md): `npm ci` from the lockfile once, then esbuild
+# bundles xterm.js and the page's code into three files that embed.S compiles into vscd.
+# Node is needed to build only; vscd serves the files from its binary.
+WEB_SRC   := $(sort $(wildcard web/src/*)) web/build.mjs
+WEB_OUT   := $(BUILD)/web/index.html $(BUILD)/web/app.js $(BUILD)/web/app.css
+NPM_STAMP := web/node_modules/.package-lock.json
 
 REL_OBJ  := $(patsubst %.c,$(BUILD)/rel/%.o,$(SERVICE_SRC)) $(BUILD)/rel/service/embed.o
 SAN_LIB  := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/service/embed.o
 SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
-UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC))
+UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC) $(CLIENT_PURE))
+CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
+CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
 	bench-fanout bench-detect clean vm-image
@@ -42,13 +58,21 @@ deps-test:
 deps-bench:
 	@scripts/deps bench
 
-build: $(BUILD)/vscd
+build: $(BUILD)/vscd $(BUILD)/vsc-console
 
 $(BUILD)/vscd: $(REL_OBJ)
 	$(CC) $(REL_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/san/vscd: $(SAN_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/vsc-console: $(CLIENT_REL_OBJ)
+	$(CC) $(REL_CFLAGS) -pie -Wl,-z,relro,-z,now -o $@ $^ $(CLIENT_LIBS)
+
+$(BUILD)/san/vsc-console: $(CLIENT_SAN_OBJ)
+	$(CC) $(SAN_CFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(CLIENT_REL_OBJ) $(CLIENT_SAN_OBJ): EXTRA_CFLAGS = $(CLIENT_CFLAGS)
 
 $(BUILD)/san/unit_tests: $(SAN_LIB) $(UNIT_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -61,16 +85,24 @@ $(BUILD)/fakeconfigfs.so: $(wildcard tests/fakeconfigfs/*.c)
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(REL_CFLAGS) -fPIE -c -o $@ $<
+	$(CC) $(REL_CFLAGS) $(EXTRA_CFLAGS) -fPIE -c -o $@ $<
 
 $(BUILD)/san/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(SAN_CFLAGS) -c -o $@ $<
+	$(CC) $(SAN_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
 # Schemas and migrations are compiled into the binary (.incbin), so vscd needs no data dir.
-$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED)
+$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED) $(WEB_OUT)
 	@mkdir -p $(@D)
-	$(CC) -c -o $@ $<
+	$(CC) -Wa,-I$(BUILD)/web -c -o $@ $<
+
+$(NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_OUT) &: $(WEB_SRC) $(NPM_STAMP)
+	@mkdir -p $(BUILD)/web
+	node web/build.mjs $(BUILD)/web
 
 # The tiny test VM's initramfs (busybox; tests/vm, docs/tiny-vm.md). The kernel is Debian's
 # /boot/vmlinuz-*. Rebuilt only when the script or busybox changes.
@@ -84,7 +116,8 @@ run: all
 
 # Unit tests, then the API tests against the sanitizer build of the real daemon.
 test: deps-test
-	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/unit_tests vm-image \
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/vsc-console \
+		$(BUILD)/san/unit_tests vm-image \
 		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so)
 	@$(MAKE) --no-print-directory unit api
 
@@ -92,11 +125,13 @@ unit:
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/san/unit_tests
 
 api:
-	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd \
+		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
-            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h bench/*.c)
+            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h bench/*.c) \
+            $(wildcard client/*.c client/*.h)
 
 format:
 	clang-format -i $(FORMATTED)

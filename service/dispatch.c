@@ -264,7 +264,8 @@ static void finish(struct vsc_app *app, const struct dispatch_input *in, enum ht
         r->stream = NULL;
     }
     rf_set_header(r, "OData-Version", "4.0");
-    rf_set_header(r, "Cache-Control", "no-store");
+    if (!json_object_get(r->headers, "Cache-Control") || r->status >= 300)
+        rf_set_header(r, "Cache-Control", "no-store"); /* the dashboard's files set their own */
     rf_set_header(r, "X-Content-Type-Options", "nosniff");
     rf_set_header(r, "X-Frame-Options", "DENY");
     if (in->tls)

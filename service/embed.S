@@ -1,7 +1,8 @@
 /*
  * Files compiled into vscd: database migrations and the project's OEM schemas.
  * Each EMBED gives `name` and `name_end` (a NUL byte follows the data, so text files
- * are also C strings). Paths are relative to the project root, where make runs.
+ * are also C strings). Paths are relative to the project root, where make runs; the web
+ * dashboard's bundled files are found in the build's web directory (`-Wa,-I$(BUILD)/web`).
  */
 .macro EMBED name, path
     .section .rodata
@@ -25,5 +26,8 @@ EMBED embed_oem_csdl, "schemas/redfish/Vsc_v1.xml"
 EMBED embed_oem_json, "schemas/redfish/Vsc.json"
 EMBED embed_oem_json_v1_0_0, "schemas/redfish/Vsc.v1_0_0.json"
 EMBED embed_event_registry, "schemas/redfish/VscEvents.1.0.0.json"
+EMBED embed_web_index, "index.html"
+EMBED embed_web_app_js, "app.js"
+EMBED embed_web_app_css, "app.css"
 
 .section .note.GNU-stack, "", @progbits

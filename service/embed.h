@@ -18,5 +18,9 @@ EMBED_DECLARE(embed_oem_csdl);
 EMBED_DECLARE(embed_oem_json);
 EMBED_DECLARE(embed_oem_json_v1_0_0);
 EMBED_DECLARE(embed_event_registry);
+/* The web dashboard, bundled by `make` into build/web/ (web/build.mjs). */
+EMBED_DECLARE(embed_web_index);
+EMBED_DECLARE(embed_web_app_js);
+EMBED_DECLARE(embed_web_app_css);
 
 #endif

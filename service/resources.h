@@ -28,6 +28,7 @@ extern const struct route_table log_service_routes;
 extern const struct route_table transcript_routes;
 extern const struct route_table state_rule_routes;
 extern const struct route_table audit_routes;
+extern const struct route_table web_routes;
 
 /* IpmiRequest's ActionInfo Parameters (new reference). */
 json_t *rf_ipmi_action_params(void);

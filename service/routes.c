@@ -22,6 +22,7 @@ const struct route_table *const router_tables[] = {
     &console_routes,
     &log_service_routes,
     &transcript_routes,
+    &web_routes,
 };
 /* clang-format on */
 const size_t router_table_count = sizeof(router_tables) / sizeof(router_tables[0]);

@@ -190,6 +190,42 @@ TEST(dispatch_service_root_without_credentials)
     fixture_close(&f);
 }
 
+/* The dashboard's files keep their own Cache-Control and CSP; their errors do not. */
+TEST(dispatch_dashboard_files)
+{
+    struct fixture f;
+    REQUIRE(fixture_open(&f) == 0);
+    struct dispatch_input in;
+    struct rf_response r;
+
+    request(&in, "GET", "/");
+    run(&f, &in, &r);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(r.raw != NULL && r.raw_len > 0 && r.body == NULL);
+    CHECK_STREQ(r.content_type, "text/html; charset=utf-8");
+    CHECK_STREQ(header(&r, "Cache-Control"), "no-cache");
+    CHECK(header(&r, "Content-Security-Policy") != NULL &&
+          strstr(header(&r, "Content-Security-Policy"), "script-src 'self';") != NULL);
+    CHECK_STREQ(header(&r, "X-Content-Type-Options"), "nosniff");
+    CHECK(header(&r, "ETag") == NULL);
+    rf_response_fini(&r);
+
+    request(&in, "GET", "/ui/app.js");
+    run(&f, &in, &r);
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_STREQ(r.content_type, "text/javascript; charset=utf-8");
+    CHECK_STREQ(header(&r, "Cache-Control"), "public, max-age=86400");
+    rf_response_fini(&r);
+
+    request(&in, "GET", "/ui/missing.js");
+    run(&f, &in, &r);
+    CHECK_EQ_INT(r.status, 404);
+    CHECK_STREQ(header(&r, "Cache-Control"), "no-store");
+    CHECK(r.body != NULL && r.raw == NULL);
+    rf_response_fini(&r);
+    fixture_close(&f);
+}
+
 TEST(dispatch_401_without_credentials)
 {
     struct fixture f;
