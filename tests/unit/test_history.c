@@ -718,3 +718,26 @@ TEST(history_null_is_history_off)
     CHECK(!history_has(NULL, VM));
     history_cursor_close(NULL);
 }
+
+TEST(history_open_removes_empty_segments_a_full_disk_left)
+{
+    char dir[256], path[512], got[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, VM);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/%s/1", dir, VM);
+    REQUIRE(mkdir(path, 0700) == 0);
+    /* A segment created when the disk was full: it got no byte. */
+    snprintf(path, sizeof(path), "%s/%s/1/%016" PRIx64 ".seg", dir, VM, (uint64_t)(T0 + 5));
+    int fd = open(path, O_CREAT | O_WRONLY, 0600);
+    REQUIRE(fd >= 0);
+    close(fd);
+    struct history *h = open_at(dir, &big);
+    REQUIRE(h);
+    CHECK(access(path, F_OK) != 0); /* removed */
+    CHECK(!history_has(h, VM));
+    put(h, VM, 1, T0 + 9, "works");
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@9:works");
+    close_and_remove(h, dir);
+}
