@@ -87,8 +87,7 @@ static void vaudit(struct vsc_app *app, enum audit_action a, const char *user, c
     sqlite3_bind_text(st, 5, target ? target : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, detail, -1, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE)
-        log_error("database: audit insert (%s): %s", audit_action_name(a),
-                  sqlite3_errmsg(app->db.sql));
+        db_error(&app->db, sqlite3_extended_errcode(app->db.sql), "audit insert");
     sqlite3_reset(st);
     if (++inserts % TRIM_EVERY == 0 || app->cfg.audit_entries < TRIM_EVERY)
         trim(&app->db, app->cfg.audit_entries);

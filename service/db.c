@@ -18,10 +18,19 @@ const struct db_migration db_migrations[] = {
 };
 const size_t db_migration_count = sizeof(db_migrations) / sizeof(db_migrations[0]);
 
+void db_error(struct db *db, int ext, const char *what)
+{
+    if ((ext & 0xff) == SQLITE_FULL)
+        db->full = true;
+    log_error("database: %s: %s", what, sqlite3_errstr(ext));
+}
+
 int db_exec(struct db *db, const char *sql)
 {
     char *err = NULL;
     if (sqlite3_exec(db->sql, sql, NULL, NULL, &err) != SQLITE_OK) {
+        if ((sqlite3_extended_errcode(db->sql) & 0xff) == SQLITE_FULL)
+            db->full = true;
         log_error("database: %s", err ? err : sqlite3_errmsg(db->sql));
         sqlite3_free(err);
         return -1;
@@ -174,7 +183,7 @@ int db_setting_set(struct db *db, const char *key, const char *value)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        log_error("database: writing setting %s: %s", key, sqlite3_errmsg(db->sql));
+        db_error(db, sqlite3_extended_errcode(db->sql), "writing a setting");
         return -1;
     }
     return 0;

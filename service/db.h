@@ -33,6 +33,7 @@ struct db {
         const char *text; /* identity of the (static) SQL string */
         sqlite3_stmt *stmt;
     } cache[DB_STMT_CACHE];
+    bool full; /* a write found the disk full (SQLITE_FULL) since the flag was cleared */
 };
 
 /*
@@ -49,6 +50,10 @@ int db_user_version(struct db *db);
  * Owned by the cache: do not finalize. NULL on error (logged).
  */
 sqlite3_stmt *db_stmt(struct db *db, const char *sql);
+
+/* Logs a failed statement (`ext`: sqlite3_extended_errcode() taken before any reset) and
+ * notes a full disk in db->full: dispatch answers such a failure 507, not 500. */
+void db_error(struct db *db, int ext, const char *what);
 
 /* Runs SQL without results (may hold several statements). Returns 0 or -1. */
 int db_exec(struct db *db, const char *sql);

@@ -95,7 +95,7 @@ static int finish_write(struct db *db, sqlite3_stmt *st)
         return 0;
     if (ext == SQLITE_CONSTRAINT_UNIQUE)
         return -EEXIST;
-    log_error("database: account write: %s", sqlite3_errmsg(db->sql));
+    db_error(db, ext, "account write");
     return -EIO;
 }
 

@@ -18,7 +18,7 @@ static int finish(struct db *db, sqlite3_stmt *st, const char *what)
         return -EEXIST;
     if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
         return -ENOENT;
-    log_error("database: %s: %s", what, sqlite3_errmsg(db->sql));
+    db_error(db, ext, what);
     return -EIO;
 }
 

@@ -15,7 +15,7 @@ static int finish(struct db *db, sqlite3_stmt *st, const char *what)
         return 0;
     if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
         return -EEXIST;
-    log_error("database: %s: %s", what, sqlite3_errmsg(db->sql));
+    db_error(db, ext, what);
     return -EIO;
 }
 

@@ -368,6 +368,7 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
                              .async = in->async ? in->async : &local};
     uint32_t allowed = 0;
     struct query q;
+    app->db.full = false; /* db_error() sets it when this request's write finds no space */
     json_t *body = NULL;
     const struct route *route = NULL;
 
@@ -442,6 +443,12 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
         }
     }
 out:
+    if (r->status == 500 && app->db.full) {
+        /* The handler's write failed for want of space: say so (507), not "internal". */
+        json_array_clear(r->messages);
+        r->status = 0;
+        rf_error(r, 507, msg_insufficient_storage());
+    }
     json_decref(body);
     rf_async_release(&local);
     finish(app, in, req.method, allowed, r);
