@@ -14,7 +14,8 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error
 from helpers_auth import create_account, unique
-from helpers_ports import FakeUnixVM, allocate_ok, get_json, members, wait_for
+from helpers_ports import (FakeUnixVM, allocate_ok, check_consistency, get_json, members,
+                           wait_for, wait_port_field)
 from test_console_ws import connect
 
 TMPFS_BYTES = 8 << 20
@@ -107,3 +108,85 @@ def test_full_disk(small_disk):
     admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
     assert get_json(admin, a["System"]["@odata.id"])["Id"] == a["VMUUID"]
     v.stop()
+
+
+class StreamingVM(threading.Thread):
+    """A VM printing numbered lines flat out on a unix port, reconnecting (as QEMU's
+    reconnect=1) whenever vscd goes away."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.seq = 0
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                vm = FakeUnixVM.connect_retry(self.path, timeout=20)
+            except AssertionError:
+                continue
+            try:
+                while not self.stop.is_set():
+                    vm.send(b"".join(b"seq %08d\r\n" % (self.seq + i) for i in range(64)))
+                    self.seq += 64
+                    time.sleep(0.002)
+            except OSError:
+                pass  # vscd died: reconnect
+            finally:
+                vm.close()
+
+
+LINE = re.compile(rb"^(?:seq ?\d{0,8})?seq (\d{8})$")  # a line torn by a kill runs into the next
+
+
+def sequence_in(transcript):
+    """The sequence numbers of a port's transcript; fails on anything but whole or torn lines."""
+    seqs = []
+    for line in transcript.split(b"\r\n"):
+        if not line or line.startswith(b"[vsc: "):
+            continue
+        m = LINE.match(line)
+        if m:
+            seqs.append(int(m.group(1)))
+        else:
+            assert re.match(rb"^seq ?\d{0,8}$", line), line  # only the very end may be torn
+    return seqs
+
+
+def test_kill_9_while_consoles_stream(tmp_path):
+    v = Vscd(str(tmp_path / "state")).start()
+    admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+    a = allocate_ok(admin, count=2, Backend="unix", HostName="streamer")
+    vms = [StreamingVM(p["BindPath"]) for p in a["Ports"]]
+    for vm in vms:
+        vm.start()
+    transcript = a["System"]["@odata.id"] + "/LogServices/Console/Oem/Vsc/Transcript"
+    try:
+        for round_ in range(3):
+            time.sleep(0.4 + 0.3 * round_)
+            v.stop(sig=signal.SIGKILL)  # checks the log for sanitizer reports
+            v.start()
+            admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+            view = check_consistency(admin, v.state_dir)
+            assert set(view) == {a["VMUUID"]}
+            assert {str(i): p["Id"] for i, p in view[a["VMUUID"]]["ports"].items()} == \
+                {str(p["Index"]): p["Id"] for p in a["Ports"]}, view
+            for p in a["Ports"]:
+                wait_port_field(admin, p["Id"], "PortState", "Connected", timeout=20)
+        time.sleep(0.3)
+        for vm in vms:
+            vm.stop.set()
+        for p in a["Ports"]:
+            r = admin.get(transcript, params={"Port": p["Index"], "Tail": 16 << 20})
+            assert r.status_code == 200
+            seqs = sequence_in(r.content)
+            assert len(seqs) > 1000, len(seqs)
+            assert all(b > a_ for a_, b in zip(seqs, seqs[1:])), "history out of order"
+        db = sqlite3.connect(os.path.join(v.state_dir, "vsc.db"))
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+    finally:
+        for vm in vms:
+            vm.stop.set()
+        v.stop()
