@@ -46,7 +46,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect clean vm-image
+	bench-fanout bench-detect bench-soak clean vm-image
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -159,6 +159,10 @@ DETECT_SRC = service/state_detect.c service/state_rules.c
 $(BUILD)/bench/detect: bench/detect.c $(DETECT_SRC) service/state_detect.h
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -Iservice -o $@ bench/detect.c $(DETECT_SRC)
+
+# Hours of mixed load shortened to minutes (docs/BENCHMARKS.md): ARGS="--minutes 5".
+bench-soak: deps-test build
+	$(PYTHON) bench/soak.py $(ARGS)
 
 bench-detect: $(BUILD)/bench/detect
 	$(BUILD)/bench/detect $(ARGS)
