@@ -449,7 +449,8 @@ static void load_port(struct history *h, const char *uuid, int idx)
         p->bytes += (uint64_t)st.st_size;
     }
     closedir(d);
-    qsort(p->segs, p->nsegs, sizeof(*p->segs), cmp_seg);
+    if (p->nsegs > 1) /* none when every segment was empty: segs is NULL then */
+        qsort(p->segs, p->nsegs, sizeof(*p->segs), cmp_seg);
     recover_tail(h, p);
     h->ctr.disk_bytes += p->bytes;
 }
