@@ -1,6 +1,7 @@
 # vsc — virtual serial concentrator.
 #   make run    install missing packages, build, start vscd in the foreground
 #   make test   install missing packages, unit + API tests under ASan+UBSan
+#   make fuzz   libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (60); not part of test
 # Everything lands in build/; state of `make run` in var/.
 
 CC      ?= cc
@@ -46,7 +47,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak clean vm-image
+	bench-fanout bench-detect bench-soak clean vm-image fuzz fuzz-build fuzz-replay
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -130,7 +131,8 @@ api:
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
-            $(wildcard tests/unit/*.c tests/unit/*.h gadget/*.c gadget/*.h bench/*.c) \
+            $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h gadget/*.c \
+                       gadget/*.h bench/*.c) \
             $(wildcard client/*.c client/*.h)
 
 format:
@@ -166,6 +168,45 @@ bench-soak: deps-test build
 
 bench-detect: $(BUILD)/bench/detect
 	$(BUILD)/bench/detect $(ARGS)
+
+# Fuzzing (tests/fuzz/README.md, docs/SECURITY.md): libFuzzer targets built with clang
+# against the service's own objects (all of service/ but main.c, in one archive so each
+# target links only what it uses). `make fuzz` runs every target for FUZZ_SECONDS with the
+# seed corpus of tests/fuzz/corpus/<name>; new inputs go to build/fuzz/corpus-<name>,
+# crashes to build/fuzz/artifacts. FUZZ_TARGETS="router dispatch" runs some only.
+# `make fuzz-replay` runs each target once over the seeds and tests/fuzz/regressions.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  = $(COMMON) -O1 $(FUZZ_SAN) -DVSC_TEST_BUILD
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_LIB_OBJ := $(patsubst %.c,$(BUILD)/fuzz/%.o,$(LIB_SRC)) $(BUILD)/fuzz/service/embed.o
+
+$(BUILD)/fuzz/libvsc.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/service/embed.o: service/embed.S $(EMBEDDED)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -c -o $@ $<
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/fuzz/libvsc.a
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libvsc.a $(PKG_LIBS)
+
+fuzz-build:
+	@scripts/deps fuzz
+	@$(MAKE) --no-print-directory $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-replay: fuzz-build
+	scripts/fuzz.sh replay 0 $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD)

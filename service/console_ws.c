@@ -479,18 +479,31 @@ const char *console_mode_refusal(int rc)
     }
 }
 
-/* {"type":"mode","mode":"free"|"observe"|"private","force":bool} */
-static void mode_request(struct cw *cw, json_t *msg)
+void console_ws_control_parse(const uint8_t *data, size_t len, struct console_ws_control *out)
 {
-    const json_t *force = json_object_get(msg, "force");
-    enum console_mode mode;
-    if (console_mode_parse(json_string_value(json_object_get(msg, "mode")), false, &mode) < 0 ||
-        (force && !json_is_boolean(force))) {
-        notice(cw, "bad mode message: mode must be free, observe or private; force a boolean");
-        return;
+    *out = (struct console_ws_control){.type = CONSOLE_WS_CONTROL_UNKNOWN};
+    json_t *msg = json_loadb((const char *)data, len, 0, NULL);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (type && strcmp(type, "ping") == 0) {
+        out->type = CONSOLE_WS_CONTROL_PING;
+    } else if (type && strcmp(type, "mode") == 0) {
+        const json_t *force = json_object_get(msg, "force");
+        if (console_mode_parse(json_string_value(json_object_get(msg, "mode")), false, &out->mode) <
+                0 ||
+            (force && !json_is_boolean(force))) {
+            out->type = CONSOLE_WS_CONTROL_BAD_MODE;
+        } else {
+            out->type = CONSOLE_WS_CONTROL_MODE;
+            out->force = json_is_true(force);
+        }
     }
-    int rc = console_set_mode(&cw->port->console, mode, cw->reader.user, cw_refresh_rights(cw),
-                              json_is_true(force));
+    json_decref(msg);
+}
+
+static void mode_request(struct cw *cw, enum console_mode mode, bool force)
+{
+    int rc =
+        console_set_mode(&cw->port->console, mode, cw->reader.user, cw_refresh_rights(cw), force);
     if (rc < 0)
         notice(cw, console_mode_refusal(rc));
     else if (rc == 0)
@@ -520,15 +533,22 @@ static void on_message(void *owner, bool binary, const uint8_t *data, size_t len
             note_input(cw, data, len);
         return;
     }
-    json_t *msg = json_loadb((const char *)data, len, 0, NULL);
-    const char *type = json_string_value(json_object_get(msg, "type"));
-    if (type && strcmp(type, "ping") == 0)
+    struct console_ws_control ctl;
+    console_ws_control_parse(data, len, &ctl);
+    switch (ctl.type) {
+    case CONSOLE_WS_CONTROL_PING:
         send_json(cw, json_pack("{s:s}", "type", "pong"));
-    else if (type && strcmp(type, "mode") == 0)
-        mode_request(cw, msg);
-    else
+        break;
+    case CONSOLE_WS_CONTROL_MODE:
+        mode_request(cw, ctl.mode, ctl.force);
+        break;
+    case CONSOLE_WS_CONTROL_BAD_MODE:
+        notice(cw, "bad mode message: mode must be free, observe or private; force a boolean");
+        break;
+    case CONSOLE_WS_CONTROL_UNKNOWN:
         notice(cw, "unknown message");
-    json_decref(msg);
+        break;
+    }
 }
 
 static void on_writable(void *owner)

@@ -13,6 +13,7 @@
 #define VSC_CONSOLE_WS_H
 
 #include "auth.h"
+#include "console.h"
 #include "rf.h"
 #include "ws.h"
 
@@ -93,5 +94,24 @@ int console_ws_disconnect(struct port *p, uint64_t id, const char *by);
 
 /* The notice text for a refused mode change (console_set_mode's -EPERM / -EBUSY). */
 const char *console_mode_refusal(int rc);
+
+/* A client's text message (docs/console-protocol.md), as console_ws_control_parse()
+ * read it: {"type":"ping"}, or {"type":"mode","mode":"free"|"observe"|"private",
+ * "force":bool} (mode any case, "ObserveOnly" too; force optional). */
+enum console_ws_control_type {
+    CONSOLE_WS_CONTROL_UNKNOWN,  /* not JSON, no string "type", or a type we do not know */
+    CONSOLE_WS_CONTROL_PING,     /* answered with {"type":"pong"} */
+    CONSOLE_WS_CONTROL_MODE,     /* mode and force are set */
+    CONSOLE_WS_CONTROL_BAD_MODE, /* a mode message with a bad mode or a non-boolean force */
+};
+struct console_ws_control {
+    enum console_ws_control_type type;
+    enum console_mode mode;
+    bool force;
+};
+
+/* Parses any bytes (a text frame's payload) into *out. Pure: no state, no allocation
+ * outliving the call. */
+void console_ws_control_parse(const uint8_t *data, size_t len, struct console_ws_control *out);
 
 #endif

@@ -449,7 +449,7 @@ static void load_port(struct history *h, const char *uuid, int idx)
         p->bytes += (uint64_t)st.st_size;
     }
     closedir(d);
-    if (p->nsegs) /* all of them may have been empty (a full disk): nothing to sort */
+    if (p->nsegs > 1) /* none when every segment was empty: segs is NULL then */
         qsort(p->segs, p->nsegs, sizeof(*p->segs), cmp_seg);
     recover_tail(h, p);
     h->ctr.disk_bytes += p->bytes;

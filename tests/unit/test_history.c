@@ -705,6 +705,36 @@ TEST(history_read_only_directory_reads_work)
     test_rmtree(dir);
 }
 
+/* Found by the history_reader fuzz target (tests/fuzz/regressions/history_reader): a port
+ * whose only segment is empty (vscd killed between creating and writing it) has no segment
+ * left after open removes it; open and reads must cope with the empty list. */
+TEST(history_port_with_only_an_empty_segment)
+{
+    char dir[256], path[PATH_MAX];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    snprintf(path, sizeof(path), "%s/" VM, dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/" VM "/1", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/" VM "/1/0000000000000001.seg", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(fd >= 0);
+    close(fd);
+
+    struct history *h = open_at(dir, &big);
+    REQUIRE(h != NULL);
+    CHECK(access(path, F_OK) < 0); /* the empty segment is gone */
+    struct history_cursor *c = NULL;
+    CHECK_EQ_INT(history_cursor_open(h, VM, 0, 0, 0, &c), -ENOENT);
+    put(h, VM, 1, T0, "after");
+    CHECK_EQ_INT(history_cursor_open(h, VM, 1, 0, 0, &c), 0);
+    struct history_chunk ch;
+    CHECK_EQ_INT(history_cursor_next(c, &ch), 1);
+    CHECK(ch.len == 5 && memcmp(ch.data, "after", 5) == 0);
+    history_cursor_close(c);
+    close_and_remove(h, dir);
+}
+
 TEST(history_null_is_history_off)
 {
     struct history_cursor *c;
