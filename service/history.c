@@ -55,8 +55,9 @@ struct hport {
     uint64_t bytes;
     int64_t last_us; /* the newest record's time; kept after the caps drop everything */
     /* writer only */
-    int fd;      /* the newest segment, open for appending; -1 */
-    bool sealed; /* the newest segment takes no more records (a write failed in it) */
+    int fd;            /* the newest segment, open for appending; -1 */
+    uint64_t wrote_ms; /* CLOCK_MONOTONIC of the last write: idle ports give their fd back */
+    bool sealed;       /* the newest segment takes no more records (a write failed in it) */
     bool dir_made;
     uint64_t glost; /* moved from qlost by the writer: a gap to write after the batch */
     int64_t glost_since;
@@ -98,7 +99,8 @@ struct history {
     /* writer only */
     bool disk_failing, unlink_failing;
     uint64_t lost_at_failure;
-    uint64_t next_age_ms; /* CLOCK_MONOTONIC */
+    uint64_t next_age_ms;  /* CLOCK_MONOTONIC */
+    uint64_t next_idle_ms; /* next check for idle append fds */
 };
 
 /* ---- small helpers ---------------------------------------------------------------------- */
@@ -594,6 +596,7 @@ static int write_record(struct history *h, struct hport *p, int64_t time_us, uin
         }
         return rc;
     }
+    p->wrote_ms = mono_ms();
     pthread_mutex_lock(&h->mu);
     if (fresh)
         rc = seg_push(p, name, reclen);
@@ -759,13 +762,35 @@ static void write_entry(struct history *h, struct hentry *e)
     enforce_port_cap(h, p);
 }
 
+/* Closes the append fd of every port idle for idle_close_ms: a freed VM's ports (and
+ * quiet ones) give their descriptor back, so open fds follow the ports that print, not
+ * every port ever seen. A port that prints again reopens its segment. Writer only. */
+static void close_idle(struct history *h)
+{
+    uint64_t now = mono_ms();
+    if (now < h->next_idle_ms)
+        return;
+    h->next_idle_ms = now + (uint64_t)h->cfg.idle_close_ms / 2;
+    pthread_mutex_lock(&h->mu);
+    struct hport *all = h->all; /* ports are added at the head and never freed here */
+    pthread_mutex_unlock(&h->mu);
+    for (struct hport *p = all; p; p = p->all_next) {
+        if (p->fd >= 0 && now - p->wrote_ms >= (uint64_t)h->cfg.idle_close_ms) {
+            close(p->fd);
+            p->fd = -1;
+        }
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct history *h = arg;
     pthread_mutex_lock(&h->mu);
     for (;;) {
-        while (!h->q_head && !h->lost_list && !h->stop && mono_ms() < h->next_age_ms) {
-            uint64_t wait_ms = h->next_age_ms - mono_ms();
+        while (!h->q_head && !h->lost_list && !h->stop && mono_ms() < h->next_age_ms &&
+               mono_ms() < h->next_idle_ms) {
+            uint64_t until = h->next_age_ms < h->next_idle_ms ? h->next_age_ms : h->next_idle_ms;
+            uint64_t wait_ms = until - mono_ms();
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_sec += (time_t)(wait_ms / 1000);
@@ -814,9 +839,11 @@ static void *writer_main(void *arg)
             }
         }
         enforce_total_cap(h);
+        close_idle(h);
         if (mono_ms() >= h->next_age_ms) {
             enforce_age(h);
             h->next_age_ms = mono_ms() + (uint64_t)h->cfg.age_check_ms;
+            h->next_idle_ms = mono_ms() + (uint64_t)h->cfg.idle_close_ms;
         }
         pthread_mutex_lock(&h->mu);
         if (seq)
@@ -847,6 +874,8 @@ int history_open(struct history **out, const char *dir, const struct history_con
     h->cfg = *cfg;
     if (!h->cfg.age_check_ms)
         h->cfg.age_check_ms = HISTORY_AGE_CHECK_MS;
+    if (!h->cfg.idle_close_ms)
+        h->cfg.idle_close_ms = HISTORY_IDLE_CLOSE_MS;
     h->seg_bytes = h->cfg.segment_bytes;
     if (!h->seg_bytes) {
         h->seg_bytes = h->cfg.port_bytes / 8;
@@ -871,6 +900,7 @@ int history_open(struct history **out, const char *dir, const struct history_con
     load_all(h);
     enforce_caps(h);
     h->next_age_ms = mono_ms() + (uint64_t)h->cfg.age_check_ms;
+    h->next_idle_ms = mono_ms() + (uint64_t)h->cfg.idle_close_ms;
     /* The writer takes no signals (vscd reads SIGTERM through a signalfd in the loop,
      * which only works while no thread leaves it unblocked). */
     sigset_t all, old;

@@ -59,7 +59,8 @@
 #define HISTORY_HDR_BYTES      32
 #define HISTORY_RECORD_MAX     65536 /* longer appends are split into several records */
 #define HISTORY_SEGMENT_MAX    (256 * 1024)
-#define HISTORY_ENTRY_OVERHEAD 64 /* what one queued append costs beyond its bytes */
+#define HISTORY_ENTRY_OVERHEAD 64    /* what one queued append costs beyond its bytes */
+#define HISTORY_IDLE_CLOSE_MS  10000 /* a port not written for this long closes its fd */
 #define HISTORY_AGE_CHECK_MS   60000
 #define HISTORY_MAGIC          0x31485356u /* "VSH1" read as a little-endian uint32 */
 #define HISTORY_FLAG_GAP       1u
@@ -74,6 +75,7 @@ struct history_config {
     /* Optional (0 = default): */
     uint64_t segment_bytes; /* default: port_bytes / 8, within 1 KiB .. HISTORY_SEGMENT_MAX */
     int64_t age_check_ms;   /* default HISTORY_AGE_CHECK_MS */
+    int64_t idle_close_ms;  /* default HISTORY_IDLE_CLOSE_MS */
 };
 
 /* Opens (creating) <dir>, recovers after a crash (a torn last record is cut off), applies

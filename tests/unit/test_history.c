@@ -771,3 +771,47 @@ TEST(history_open_removes_empty_segments_a_full_disk_left)
     CHECK_STREQ(got, "1@9:works");
     close_and_remove(h, dir);
 }
+
+/* Segment files this process has open. */
+static int open_segments(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    char link[300], target[PATH_MAX];
+    while (d && (e = readdir(d))) {
+        snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(link, target, sizeof(target) - 1);
+        if (len > 4) {
+            target[len] = '\0';
+            n += strcmp(target + len - 4, ".seg") == 0;
+        }
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+TEST(history_idle_ports_give_their_fd_back)
+{
+    char dir[256], vm[40], got[64];
+    struct history_config cfg = big;
+    cfg.idle_close_ms = 100;
+    struct history *h = open_fresh(dir, sizeof(dir), &cfg);
+    REQUIRE(h);
+    for (int i = 0; i < 20; i++) { /* VMs that came and went */
+        snprintf(vm, sizeof(vm), "0b8e7a4c-5a1f-4d3e-9c2b-%012d", i);
+        put(h, vm, 1, T0 + i, "x");
+    }
+    history_sync(h);
+    CHECK_EQ_INT(open_segments(), 20);
+    for (int waited = 0; open_segments() && waited < 3000; waited += 50)
+        usleep(50 * 1000);
+    CHECK_EQ_INT(open_segments(), 0);
+    put(h, VM, 1, T0 + 100, "again"); /* reopens */
+    put(h, "0b8e7a4c-5a1f-4d3e-9c2b-000000000003", 1, T0 + 101, "y");
+    CHECK_EQ_INT(read_all(h, "0b8e7a4c-5a1f-4d3e-9c2b-000000000003", 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@3:x|1@101:y"); /* appended to the segment it had */
+    CHECK_EQ_INT(open_segments(), 2);
+    close_and_remove(h, dir);
+}
