@@ -109,9 +109,13 @@ static int ensure_admin(struct vsc_app *app)
     if (!env) {
         if (write_initial_password(app->cfg.state_dir, password) < 0)
             log_warn("cannot write %s/initial-admin-password", app->cfg.state_dir);
-        printf("vscd: created account 'admin' (Administrator) with password: %s\n"
-               "vscd: also written to %s/initial-admin-password (mode 0600); change it.\n",
-               password, app->cfg.state_dir);
+        /* Shown on a terminal (make run) only: a service's output ends up in a log
+         * (the journal), and no password belongs in a log (docs/SECURITY.md). */
+        if (isatty(STDOUT_FILENO))
+            printf("vscd: created account 'admin' (Administrator) with password: %s\n", password);
+        log_info("created account 'admin' (Administrator); its password is in "
+                 "%s/initial-admin-password (mode 0600): change it",
+                 app->cfg.state_dir);
         fflush(stdout);
         explicit_bzero(generated, sizeof(generated));
     } else {

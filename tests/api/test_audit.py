@@ -193,3 +193,28 @@ def test_sessions_per_user(make_vscd):
                       json={"UserName": name, "Password": pw})
     assert_error(r, 503, "SessionLimitExceeded")
     c.login("admin", ADMIN_PASSWORD)  # another user is not held back
+
+
+def test_no_secret_in_the_log(make_vscd):
+    """Passwords, session tokens and console tickets never reach vscd's log, whatever
+    happens to them (logins good and bad, Basic, a ticket used, an account created)."""
+    v = make_vscd(extra_args=["--log-level", "debug"])
+    name = unique("sl")
+    _, pw = create_account(v.admin, name, "Operator")
+    token, uri = Client(v.base).login(name, pw)
+    requests.post(v.base + "/redfish/v1/SessionService/Sessions", verify=False,
+                  json={"UserName": name, "Password": "Wr0ng-" + pw})
+    requests.get(v.base + "/redfish/v1/Systems", verify=False, auth=(name, "Basic-" + pw))
+    port = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    r = Client(v.base, token=token).post("/redfish/v1/SessionService/Oem/Vsc/ConsoleTickets",
+                                         json={"SerialInterface": port["Id"]})
+    assert r.status_code in (200, 201), r.text
+    ticket = r.json()["Ticket"]
+    v.token = token
+    connect(v, port["Id"]).close()
+    assert Client(v.base, token=token).delete(uri).status_code == 204
+    time.sleep(0.2)
+    log = v.read_log()
+    assert "session" in log and name in log  # the log did record these events
+    for secret in (pw, token, ticket, ADMIN_PASSWORD):
+        assert secret not in log, "a secret is in the log"
