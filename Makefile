@@ -80,6 +80,12 @@ $(BUILD)/san/unit_tests: $(SAN_LIB) $(UNIT_OBJ)
 
 # The fake configfs (tests/fakeconfigfs): an LD_PRELOAD shim that makes a folder behave
 # as the kernel's USB gadget configfs does, for the gadget tests on machines without a UDC.
+# A read-only state directory on demand (tests/faultfs): an LD_PRELOAD shim for the fault
+# tests, since a filesystem with files open for writing cannot be remounted read-only.
+$(BUILD)/readonlyfs.so: tests/faultfs/readonlyfs.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
+
 $(BUILD)/fakeconfigfs.so: $(wildcard tests/fakeconfigfs/*.c)
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
@@ -119,7 +125,7 @@ run: all
 test: deps-test
 	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/vsc-console \
 		$(BUILD)/san/unit_tests vm-image \
-		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so)
+		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so) $(BUILD)/readonlyfs.so
 	@$(MAKE) --no-print-directory unit api
 
 unit:
@@ -133,7 +139,7 @@ api:
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
             $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h gadget/*.c \
                        gadget/*.h bench/*.c) \
-            $(wildcard client/*.c client/*.h)
+            $(wildcard client/*.c client/*.h tests/faultfs/*.c)
 
 format:
 	clang-format -i $(FORMATTED)

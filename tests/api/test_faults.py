@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+import conftest
+
 from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error
 from helpers_auth import create_account, unique
 from helpers_ports import (FakeUnixVM, allocate_ok, check_consistency, get_json, members,
@@ -190,3 +192,58 @@ def test_kill_9_while_consoles_stream(tmp_path):
         for vm in vms:
             vm.stop.set()
         v.stop()
+
+
+SHIM = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "readonlyfs.so")
+
+
+def test_read_only_state_dir_while_running(tmp_path):
+    """The state directory turns read-only under a running vscd (tests/faultfs: EROFS for
+    every write under it while a flag file exists, as after a filesystem error): writes
+    answer a Redfish error, reads and the live console go on, and once the directory is
+    writable again everything works and nothing stored was damaged."""
+    if not os.path.exists(SHIM):
+        pytest.skip("build/readonlyfs.so is built by make test")
+    flag = str(tmp_path / "read-only-now")
+    state = str(tmp_path / "state")
+    env = {"LD_PRELOAD": os.path.abspath(SHIM), "VSC_RO_DIR": state, "VSC_RO_FLAG": flag,
+           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
+    v = Vscd(state, env=env).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        keep = unique("kept")
+        create_account(admin, keep, "ReadOnly")
+        a = allocate_ok(admin, Backend="unix", HostName="rofs")
+        port = a["Ports"][0]
+        vm = FakeUnixVM.connect_retry(port["BindPath"])
+        v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+        con = connect(v, port["Id"])
+        vm.send(b"Linux version 6.1.0\r\n")
+        con.read_bytes(b"Linux version")
+
+        open(flag, "w").close()  # read-only from now on
+        r = admin.post("/redfish/v1/AccountService/Accounts",
+                       json={"UserName": unique("ro"), "Password": "pass-word-1",
+                             "RoleId": "Operator"})
+        assert r.status_code >= 500 and r.json()["error"]["@Message.ExtendedInfo"], r.text
+        r = admin.patch("/redfish/v1/Managers/bmc/SerialInterfaces/" + port["Id"],
+                        json={"BitRate": "9600"})
+        assert r.status_code >= 500 and r.json()["error"]["@Message.ExtendedInfo"], r.text
+        assert get_json(admin, "/redfish/v1/Managers/bmc/SerialInterfaces/" +
+                        port["Id"])["BitRate"] == "115200"  # not half-changed
+        names = [get_json(admin, m)["UserName"]
+                 for m in members(admin, "/redfish/v1/AccountService/Accounts")]
+        assert keep in names
+        vm.send(b"still streaming read-only\r\n")
+        con.read_bytes(b"still streaming read-only")
+        assert v.proc.poll() is None
+
+        os.unlink(flag)  # writable again
+        create_account(admin, unique("after"), "Operator")
+        con.close()
+        vm.close()
+    finally:
+        if os.path.exists(flag):
+            os.unlink(flag)
+        v.stop()
+    stored_intact(v.state_dir, keep)
