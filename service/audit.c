@@ -154,12 +154,6 @@ int audit_ids(struct db *db, int64_t *ids, size_t max)
     return (int)n;
 }
 
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outsz)
-{
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(out, outsz, "%s", s ? (const char *)s : "");
-}
-
 int audit_get(struct db *db, int64_t id, struct audit_entry *e)
 {
     sqlite3_stmt *st = db_stmt(db, "SELECT id, created_us, action, user_name, client, target, "
@@ -172,12 +166,12 @@ int audit_get(struct db *db, int64_t id, struct audit_entry *e)
         char action[32];
         e->id = sqlite3_column_int64(st, 0);
         e->created_us = sqlite3_column_int64(st, 1);
-        copy_text(st, 2, action, sizeof(action));
+        db_column_text(st, 2, action, sizeof(action));
         e->action = action_parse(action);
-        copy_text(st, 3, e->user, sizeof(e->user));
-        copy_text(st, 4, e->client, sizeof(e->client));
-        copy_text(st, 5, e->target, sizeof(e->target));
-        copy_text(st, 6, e->detail, sizeof(e->detail));
+        db_column_text(st, 3, e->user, sizeof(e->user));
+        db_column_text(st, 4, e->client, sizeof(e->client));
+        db_column_text(st, 5, e->target, sizeof(e->target));
+        db_column_text(st, 6, e->detail, sizeof(e->detail));
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;

@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <inttypes.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,27 @@ void db_error(struct db *db, int ext, const char *what)
     if ((ext & 0xff) == SQLITE_FULL)
         db->full = true;
     log_error("database: %s: %s", what, sqlite3_errstr(ext));
+}
+
+int db_step_change(struct db *db, sqlite3_stmt *st, const char *what)
+{
+    int rc = sqlite3_step(st);
+    int ext = sqlite3_extended_errcode(db->sql);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return sqlite3_changes(db->sql) > 0 ? 0 : -ENOENT;
+    if (ext == SQLITE_CONSTRAINT_UNIQUE)
+        return -EEXIST;
+    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+        return -ENOENT;
+    db_error(db, ext, what);
+    return -EIO;
+}
+
+void db_column_text(sqlite3_stmt *st, int col, char *out, size_t outsz)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    snprintf(out, outsz, "%s", s ? (const char *)s : "");
 }
 
 int db_exec(struct db *db, const char *sql)

@@ -55,6 +55,13 @@ sqlite3_stmt *db_stmt(struct db *db, const char *sql);
  * notes a full disk in db->full: dispatch answers such a failure 507, not 500. */
 void db_error(struct db *db, int ext, const char *what);
 
+/* Steps a write statement and resets it: 0, -ENOENT (no row changed, or a foreign key
+ * names no row), -EEXIST (a unique constraint), -EIO (logged as `what`, see db_error). */
+int db_step_change(struct db *db, sqlite3_stmt *st, const char *what);
+
+/* Copies a text column ("" for NULL), cut to outsz. */
+void db_column_text(sqlite3_stmt *st, int col, char *out, size_t outsz);
+
 /* Runs SQL without results (may hold several statements). Returns 0 or -1. */
 int db_exec(struct db *db, const char *sql);
 

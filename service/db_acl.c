@@ -7,21 +7,6 @@
 #include <errno.h>
 #include <stdio.h>
 
-static int finish(struct db *db, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db->sql);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return sqlite3_changes(db->sql) > 0 ? 0 : -ENOENT;
-    if (ext == SQLITE_CONSTRAINT_UNIQUE)
-        return -EEXIST;
-    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return -ENOENT;
-    db_error(db, ext, what);
-    return -EIO;
-}
-
 int db_acl_insert(struct db *db, struct db_acl_rule *rule)
 {
     sqlite3_stmt *st =
@@ -37,7 +22,7 @@ int db_acl_insert(struct db *db, struct db_acl_rule *rule)
     sqlite3_bind_text(st, 4, port_right_name(rule->right), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, rule->deny ? "Deny" : "Grant", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, rule->created_at);
-    int rc = finish(db, st, "access rule insert");
+    int rc = db_step_change(db, st, "access rule insert");
     if (rc == 0)
         rule->id = sqlite3_last_insert_rowid(db->sql);
     return rc;
@@ -50,7 +35,7 @@ int db_acl_set_effect(struct db *db, int64_t id, bool deny)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, deny ? "Deny" : "Grant", -1, SQLITE_STATIC);
-    return finish(db, st, "access rule update");
+    return db_step_change(db, st, "access rule update");
 }
 
 int db_acl_delete(struct db *db, int64_t id)
@@ -59,7 +44,7 @@ int db_acl_delete(struct db *db, int64_t id)
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, id);
-    return finish(db, st, "access rule delete");
+    return db_step_change(db, st, "access rule delete");
 }
 
 int db_acl_each(struct db *db, int (*cb)(void *ctx, const struct db_acl_rule *rule), void *ctx)

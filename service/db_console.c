@@ -7,27 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static int finish(struct db *db, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    int ext = sqlite3_extended_errcode(db->sql);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return sqlite3_changes(db->sql) > 0 ? 0 : -ENOENT;
-    if (ext == SQLITE_CONSTRAINT_UNIQUE)
-        return -EEXIST;
-    if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-        return -ENOENT;
-    db_error(db, ext, what);
-    return -EIO;
-}
-
-static void copy_text(sqlite3_stmt *st, int col, char *out, size_t outsz)
-{
-    const unsigned char *s = sqlite3_column_text(st, col);
-    snprintf(out, outsz, "%s", s ? (const char *)s : "");
-}
-
 int db_state_rule_insert(struct db *db, const struct db_state_rule *rule)
 {
     sqlite3_stmt *st = db_stmt(db, "INSERT INTO console_state_rules (rule_id, pattern, state, "
@@ -39,7 +18,7 @@ int db_state_rule_insert(struct db *db, const struct db_state_rule *rule)
     sqlite3_bind_text(st, 3, rule->state, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, rule->created_at);
     sqlite3_bind_text(st, 5, rule->created_by, -1, SQLITE_STATIC);
-    return finish(db, st, "state rule insert");
+    return db_step_change(db, st, "state rule insert");
 }
 
 int db_state_rule_delete(struct db *db, const char *id)
@@ -48,7 +27,7 @@ int db_state_rule_delete(struct db *db, const char *id)
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    return finish(db, st, "state rule delete");
+    return db_step_change(db, st, "state rule delete");
 }
 
 int db_state_rules_each(struct db *db, int (*cb)(void *ctx, const struct db_state_rule *rule),
@@ -61,10 +40,10 @@ int db_state_rules_each(struct db *db, int (*cb)(void *ctx, const struct db_stat
     int rc, stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct db_state_rule rule = {.created_at = sqlite3_column_int64(st, 3)};
-        copy_text(st, 0, rule.id, sizeof(rule.id));
-        copy_text(st, 1, rule.pattern, sizeof(rule.pattern));
-        copy_text(st, 2, rule.state, sizeof(rule.state));
-        copy_text(st, 4, rule.created_by, sizeof(rule.created_by));
+        db_column_text(st, 0, rule.id, sizeof(rule.id));
+        db_column_text(st, 1, rule.pattern, sizeof(rule.pattern));
+        db_column_text(st, 2, rule.state, sizeof(rule.state));
+        db_column_text(st, 4, rule.created_by, sizeof(rule.created_by));
         stop = cb(ctx, &rule);
     }
     sqlite3_reset(st);
@@ -95,7 +74,7 @@ static int trim_vm(struct db *db, const char *vm_uuid, int64_t keep)
         return -EIO;
     sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, keep);
-    int rc = finish(db, st, "console log trim");
+    int rc = db_step_change(db, st, "console log trim");
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -118,7 +97,7 @@ int db_console_entry_insert(struct db *db, struct db_console_entry *e, int64_t k
     sqlite3_bind_text(st, 7, e->line, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 8, before, -1, SQLITE_TRANSIENT);
     free(before);
-    int rc = finish(db, st, "console log insert");
+    int rc = db_step_change(db, st, "console log insert");
     if (rc < 0)
         return rc;
     e->id = sqlite3_last_insert_rowid(db->sql);
@@ -136,7 +115,7 @@ int db_console_entry_set_after(struct db *db, int64_t id, const json_t *after)
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
     free(text);
-    return finish(db, st, "console log update");
+    return db_step_change(db, st, "console log update");
 }
 
 #define ENTRY_COLUMNS                                                                              \
@@ -157,13 +136,13 @@ static void entry_from_row(sqlite3_stmt *st, struct db_console_entry *e)
 {
     memset(e, 0, sizeof(*e));
     e->id = sqlite3_column_int64(st, 0);
-    copy_text(st, 1, e->vm_uuid, sizeof(e->vm_uuid));
+    db_column_text(st, 1, e->vm_uuid, sizeof(e->vm_uuid));
     e->port_idx = sqlite3_column_int(st, 2);
     e->created_us = sqlite3_column_int64(st, 3);
-    copy_text(st, 4, e->state, sizeof(e->state));
-    copy_text(st, 5, e->previous, sizeof(e->previous));
-    copy_text(st, 6, e->rule_id, sizeof(e->rule_id));
-    copy_text(st, 7, e->line, sizeof(e->line));
+    db_column_text(st, 4, e->state, sizeof(e->state));
+    db_column_text(st, 5, e->previous, sizeof(e->previous));
+    db_column_text(st, 6, e->rule_id, sizeof(e->rule_id));
+    db_column_text(st, 7, e->line, sizeof(e->line));
     e->before = lines_column(st, 8);
     if (!e->before)
         e->before = json_array();
@@ -229,7 +208,7 @@ int db_console_entries_clear(struct db *db, const char *vm_uuid)
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
-    int rc = finish(db, st, "console log clear");
+    int rc = db_step_change(db, st, "console log clear");
     return rc == -ENOENT ? 0 : rc;
 }
 
@@ -239,6 +218,6 @@ int db_console_entries_expire(struct db *db, int64_t before_us)
     if (!st)
         return -EIO;
     sqlite3_bind_int64(st, 1, before_us);
-    int rc = finish(db, st, "console log expire");
+    int rc = db_step_change(db, st, "console log expire");
     return rc == -ENOENT ? 0 : rc < 0 ? rc : sqlite3_changes(db->sql);
 }
