@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TRIM_EVERY 256 /* inserts between two trims to audit_entries */
+#define TRIM_EVERY 256 /* rows between two trims to audit_entries */
 
 static const struct {
     const char *name;
@@ -73,7 +73,6 @@ static void trim(struct db *db, int64_t keep)
 static void vaudit(struct vsc_app *app, enum audit_action a, const char *user, const char *client,
                    const char *target, const char *fmt, va_list ap)
 {
-    static unsigned inserts;
     char detail[2048];
     vsnprintf(detail, sizeof(detail), fmt, ap);
     sqlite3_stmt *st = db_stmt(&app->db, "INSERT INTO audit_log (created_us, action, user_name, "
@@ -86,10 +85,13 @@ static void vaudit(struct vsc_app *app, enum audit_action a, const char *user, c
     sqlite3_bind_text(st, 4, client ? client : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 5, target ? target : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 6, detail, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_DONE)
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
         db_error(&app->db, sqlite3_extended_errcode(app->db.sql), "audit insert");
     sqlite3_reset(st);
-    if (++inserts % TRIM_EVERY == 0 || app->cfg.audit_entries < TRIM_EVERY)
+    /* Every TRIM_EVERY rows (the row id counts them), or every row under a small cap. */
+    if (rc == SQLITE_DONE && (sqlite3_last_insert_rowid(app->db.sql) % TRIM_EVERY == 0 ||
+                              app->cfg.audit_entries < TRIM_EVERY))
         trim(&app->db, app->cfg.audit_entries);
 }
 
