@@ -66,10 +66,13 @@ static int load_rule(void *ctx, const struct db_state_rule *row)
     return 0;
 }
 
+static void on_pause(struct loop_timer *t);
+
 int console_state_init(struct console_state *cs, struct vsc_app *app)
 {
     memset(cs, 0, sizeof(*cs));
     cs->app = app;
+    cs->pause = (struct loop_timer){.cb = on_pause, .data = cs};
     cs->rules = detect_rules_new();
     if (!cs->rules || db_state_rules_each(&app->db, load_rule, cs) < 0) {
         log_error("cannot load the console state rules");
@@ -239,6 +242,30 @@ void console_state_port_output(struct port *p, const void *data, size_t len)
 {
     p->cstate.last_output_us = now_us();
     detector_feed(&p->cstate.detector, data, len);
+    struct vsc_app *app = p->registry->app;
+    if (detector_pending(&p->cstate.detector) && !app->cstate.pause.armed)
+        loop_timer_arm(&app->loop, &app->cstate.pause, CONSOLE_STATE_PAUSE_MS);
+}
+
+/* Matches the partial lines of consoles that paused on them (prompts); one timer for all
+ * ports, running only while a partial line waits. */
+static void on_pause(struct loop_timer *t)
+{
+    struct console_state *cs = t->data;
+    struct vsc_app *app = cs->app;
+    int64_t now = now_us();
+    bool waiting = false;
+    for (struct port *p = app->ports.ports; p; p = p->next) {
+        struct detector *d = &p->cstate.detector;
+        if (!detector_pending(d))
+            continue;
+        if (now - p->cstate.last_output_us >= (int64_t)CONSOLE_STATE_PAUSE_MS * 1000)
+            detector_idle(d);
+        else
+            waiting = true;
+    }
+    if (waiting)
+        loop_timer_arm(&app->loop, t, CONSOLE_STATE_PAUSE_MS);
 }
 
 void console_state_port_fini(struct port *p)
@@ -299,8 +326,10 @@ void console_state_start(struct console_state *cs)
 
 void console_state_fini(struct console_state *cs)
 {
-    if (cs->app)
+    if (cs->app) {
         loop_timer_cancel(&cs->app->loop, &cs->tick);
+        loop_timer_cancel(&cs->app->loop, &cs->pause);
+    }
     detect_rules_free(cs->rules);
     cs->rules = NULL;
 }

@@ -29,6 +29,7 @@
 #define CONSOLE_STATE_BURST     20
 #define CONSOLE_STATE_QUIET_MS  1000 /* a panic's following lines end after this much quiet */
 #define CONSOLE_STATE_TICK_MS   1000
+#define CONSOLE_STATE_PAUSE_MS  50 /* a partial line (a prompt) is matched after this quiet */
 #define CONSOLE_STATE_LINE_MAX  DETECT_LINE_MAX /* the line shown on the ComputerSystem */
 #define CONSOLE_STATE_RULES_MAX 64              /* administrator rules */
 
@@ -60,6 +61,7 @@ struct console_state {
     struct vsc_app *app;
     struct detect_rules *rules;
     struct loop_timer tick;
+    struct loop_timer pause; /* armed while some port's partial line waits for a pause */
     int64_t last_expiry_us;
 };
 

@@ -1035,7 +1035,16 @@ void detector_feed(struct detector *d, const void *data, size_t len)
         }
         step(d, *s++);
     }
-    if (P(d)->len && P(d)->unmatched)
+}
+
+bool detector_pending(const struct detector *d)
+{
+    return P(d)->len && P(d)->unmatched;
+}
+
+void detector_idle(struct detector *d)
+{
+    if (detector_pending(d))
         evaluate(d);
 }
 

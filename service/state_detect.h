@@ -40,11 +40,14 @@
  * - A line is at most DETECT_LINE_MAX-1 bytes: later columns are dropped.
  * - Empty lines are neither matched nor kept as context.
  *
- * When lines are matched: a completed line, and the partial line when a feed ends (login
- * prompts end without a newline). A line is matched again only if it changed; a change fires
- * only when the state differs, so a partial line that fired does not fire again when it
- * completes. Results do not depend on how the bytes were chunked, except where a partial
- * line at a feed end matches differently from its final text (e.g. "login: " then "root").
+ * When lines are matched: a completed line at once, and the partial line when the console
+ * pauses on it (detector_idle(), called by the owner after a short quiet: login prompts end
+ * without a newline). Not at the end of every feed: a read often ends mid-line, and a rule
+ * matching the first half of a line ("Kernel panic - not syncing" before its ": reason")
+ * would report that half. A line is matched again only if it changed; a change fires only
+ * when the state differs, so a partial line that fired does not fire again when it
+ * completes. Results do not depend on how the bytes were chunked; only on where the console
+ * paused (e.g. at "login: " before "root" was typed).
  *
  * Context: `before` holds up to DETECT_CONTEXT_LINES completed non-empty lines before the
  * changing line. After a change to Panic, the lines that follow are collected and given to
@@ -182,6 +185,10 @@ struct detector {
  * (nothing ever matches). */
 void detector_init(struct detector *d, const struct detect_rules *rules);
 void detector_feed(struct detector *d, const void *data, size_t len);
+/* A partial line waits to be matched (see detector_idle). */
+bool detector_pending(const struct detector *d);
+/* The console paused: matches the partial line, if it changed since last matched. */
+void detector_idle(struct detector *d);
 /* The console went quiet: delivers the lines collected after a panic, if any. */
 void detector_flush(struct detector *d);
 /* Calls nothing (flush first to get pending panic lines). */

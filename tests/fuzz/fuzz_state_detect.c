@@ -1,6 +1,7 @@
 /* state_detect: administrator rules with fuzzed patterns (detect_rules_add), then
  * detector_feed over arbitrary console bytes cut into random chunks, with a rule removed
- * half way (rules may change under a detector), and detector_flush.
+ * half way (rules may change under a detector), pauses (detector_idle) at random, and
+ * detector_flush.
  * Input: B0 B1 [PATTERN NUL]... BYTES — B0 & 3: how many patterns; B0 >> 2: their states;
  * B1 seeds the chunk sizes. Checks the documented promise: every line given to a
  * callback is valid UTF-8 without control characters, shorter than DETECT_LINE_MAX. */
@@ -102,12 +103,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             n = size - off;
         detector_feed(&d, data + off, n);
         off += n;
+        if ((rnd >> 8) % 4 == 0)
+            detector_idle(&d); /* the console paused here */
         if (!removed && off >= half && added) {
             if (detect_rules_remove(rules, ids[0]) != 0)
                 abort();
             removed = true;
         }
     }
+    detector_idle(&d);
     detector_flush(&d);
     detector_fini(&d);
     /* Back to the built-ins for the next input. */
