@@ -47,7 +47,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak clean vm-image fuzz fuzz-build fuzz-replay
+	bench-fanout bench-detect bench-soak clean vm-image e2e fuzz fuzz-build fuzz-replay
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -131,9 +131,18 @@ test: deps-test
 unit:
 	ASAN_OPTIONS=detect_leaks=1 $(BUILD)/san/unit_tests
 
+# API tests, then the end-to-end tests with real VMs (tests/e2e, docs/e2e.md), in one pytest
+# run so that its summary covers both. TESTS= narrows it (e.g. TESTS=test_ports.py).
+TESTS ?= . ../e2e
 api:
 	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd \
-		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console $(PYTHON) -m pytest -q -p no:cacheprovider \
+		$(PYTEST_ARGS) $(TESTS)
+
+# Only the end-to-end tests (a minute or so): `make e2e`.
+e2e: deps-test
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd vm-image
+	@$(MAKE) --no-print-directory api TESTS=../e2e
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
@@ -196,9 +205,9 @@ $(BUILD)/fuzz/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(BUILD)/fuzz/service/embed.o: service/embed.S $(EMBEDDED)
+$(BUILD)/fuzz/service/embed.o: service/embed.S $(EMBEDDED) $(WEB_OUT)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -c -o $@ $<
+	$(FUZZ_CC) -Wa,-I$(BUILD)/web -c -o $@ $<
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(BUILD)/fuzz/libvsc.a
 	@mkdir -p $(@D)
