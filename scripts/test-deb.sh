@@ -257,6 +257,8 @@ for f in /var/lib/vsc /etc/vsc /usr/sbin/vscd /usr/bin/vsc-console "$unit" /usr/
     /etc/systemd/system/multi-user.target.wants/vscd.service; do
     check "removed $f" test ! -e "$f" -a ! -L "$f"
 done
+no_unit_state() { ! find /etc/systemd /var/lib/systemd -name 'vscd.service*' 2>/dev/null | grep .; }
+check "no unit links or deb-systemd-helper state left" no_unit_state
 if [ -d /run/systemd/system ]; then
     check "vscd.service not active" sh -c "! systemctl is-active --quiet vscd.service"
 fi
