@@ -2,6 +2,7 @@
 #   make run    install missing packages, build, start vscd in the foreground
 #   make test   install missing packages, unit + API tests under ASan+UBSan
 #   make fuzz   libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (60); not part of test
+#   make install / make deb   (docs/packaging.md)
 # Everything lands in build/; state of `make run` in var/.
 
 CC      ?= cc
@@ -47,7 +48,8 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak clean vm-image e2e fuzz fuzz-build fuzz-replay
+	bench-fanout bench-detect bench-soak clean vm-image e2e fuzz fuzz-build fuzz-replay \
+	install uninstall deb
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -222,6 +224,64 @@ fuzz: fuzz-build
 
 fuzz-replay: fuzz-build
 	scripts/fuzz.sh replay 0 $(FUZZ_TARGETS)
+
+# Installing (docs/packaging.md). PREFIX and DESTDIR as usual; the config goes to
+# SYSCONFDIR (/etc for PREFIX=/usr), never over one that is there already. The unit runs
+# vscd as the system user vsc with its state in /var/lib/vsc (StateDirectory=vsc), so the
+# installed vscd.conf is the sample with that state_dir and the package's listen address.
+# The version is VSC_VERSION in service/app.h, nowhere else.
+VERSION       := $(shell sed -n 's/^\#define VSC_VERSION "\(.*\)"/\1/p' service/app.h)
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SBINDIR       ?= $(PREFIX)/sbin
+BINDIR        ?= $(PREFIX)/bin
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/vsc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+STATE_DIR     := /var/lib/vsc
+PACKAGE_LISTEN ?= 127.0.0.1:9443
+INSTALL       ?= install
+
+install: build
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/vsc
+	$(INSTALL) -m 0755 $(BUILD)/vscd $(DESTDIR)$(SBINDIR)/vscd
+	$(INSTALL) -m 0755 $(BUILD)/vsc-console $(DESTDIR)$(BINDIR)/vsc-console
+	$(INSTALL) -m 0644 docs/vscd.8 $(DESTDIR)$(MANDIR)/man8/vscd.8
+	$(INSTALL) -m 0644 docs/vsc-console.1 $(DESTDIR)$(MANDIR)/man1/vsc-console.1
+	$(INSTALL) -m 0644 docs/vscd.conf.sample docs/packaging.md $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		packaging/vscd.service.in > $(DESTDIR)$(UNITDIR)/vscd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vscd.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/vsc/vscd.conf ]; then \
+		echo "install: keeping $(DESTDIR)$(SYSCONFDIR)/vsc/vscd.conf"; \
+	else \
+		sed -e '1i# Installed by `make install`: the sample (share/doc/vsc/vscd.conf.sample) with\n# the listen address and state_dir of the vscd.service unit (docs/packaging.md).\n#' \
+		    -e 's|^listen = .*|listen = $(PACKAGE_LISTEN)|' \
+		    -e 's|^state_dir = .*|state_dir = $(STATE_DIR)|' docs/vscd.conf.sample \
+		    > $(DESTDIR)$(SYSCONFDIR)/vsc/vscd.conf && \
+		chmod 0644 $(DESTDIR)$(SYSCONFDIR)/vsc/vscd.conf; \
+	fi
+
+# Removes what install put there, but the config (it may hold local changes) and state.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/vscd $(DESTDIR)$(BINDIR)/vsc-console \
+		$(DESTDIR)$(MANDIR)/man8/vscd.8 $(DESTDIR)$(MANDIR)/man1/vsc-console.1 \
+		$(DESTDIR)$(DOCDIR)/vscd.conf.sample $(DESTDIR)$(DOCDIR)/packaging.md \
+		$(DESTDIR)$(UNITDIR)/vscd.service
+	-rmdir $(DESTDIR)$(DOCDIR)
+
+# build/vsc_<version>_<arch>.deb from a staged install (PREFIX=/usr), packaging/debian/.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := $(BUILD)/vsc_$(VERSION)_$(DEB_ARCH).deb
+DEB_ROOT := $(BUILD)/deb/root
+
+deb: all
+	rm -rf $(DEB_ROOT)
+	@$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr \
+		UNITDIR=/lib/systemd/system
+	scripts/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB)
 
 clean:
 	rm -rf $(BUILD)

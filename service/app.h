@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "port_acl.h"
 #include "ports.h"
+#include "sd_notify.h"
 #include "worker.h"
 
 #include <time.h>
@@ -42,6 +43,8 @@ struct vsc_app {
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */
+    struct sd_notifier notify;      /* systemd: READY, WATCHDOG, RELOADING, STOPPING */
+    struct loop_timer watchdog;     /* WATCHDOG=1 from the loop itself */
 };
 
 /* ISO 8601 UTC with offset ("2026-11-25T18:50:22+00:00") for a unix time. */

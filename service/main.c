@@ -140,6 +140,30 @@ static void on_sweep(struct loop_timer *t)
     loop_timer_arm(&app->loop, t, SWEEP_INTERVAL_MS);
 }
 
+static void notify_systemd(struct vsc_app *app, const char *message)
+{
+    int rc = sd_notifier_send(&app->notify, message);
+    if (rc < 0)
+        log_warn("systemd notification: %s", strerror(-rc));
+}
+
+/* Sent from a loop timer, so a loop that is stuck stops feeding systemd's watchdog and
+ * gets killed and restarted (WatchdogSec= and Restart= in the unit). */
+static void on_watchdog(struct loop_timer *t)
+{
+    struct vsc_app *app = t->data;
+    notify_systemd(app, "WATCHDOG=1");
+    loop_timer_arm(&app->loop, t, sd_notifier_watchdog_ms(&app->notify));
+}
+
+static void notify_ready(struct vsc_app *app)
+{
+    char msg[256];
+    snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving %s on %s",
+             app->cfg.insecure_http ? "HTTP" : "HTTPS", app->cfg.listen);
+    notify_systemd(app, msg);
+}
+
 static int on_signal(struct loop_watch *w, uint32_t events)
 {
     (void)events;
@@ -147,7 +171,9 @@ static int on_signal(struct loop_watch *w, uint32_t events)
     struct signalfd_siginfo si;
     while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGHUP) {
+            sd_notifier_reloading(&app->notify);
             int rc = http_reload_tls(app);
+            notify_ready(app);
             log_info("SIGHUP: TLS certificate and key %s", rc == 0 ? "reloaded"
                                                            : rc == -ENOTSUP
                                                                ? "not used (plain HTTP)"
@@ -157,6 +183,7 @@ static int on_signal(struct loop_watch *w, uint32_t events)
             continue;
         }
         log_info("signal %u: shutting down", si.ssi_signo);
+        notify_systemd(app, "STOPPING=1");
         loop_stop(&app->loop);
     }
     return LOOP_OK;
@@ -176,6 +203,25 @@ static int setup_signals(struct vsc_app *app, struct loop_watch *w)
         return -1;
     *w = (struct loop_watch){.fd = fd, .events = EPOLLIN, .cb = on_signal, .data = app};
     return loop_add(&app->loop, w);
+}
+
+static int open_notifier(struct vsc_app *app)
+{
+    int rc = sd_notifier_open_env(&app->notify);
+    if (rc < 0)
+        log_error("NOTIFY_SOCKET: %s", strerror(-rc));
+    return rc;
+}
+
+static void start_watchdog(struct vsc_app *app)
+{
+    uint64_t interval = sd_notifier_watchdog_ms(&app->notify);
+    if (!interval)
+        return;
+    log_info("systemd watchdog: WATCHDOG=1 every %llu ms", (unsigned long long)interval);
+    app->watchdog = (struct loop_timer){.cb = on_watchdog, .data = app};
+    notify_systemd(app, "WATCHDOG=1");
+    loop_timer_arm(&app->loop, &app->watchdog, interval);
 }
 
 static int dump_routes(void)
@@ -275,8 +321,8 @@ int main(int argc, char **argv)
     raise_fd_limit();
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
-    if (check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 || open_state(&app) < 0 ||
-        open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
+    if (open_notifier(&app) < 0 || check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 ||
+        open_state(&app) < 0 || open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
         worker_start(&app.worker, &app.loop) < 0 ||
         events_init(&app.events, &app.loop, (size_t)app.cfg.event_backlog) < 0 ||
         console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
@@ -286,6 +332,8 @@ int main(int argc, char **argv)
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
     loop_timer_arm(&app.loop, &app.sweep, SWEEP_INTERVAL_MS);
     log_info("vscd %s ready (service UUID %s)", VSC_VERSION, app.uuid);
+    notify_ready(&app);
+    start_watchdog(&app);
     rc = loop_run(&app.loop) < 0 ? 1 : 0;
     log_info("stopped");
 out:
@@ -304,5 +352,6 @@ out:
     port_acl_fini(&app.acl);
     db_close(&app.db);
     loop_fini(&app.loop);
+    sd_notifier_close(&app.notify);
     return rc;
 }

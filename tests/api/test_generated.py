@@ -1,6 +1,7 @@
 """Generated and hand-kept tables stay true to their sources."""
 import filecmp
 import os
+import re
 import subprocess
 
 from conftest import REDFISH, ROOT, VSCD
@@ -30,6 +31,31 @@ def test_sample_config_documents_every_setting():
     """docs/vscd.conf.sample names exactly the settings vscd knows."""
     out = subprocess.run([VSCD, "--list-settings"], check=True, capture_output=True, text=True)
     assert _sample_settings() == set(out.stdout.split())
+
+
+def test_sample_config_explains_every_setting():
+    """Each setting of docs/vscd.conf.sample sits in a paragraph with a comment explaining it."""
+    with open(os.path.join(ROOT, "docs", "vscd.conf.sample")) as f:
+        paragraphs = f.read().split("\n\n")
+    unexplained = []
+    for para in paragraphs:
+        lines = [line.strip() for line in para.splitlines() if line.strip()]
+        comments = [line for line in lines if line.startswith("#")]
+        for line in lines:
+            if not line.startswith("#") and "=" in line and not comments:
+                unexplained.append(line.split("=", 1)[0].strip())
+    assert not unexplained, unexplained
+
+
+def test_man_page_names_every_setting():
+    """docs/vscd.8's SETTINGS section names every setting vscd knows."""
+    out = subprocess.run([VSCD, "--list-settings"], check=True, capture_output=True, text=True)
+    with open(os.path.join(ROOT, "docs", "vscd.8")) as f:
+        page = f.read()
+    section = page[page.index(".SH SETTINGS"):page.index(".SH SIGNALS")]
+    words = set(re.findall(r"[a-z_]+", section))
+    missing = [name for name in out.stdout.split() if name not in words]
+    assert not missing, "docs/vscd.8 does not name: %s" % missing
 
 
 def test_sample_config_is_accepted(tmp_path):
