@@ -32,6 +32,16 @@ def allocate_data(u, count, backend=1, name=None):
     return data
 
 
+def vscd_with_socket(make_vscd):
+    """A vscd (from a VscdFactory) listening on its IPMI socket, at v.sock; the socket's
+    folder goes with the factory's at teardown."""
+    d = short_dir()
+    make_vscd.dirs.append(d)
+    v = make_vscd(["--set", "ipmi_socket=" + os.path.join(d, "ipmi.sock")])
+    v.sock = os.path.join(d, "ipmi.sock")
+    return v
+
+
 # ---- the socket protocol ----------------------------------------------------------------------
 
 

@@ -3,14 +3,14 @@ RMCP+ to OpenIPMI's ipmi_sim, whose contrib/ipmi_sim plugin forwards NetFn 2Eh u
 IANA to vscd's `ipmi_socket`. Ports allocated, listed and freed this way are what Redfish
 shows; errors are ipmitool's `rsp=0xNN`; without vscd the plugin answers at once (FF) or
 within its timeout (C3), never hangs."""
-import os
 import signal
 import time
 
 import pytest
 
-from helpers_ipmi import IANA, IpmiSim, allocate_data, tools_present, uuid_bytes
-from helpers_ports import SERIALS, get_json, new_uuid, short_dir, vscd_factory
+from helpers_ipmi import (IANA, IpmiSim, allocate_data, tools_present, uuid_bytes,
+                          vscd_with_socket)
+from helpers_ports import SERIALS, get_json, new_uuid, vscd_factory
 from test_ipmi import ipmi as redfish_ipmi
 
 pytestmark = pytest.mark.skipif(not tools_present(),
@@ -25,9 +25,8 @@ def make_vscd():
 @pytest.fixture
 def bmc(make_vscd):
     """vscd with its IPMI socket, and ipmi_sim forwarding to it."""
-    path = os.path.join(short_dir(), "ipmi.sock")
-    v = make_vscd(["--set", "ipmi_socket=" + path])
-    sim = IpmiSim(path)
+    v = vscd_with_socket(make_vscd)
+    sim = IpmiSim(v.sock)
     sim.vscd = v
     yield sim
     sim.stop()

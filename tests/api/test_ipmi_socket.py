@@ -12,7 +12,7 @@ import pytest
 
 from conftest import VSCD
 from helpers_ipmi import (IANA, IPMB, LAN, NETFN, allocate_data, closed_by_peer, connect,
-                          frame, read_response, request, uuid_bytes)
+                          frame, read_response, request, uuid_bytes, vscd_with_socket)
 from helpers_ports import get_json, new_uuid, short_dir, vscd_factory
 from test_ipmi import ipmi as redfish_ipmi
 
@@ -26,10 +26,7 @@ def make_vscd():
 
 @pytest.fixture
 def sock_vscd(make_vscd):
-    path = os.path.join(short_dir(), "ipmi.sock")
-    v = make_vscd(["--set", "ipmi_socket=" + path])
-    v.sock = path
-    return v
+    return vscd_with_socket(make_vscd)
 
 
 def test_socket_is_private_and_removed_at_exit(sock_vscd):
@@ -134,6 +131,7 @@ def test_client_cap(sock_vscd):
 
 def test_stale_socket_replaced_and_live_or_foreign_path_refused(make_vscd, tmp_path):
     d = short_dir()
+    make_vscd.dirs.append(d)
     stale = os.path.join(d, "stale.sock")
     s = socket.socket(socket.AF_UNIX)
     s.bind(stale)
