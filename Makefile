@@ -92,6 +92,13 @@ $(BUILD)/fakeconfigfs.so: $(wildcard tests/fakeconfigfs/*.c)
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
 
+# The ipmi_sim plugin (contrib/ipmi_sim, docs/ipmi-oem.md): a real IPMI client's path to
+# vscd's IPMI socket, for the API tests. Its ipmi_sim symbols resolve when ipmi_sim loads it.
+IPMI_SIM_SO := $(BUILD)/ipmi_sim/vsc_ipmi_sim.so
+$(IPMI_SIM_SO): contrib/ipmi_sim/vsc_ipmi_sim.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -fPIC -shared -o $@ $<
+
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) $(EXTRA_CFLAGS) -fPIE -c -o $@ $<
@@ -127,7 +134,8 @@ run: all
 test: deps-test
 	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/vsc-console \
 		$(BUILD)/san/unit_tests vm-image \
-		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so) $(BUILD)/readonlyfs.so
+		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so) $(BUILD)/readonlyfs.so \
+		$(IPMI_SIM_SO)
 	@$(MAKE) --no-print-directory unit api
 
 unit:
@@ -138,19 +146,19 @@ unit:
 TESTS ?= . ../e2e
 api:
 	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd \
-		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console $(PYTHON) -m pytest -q -p no:cacheprovider \
-		$(PYTEST_ARGS) $(TESTS)
+		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console VSC_IPMI_SIM_SO=$(CURDIR)/$(IPMI_SIM_SO) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(TESTS)
 
 # Only the end-to-end tests (a minute or so): `make e2e`.
 e2e: deps-test
-	@$(MAKE) --no-print-directory $(BUILD)/san/vscd vm-image
+	@$(MAKE) --no-print-directory $(BUILD)/san/vscd vm-image $(IPMI_SIM_SO)
 	@$(MAKE) --no-print-directory api TESTS=../e2e
 
 # Generated files (service/base_registry.*) keep the generator's layout.
 FORMATTED = $(filter-out service/base_registry.%,$(wildcard service/*.c service/*.h)) \
             $(wildcard tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h gadget/*.c \
                        gadget/*.h bench/*.c) \
-            $(wildcard client/*.c client/*.h tests/faultfs/*.c)
+            $(wildcard client/*.c client/*.h tests/faultfs/*.c contrib/ipmi_sim/*.c)
 
 format:
 	clang-format -i $(FORMATTED)

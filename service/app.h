@@ -25,6 +25,7 @@
 
 struct http_server;
 struct history;
+struct ipmi_socket;
 
 struct vsc_app {
     struct vsc_config cfg;
@@ -40,6 +41,7 @@ struct vsc_app {
     struct login_limit login_limit; /* failed logins per client address */
     struct history *history;        /* console output on disk; NULL = off (history.h) */
     struct events events;           /* the Redfish event backlog and its SSE listeners */
+    struct ipmi_socket *ipmi;       /* the IPMI OEM command's local socket; NULL = off */
     char uuid[37];                  /* ServiceRoot.UUID, stable across restarts */
     char started_iso[32];           /* Manager.Oem.Vsc.StartTime */
     struct loop_timer sweep;        /* session expiry */

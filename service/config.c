@@ -66,6 +66,8 @@ static const struct config_entry config_table[] = {
          "also keep the bytes typed into consoles in the audit trail (else their counts only)"),
     STR(ports_group, "", "group owning published port paths (the hypervisor's), mode 0660"),
     INT(ipmi_iana, "32473", 1, 16777215, "IANA enterprise number of the IPMI OEM command"),
+    STR(ipmi_socket, "",
+        "Unix socket (mode 0600) where a local IPMI daemon forwards the OEM command; empty = off"),
     INT(history_port_bytes, "4194304", 0, 68719476736,
         "console history on disk per VM port (<state_dir>/history); 0 = no history on disk"),
     INT(history_total_bytes, "268435456", 65536, 1099511627776,

@@ -37,6 +37,7 @@ struct vsc_config {
     bool audit_console_input;
     char ports_group[64];
     int64_t ipmi_iana;
+    char ipmi_socket[108];      /* sockaddr_un.sun_path; empty = off */
     int64_t history_port_bytes; /* 0 = no history on disk */
     int64_t history_total_bytes;
     int64_t history_max_age; /* seconds; 0 = no age cap */

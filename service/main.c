@@ -3,6 +3,7 @@
 #include "audit.h"
 #include "db_accounts.h"
 #include "http.h"
+#include "ipmi_socket.h"
 #include "log.h"
 #include "router.h"
 #include "secret.h"
@@ -326,7 +327,7 @@ int main(int argc, char **argv)
         worker_start(&app.worker, &app.loop) < 0 ||
         events_init(&app.events, &app.loop, (size_t)app.cfg.event_backlog) < 0 ||
         console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
-        http_start(&app) < 0)
+        ipmi_socket_open(&app, &app.ipmi) < 0 || http_start(&app) < 0)
         goto out;
     console_state_start(&app.cstate);
     app.sweep = (struct loop_timer){.cb = on_sweep, .data = &app};
@@ -340,8 +341,9 @@ out:
     worker_stop(&app.worker);    /* finishes queued jobs and resumes their connections */
     events_end_all(&app.events); /* resumes parked SSE connections: they end */
     http_stop(&app);
-    ports_fini(&app.ports);     /* published paths stay: the mapping outlives vscd */
-    history_close(app.history); /* after the last append: writes out what is queued */
+    ipmi_socket_close(app.ipmi); /* before the registry it changes */
+    ports_fini(&app.ports);      /* published paths stay: the mapping outlives vscd */
+    history_close(app.history);  /* after the last append: writes out what is queued */
     console_state_fini(&app.cstate);
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);

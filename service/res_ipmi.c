@@ -5,9 +5,8 @@
  * still an HTTP 200 (the request was delivered and answered, as a BMC would).
  */
 #include "app.h"
-#include "audit.h"
 #include "base_registry.h"
-#include "ipmi_oem.h"
+#include "ipmi_serve.h"
 #include "jsonbody.h"
 #include "resources.h"
 
@@ -92,16 +91,15 @@ static void ipmi_request(struct rf_request *req, struct rf_response *r)
         return;
     }
     uint8_t resp[DATA_MAX];
-    size_t n = ipmi_oem_handle(&req->app->ports, (uint32_t)req->app->cfg.ipmi_iana, transport,
-                               netfn, cmd, data, len, resp, sizeof(resp));
+    const struct ipmi_origin from = {.user = req->who.user,
+                                     .client = req->client_ip,
+                                     .target = MANAGER_URI "/Actions/Oem/" ACTION_IPMI,
+                                     .via = "Redfish"};
+    size_t n = ipmi_serve(req->app, &from, transport, netfn, cmd, data, len, resp, sizeof(resp));
     char cc[3], hex[2 * DATA_MAX + 1] = "";
     snprintf(cc, sizeof(cc), "%02X", n ? resp[0] : IPMI_CC_UNSPECIFIED);
     for (size_t i = 1; i < n; i++)
         snprintf(hex + 2 * (i - 1), 3, "%02X", resp[i]);
-    if (netfn == IPMI_NETFN_OEM_GROUP && (cmd == IPMI_OEM_CMD_ALLOCATE || cmd == IPMI_OEM_CMD_FREE))
-        audit_req(req, cmd == IPMI_OEM_CMD_ALLOCATE ? AUDIT_ALLOCATE : AUDIT_FREE,
-                  MANAGER_URI "/Actions/Oem/Vsc.IpmiRequest",
-                  "IPMI OEM command %02X (%zu data bytes): completion code %s", cmd, len, cc);
     rf_reply(r, 200,
              json_pack("{s:s, s:s, s:s}", "@odata.type", "#Vsc.v1_0_0.IpmiResponse",
                        "CompletionCode", cc, "Data", hex));
