@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-import urllib3
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
@@ -24,18 +23,20 @@ sys.path.insert(0, os.path.join(HERE, "..", "vm"))
 import qemu_vm  # noqa: E402
 from conftest import ADMIN_PASSWORD, Client  # noqa: E402
 from helpers_auth import create_account, unique  # noqa: E402
+from helpers_ipmi import IpmiSim, tools_present, vscd_with_socket  # noqa: E402
 from helpers_ports import (SYSTEMS, allocate_ok, free, get_json, members, new_uuid,  # noqa: E402
                            port_oem, vscd_factory, wait_for, wait_port_state)
 from hypervisor import IpmiHypervisor, RedfishHypervisor  # noqa: E402
 from test_console_ws import connect  # noqa: E402
 from test_events import opened, record  # noqa: E402
 
-# vscd's self-signed certificate on loopback (tests/api/pytest.ini says the same for its tests).
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
-pytestmark = pytest.mark.skipif(
-    not qemu_vm.qemu_binary() or not qemu_vm.find_kernel(),
-    reason="QEMU or a readable /boot/vmlinuz-* missing (`scripts/deps test` installs them)")
+pytestmark = [
+    pytest.mark.skipif(
+        not qemu_vm.qemu_binary() or not qemu_vm.find_kernel(),
+        reason="QEMU or a readable /boot/vmlinuz-* missing (`scripts/deps test` installs them)"),
+    # vscd's self-signed certificate on loopback (as tests/api/pytest.ini says for its tests).
+    pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning"),
+]
 
 # A TCG boot takes about 6 s alone (docs/tiny-vm.md); two VMs on two busy cores, more.
 BOOT_S = 90.0
@@ -101,7 +102,11 @@ class Lab:
     """vscd, an Operator besides the admin, an SSE listener, and the story's VMs."""
 
     def __init__(self, make_vscd):
-        self.v = make_vscd()
+        assert tools_present(), "ipmi_sim and ipmitool (`scripts/deps test` installs them)"
+        self.v = vscd_with_socket(make_vscd)
+        # The IPMI path is a real client: ipmitool -I lanplus -> ipmi_sim -> its vsc plugin
+        # -> vscd's ipmi_socket (docs/ipmi-oem.md).
+        self.ipmi = IpmiSim(self.v.sock)
         self.v.token, _ = self.v.admin.login("admin", ADMIN_PASSWORD)
         name = unique("op")
         _, pw = create_account(self.v.admin, name, "Operator")
@@ -152,6 +157,7 @@ class Lab:
         for vm in self.vms:
             vm.close()
         self.events.close()
+        self.ipmi.stop()
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +197,7 @@ def step(lab, name, after=None):
 def test_allocate_as_a_hypervisor_and_boot(lab):
     done = step(lab, "boot")
     lab.vms.append(VM(lab, "e2e-unix", "unix", RedfishHypervisor(lab.v.admin)))
-    lab.vms.append(VM(lab, "e2e-pty", "pty", IpmiHypervisor(lab.v)))
+    lab.vms.append(VM(lab, "e2e-pty", "pty", IpmiHypervisor(lab.v, send=lab.ipmi.raw)))
     for vm in lab.vms:
         oem = port_oem(lab.v.admin, vm.pid)
         assert oem["Backend"] == vm.backend and oem["BindPath"] == vm.port["BindPath"]
