@@ -48,7 +48,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak clean vm-image e2e fuzz fuzz-build fuzz-replay \
+	bench-fanout bench-detect bench-soak clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
 	install uninstall deb
 
 all: deps
@@ -129,6 +129,13 @@ $(BUILD)/vm/initramfs.cpio.gz: tests/vm/mkinitramfs.sh $(wildcard /bin/busybox)
 
 run: all
 	$(BUILD)/vscd $(ARGS)
+
+# A demo anyone can start (scripts/demo.py): vscd and three tiny VMs, one of which panics;
+# prints the dashboard's address and credentials; Ctrl-C stops everything.
+demo:
+	@scripts/deps demo
+	@$(MAKE) --no-print-directory build vm-image
+	$(PYTHON) scripts/demo.py $(ARGS)
 
 # Unit tests, then the API tests against the sanitizer build of the real daemon.
 test: deps-test

@@ -4,6 +4,8 @@
 #
 # Kernel command line (besides console=ttyS0):
 #   vsc.host=NAME        host name (default vsc-vm): the login prompt is `NAME login: `
+#   vsc.panic_after=N    with login: the kernel crashes (sysrq c) N seconds after /init
+#                        starts, on the first boot only (the demo's panicking VM)
 #   vsc.scenario=WHAT    login     a login prompt (getty/login; root, password `vsc`)
 #                        shell     a root shell on ttyS0 (prompt `root@NAME:~# `); exit
 #                                  powers the VM off
@@ -46,11 +48,12 @@ cat >"$dir/init" <<'INIT'
 mount -t devtmpfs dev /dev
 mount -t proc proc /proc
 mount -t sysfs sys /sys
-host=vsc-vm scenario=login
+host=vsc-vm scenario=login panic_after=
 for arg in $(cat /proc/cmdline); do
     case $arg in
     vsc.host=*) host=${arg#vsc.host=} ;;
     vsc.scenario=*) scenario=${arg#vsc.scenario=} ;;
+    vsc.panic_after=*) panic_after=${arg#vsc.panic_after=} ;;
     esac
 done
 hostname "$host"
@@ -91,6 +94,10 @@ shell)
     ;;
 esac
 # login, and any other boot: a login prompt on ttyS0, again after each logout.
+if [ -n "$panic_after" ] && [ "$boots" -eq 1 ]; then
+    say "this VM's kernel will crash in $panic_after seconds"
+    (sleep "$panic_after"; echo c >/proc/sysrq-trigger) &
+fi
 while :; do
     getty -L 115200 ttyS0 vt100
     sleep 1

@@ -76,6 +76,13 @@ def _die_with_parent():
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
+def _own_group_and_die_with_parent():
+    """preexec_fn: as _die_with_parent, in a process group of its own (a terminal's Ctrl-C
+    reaches the parent only, which then stops QEMU in its own order)."""
+    os.setpgid(0, 0)
+    _die_with_parent()
+
+
 class QemuVM:
     """One QEMU process whose ttyS0 is bound to exactly one of:
     - socket_path: a Unix socket QEMU connects to as a client and reconnects to
@@ -87,11 +94,12 @@ class QemuVM:
     console=ttyS0 and the kernel's normal verbosity. no_reboot adds -no-reboot (QEMU exits
     where the guest would reset). accel is "tcg" unless asked ("kvm" on a real host).
     time_limit: QEMU is killed that many seconds after start(), whatever happens.
-    QEMU's own messages go to log_path (default: discarded)."""
+    QEMU's own messages go to log_path (default: discarded). own_group: QEMU gets a process
+    group of its own, out of reach of the terminal's Ctrl-C (make demo stops it itself)."""
 
     def __init__(self, socket_path=None, device_path=None, scenario="login", host="vsc-vm",
                  accel="tcg", memory_mib=256, no_reboot=False, time_limit=60.0, append="",
-                 extra_args=(), kernel=None, initrd=None, log_path=None):
+                 extra_args=(), kernel=None, initrd=None, log_path=None, own_group=False):
         if (socket_path is None) == (device_path is None):
             raise ValueError("give exactly one of socket_path and device_path")
         if scenario not in SCENARIOS:
@@ -111,6 +119,7 @@ class QemuVM:
         self.kernel = kernel or find_kernel()
         self.initrd = initrd or IMAGE
         self.log_path = log_path
+        self.own_group = own_group
         self.proc = None
         self.started_at = None
         self._timer = None
@@ -152,7 +161,9 @@ class QemuVM:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=log, preexec_fn=_die_with_parent)
+                                         stderr=log,
+                                         preexec_fn=_own_group_and_die_with_parent
+                                         if self.own_group else _die_with_parent)
         finally:
             if log is not subprocess.DEVNULL:
                 log.close()
