@@ -4,9 +4,9 @@
 Starts the release vscd on a fresh state folder, then plays the hypervisor: allocates one
 serial port per VM through the real allocate command (the Redfish action
 Vsc.AllocatePorts, as the libvirt hook does) and boots three tiny Linux VMs under QEMU
-(tests/vm, docs/tiny-vm.md) on those ports. web1 and db1 boot and wait at their login
-prompt (root / vsc); app1 does the same and its kernel crashes after a while (sysrq c),
-then reboots. Prints the dashboard's address and the credentials, then waits.
+(tests/vm, docs/tiny-vm.md) on those ports. Each boots, prints its services starting, logs
+root in by itself (as agetty --autologin does) and prints a heartbeat line every 30 s; app1's
+kernel crashes after a while (sysrq c), then it reboots. Prints the dashboard's address and the credentials, then waits.
 
 Ctrl-C (or SIGTERM, or --for SECONDS) stops it in order: the VMs, then their ports freed as
 the hypervisor would when a VM ends, then vscd (SIGTERM), then the state folder removed.
@@ -120,7 +120,7 @@ def banner(svc, password, vms, state_dir, panic_after):
              "  password    %s" % password, ""]
     for host, _uuid, port, _vm in vms:
         what = ("crashes %d s after booting, then reboots" % panic_after
-                if host == "app1" else "boots to its login prompt (root / vsc)")
+                if host == "app1" else "boots, logs root in by itself")
         lines.append("  %-6s SerialInterfaces/%s (%s)  %s" % (host, port["Id"], port["BindPath"],
                                                              what))
     lines += ["", "  state       %s (removed when the demo stops)" % state_dir,
@@ -162,7 +162,7 @@ def main():
         for host, extra in VMS:
             vm_uuid, port = svc.allocate(host)
             append = "panic=5 vsc.panic_after=%d" % args.panic_after if extra == "panic" else ""
-            vm = qemu_vm.QemuVM(socket_path=port["BindPath"], scenario="login", host=host,
+            vm = qemu_vm.QemuVM(socket_path=port["BindPath"], scenario="autologin", host=host,
                                 append=append, time_limit=30 * DAY_S, own_group=True,
                                 log_path=os.path.join(tmp, "qemu-%s.log" % host))
             vms.append((host, vm_uuid, port, vm))

@@ -76,6 +76,10 @@ const struct detect_rule detect_builtin_rules[] = {
     {"systemd.welcome", "^Welcome to .+!$", BOOTING, true, LATE_BOOT},
     /* Running */
     {"getty.login", "^([A-Za-z0-9][A-Za-z0-9._-]* )?login: [A-Za-z0-9._@-]*$", RUNNING, true, 0},
+    /* agetty --autologin (systemd's serial-getty with an autologin drop-in) */
+    {"getty.autologin",
+     "^([A-Za-z0-9][A-Za-z0-9._-]* )?login: [A-Za-z0-9._@-]+ \\(automatic login\\)$", RUNNING, true,
+     0},
     {"systemd.multi-user", "Reached target (multi-user\\.target - )?Multi-User System", RUNNING,
      true, 0},
     {"windows.sac-prompt", "^SAC>", RUNNING, true, 0},

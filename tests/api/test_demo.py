@@ -1,6 +1,6 @@
 """`make demo` (scripts/demo.py): vscd and three tiny QEMU VMs registered through the real
-allocate command; the dashboard answers with the printed credentials; app1 panics after a
-while; Ctrl-C to its process group (what a terminal sends) stops everything, leaving no
+allocate command; the dashboard answers with the printed credentials; the VMs boot and log
+in by themselves; app1 panics after a while; Ctrl-C to its process group (what a terminal sends) stops everything, leaving no
 process, no port and no state folder behind."""
 import os
 import re
@@ -90,6 +90,13 @@ def test_demo_starts_three_vms_and_ctrl_c_leaves_nothing(tmp_path):
         for host in ("web1", "db1"):
             wait_for(lambda h=host: state(h)["Oem"]["Vsc"].get("ConsoleState") == "Running",
                      timeout=90, interval=0.5, what=host + " Running")
+            # Logged in by itself: the root shell's prompt is on the console.
+            t = s.get(url.rstrip("/") + by_host[host] + "/LogServices/Console/Oem/Vsc/Transcript",
+                      timeout=5).content
+            assert b"starting httpd ... ok" in t and b"login: root (automatic login)" in t
+            wait_for(lambda h=host: ("root@%s:~# " % h).encode() in s.get(
+                url.rstrip("/") + by_host[h] + "/LogServices/Console/Oem/Vsc/Transcript",
+                timeout=5).content, timeout=30, interval=0.5, what=host + "'s shell prompt")
         # app1 boots, crashes PANIC_AFTER_S later, reboots (panic=5): its console LogService
         # keeps the panic whatever the state is when we look.
         entries_uri = url.rstrip("/") + by_host["app1"] + "/LogServices/Console/Entries"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make-corpus.py [SCENARIO...] — records the console transcripts of tests/corpus (README.md).
 
-For each scenario (default: all of login panic poweroff reboot) it does what a hypervisor
+For each scenario (default: all of login autologin panic poweroff reboot) it does what a hypervisor
 does with vscd: allocates one unix port (Vsc.AllocatePorts), boots the tiny VM
 (tests/vm/qemu_vm.py) with ttyS0 bound to the port's BindPath, records the console as vscd
 serves it (the port's local console socket, attached before the VM starts), stops the VM,
@@ -44,6 +44,8 @@ def exited(buf, vm):
 # scenario: QemuVM arguments and when the recording ends.
 SCENARIOS = {
     "login": (dict(), at_prompt(1)),
+    # Logged in by itself, as agetty --autologin does: up to the root shell's prompt.
+    "autologin": (dict(), lambda buf, vm: b"root@vsc-vm:~# " in buf),
     # panic=1: the kernel resets the VM a second after the crash; the next boot logs in.
     "panic": (dict(append="panic=1"), at_prompt(2)),
     "poweroff": (dict(), exited),

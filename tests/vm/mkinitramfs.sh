@@ -7,6 +7,9 @@
 #   vsc.panic_after=N    with login: the kernel crashes (sysrq c) N seconds after /init
 #                        starts, on the first boot only (the demo's panicking VM)
 #   vsc.scenario=WHAT    login     a login prompt (getty/login; root, password `vsc`)
+#                        autologin a few service lines, then root logged in on ttyS0 as
+#                                  agetty --autologin does (`NAME login: root (automatic
+#                                  login)`), a heartbeat line every 30 s; the demo's VMs
 #                        shell     a root shell on ttyS0 (prompt `root@NAME:~# `); exit
 #                                  powers the VM off
 #                        panic     boot, a few lines, then a kernel crash (sysrq c)
@@ -68,7 +71,7 @@ printf "\\$(printf %o $((boots % 256)))" | dd of=/dev/port bs=1 seek=113 count=1
 
 say() { echo "vsc-vm: $*"; }
 say "init on $(uname -n), kernel $(uname -r), boot $boots, scenario $scenario"
-[ "$boots" -eq 1 ] || scenario=login
+[ "$boots" -eq 1 ] || [ "$scenario" = autologin ] || scenario=login
 
 case $scenario in
 panic)
@@ -93,17 +96,35 @@ shell)
     poweroff -f
     ;;
 esac
-# login, and any other boot: a login prompt on ttyS0, again after each logout.
+# login, autologin, and any other boot: a login prompt on ttyS0 (or an automatic login),
+# again after each logout.
 if [ -n "$panic_after" ] && [ "$boots" -eq 1 ]; then
     say "this VM's kernel will crash in $panic_after seconds"
     (sleep "$panic_after"; echo c >/proc/sysrq-trigger) &
 fi
+getty_args=
+if [ "$scenario" = autologin ]; then
+    getty_args="-n -l /bin/autologin"
+    for svc in syslogd crond httpd; do
+        say "starting $svc ... ok"
+    done
+    (while sleep 30; do
+        say "heartbeat: up $(cut -d' ' -f1 /proc/uptime) s, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    done) >/dev/ttyS0 2>&1 &
+fi
 while :; do
-    getty -L 115200 ttyS0 vt100
+    getty $getty_args -L 115200 ttyS0 vt100
     sleep 1
 done
 INIT
 chmod 755 "$dir/init"
+# autologin: what agetty --autologin prints, then a root shell without a password.
+cat >"$dir/bin/autologin" <<'AUTOLOGIN'
+#!/bin/sh
+echo "$(hostname) login: root (automatic login)"
+exec login -f root
+AUTOLOGIN
+chmod 755 "$dir/bin/autologin"
 tmp="$out.tmp$$"
 (cd "$dir" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n) >"$tmp"
 mv "$tmp" "$out"

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 IMAGE = os.path.join(ROOT, "build", "vm", "initramfs.cpio.gz")
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
-SCENARIOS = ("login", "shell", "panic", "poweroff", "reboot")
+SCENARIOS = ("login", "autologin", "shell", "panic", "poweroff", "reboot")
 
 
 def qemu_binary():
