@@ -92,13 +92,13 @@ class QemuVM:
 
     scenario and host go to the kernel command line (vsc.scenario=, vsc.host=) with
     console=ttyS0 and the kernel's normal verbosity. no_reboot adds -no-reboot (QEMU exits
-    where the guest would reset). accel is "tcg" unless asked ("kvm" on a real host).
+    where the guest would reset). accel: env VSC_VM_ACCEL, else "tcg" ("kvm" on a real host).
     time_limit: QEMU is killed that many seconds after start(), whatever happens.
     QEMU's own messages go to log_path (default: discarded). own_group: QEMU gets a process
     group of its own, out of reach of the terminal's Ctrl-C (make demo stops it itself)."""
 
     def __init__(self, socket_path=None, device_path=None, scenario="login", host="vsc-vm",
-                 accel="tcg", memory_mib=256, no_reboot=False, time_limit=60.0, append="",
+                 accel=None, memory_mib=256, no_reboot=False, time_limit=60.0, append="",
                  extra_args=(), kernel=None, initrd=None, log_path=None, own_group=False):
         if (socket_path is None) == (device_path is None):
             raise ValueError("give exactly one of socket_path and device_path")
@@ -110,7 +110,8 @@ class QemuVM:
         self.device_path = device_path
         self.scenario = scenario
         self.host = host
-        self.accel = accel
+        # tcg here (this /dev/kvm cannot boot a stock kernel); VSC_VM_ACCEL=kvm where it can.
+        self.accel = accel or os.environ.get("VSC_VM_ACCEL", "tcg")
         self.memory_mib = memory_mib
         self.no_reboot = no_reboot
         self.time_limit = time_limit
