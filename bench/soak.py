@@ -13,7 +13,8 @@ Every SAMPLE_S seconds it records vscd's RSS, open fds and threads from /proc, a
 work done; at the end it prints the table and a summary (RSS and fds first/last/max,
 errors). A leak shows as RSS or fds that keep climbing while the load stays level.
 
-    bench/soak.py [--minutes M] [--hours H] [--json FILE]     (default: 5 minutes)
+    bench/soak.py [--minutes M] [--hours H] [--json FILE] [--set NAME=VALUE]...
+                                                              (default: 5 minutes)
 
 `make bench-soak ARGS="--minutes 5"` builds the release vscd first. Loopback only; every
 process it starts is stopped and its temporary folder removed.
@@ -79,8 +80,9 @@ class Counters:
 
 
 class Soak:
-    def __init__(self, seconds):
+    def __init__(self, seconds, settings=()):
         self.deadline = time.time() + seconds
+        self.settings = list(settings)
         self.dir = tempfile.mkdtemp(prefix="vsc-soak-")
         self.port = free_port()
         self.base = "https://127.0.0.1:%d" % self.port
@@ -100,7 +102,8 @@ class Soak:
         self.proc = subprocess.Popen(
             [VSCD, "--state-dir", os.path.join(self.dir, "state"), "--listen",
              "127.0.0.1:%d" % self.port, "--set", "max_ports=64", "--set",
-             "history_port_bytes=1048576"], stdout=self.log, stderr=self.log, env=env)
+             "history_port_bytes=1048576"] + [a for kv in self.settings for a in ("--set", kv)],
+            stdout=self.log, stderr=self.log, env=env)
         for _ in range(200):
             try:
                 requests.get(self.base + "/redfish/v1", verify=False, timeout=1)
@@ -249,6 +252,14 @@ class Soak:
             w.start()
         samples = []
         t0 = time.time()
+        try:
+            self.sample_until_deadline(samples, t0)
+        except KeyboardInterrupt:  # Ctrl-C ends the run early, cleanly, with its summary
+            print("interrupted", flush=True)
+        rc = self.finish()
+        return samples, rc
+
+    def sample_until_deadline(self, samples, t0):
         while time.time() < self.deadline:
             time.sleep(min(SAMPLE_S, max(0.1, self.deadline - time.time())))
             s = proc_stats(self.proc.pid)
@@ -262,8 +273,6 @@ class Soak:
                                              s["vms"], s.get("viewer_joins", 0),
                                              s.get("rest_rounds", 0), s.get("events", 0),
                                              s.get("errors", 0)), flush=True)
-        rc = self.finish()
-        return samples, rc
 
 
 def summary(samples, rc):
@@ -290,12 +299,18 @@ def main():
     ap.add_argument("--minutes", type=float, default=None)
     ap.add_argument("--hours", type=float, default=None)
     ap.add_argument("--json", help="write the samples and the summary here")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a vscd setting (repeatable), e.g. history_total_bytes=4194304")
     args = ap.parse_args()
     seconds = 3600 * args.hours if args.hours else 60 * (args.minutes or 5)
     if not os.path.exists(VSCD):
         raise SystemExit("build the release vscd first: make build")
     requests.packages.urllib3.disable_warnings()
-    samples, rc = Soak(seconds).run()
+    # Ctrl-C and SIGTERM end the run early with its summary, also when started in the
+    # background (where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    samples, rc = Soak(seconds, args.set).run()
     s = summary(samples, rc)
     print(json.dumps(s, indent=1))
     if args.json:
