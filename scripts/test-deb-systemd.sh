@@ -297,6 +297,13 @@ for uuid in $pty_uuid $unix_uuid; do
     check "FreePorts $uuid: 200" test "$(cat "$run/code")" = 200
 done
 check "the ports' paths are gone" in_ct test ! -e "$pty_path" -a ! -e "$unix_path"
+# What the sandbox refuses shows up as an error or a warning in vscd's own log.
+quiet_log() {
+    local log
+    log=$(in_ct journalctl --no-pager -o cat "_PID=$main_pid")
+    [ -n "$log" ] && ! printf '%s\n' "$log" | grep -iE 'vscd: (error|warning)|denied|not permitted'
+}
+check "vscd logged no error or warning so far" quiet_log
 
 # ---- reload, watchdog -------------------------------------------------------------------
 check "systemctl reload vscd" in_ct timeout 30 systemctl reload vscd.service
