@@ -4,7 +4,8 @@
 # private network, installs build/vsc_*.deb there with apt-get, and checks the hardened unit
 # as systemd runs it: Type=notify start, the sandbox on the process, GETs on the service
 # root, pty and unix ports allocated through Redfish with data both ways, reload (SIGHUP),
-# the watchdog (pings arrive; a stopped vscd is killed and restarted), stop, purge.
+# the watchdog (pings arrive; a stopped vscd is killed and restarted), stop, purge; then
+# scripts/test-deb.sh inside, whose systemd-is-PID-1 branch no CI machine takes.
 #
 # Root only. The container has its own network namespace, so its 127.0.0.1:9443 is not the
 # host's; everything it creates (a copy of the rootfs, cgroups, the container) is removed at
@@ -28,6 +29,7 @@ nspawn_pid=""
 leader=""
 cgroups=()
 started=$SECONDS
+test_deb_needs="python3 iproute2" # scripts/deps pkgtest, but what the rootfs has
 
 test_name=test-deb-systemd
 # shellcheck source=scripts/test-lib.sh
@@ -61,7 +63,8 @@ enter_own_cgroups() {
 # The flags every systemd-nspawn of this test shares; --keep-unit where no systemd runs.
 nspawn_flags() {
     nspawn=(systemd-nspawn -q -D "$run/root" -M "$machine" --bind-ro="$PWD/$deb:/root/vsc.deb"
-        --bind="$archives:/var/cache/apt/archives")
+        --bind="$archives:/var/cache/apt/archives"
+        --bind-ro="$PWD/scripts:/src/scripts" --bind-ro="$PWD/$deb:/src/$deb")
     [ -d /run/systemd/system ] || nspawn+=(--register=no --keep-unit)
 }
 
@@ -158,7 +161,8 @@ nspawn_flags
 # cache; the booted container then has no network but its own loopback.
 say "apt-get update; download the package's dependencies"
 "${nspawn[@]}" --pipe -- timeout 300 /bin/sh -c 'apt-get update -qq &&
-    apt-get install -y -qq --download-only --no-install-recommends /root/vsc.deb' \
+    apt-get install -y -qq --download-only --no-install-recommends /root/vsc.deb $0' \
+    "$test_deb_needs" \
     >"$run/download.log" 2>&1 || {
     cat "$run/download.log" >&2
     fail "downloading the dependencies"
@@ -344,6 +348,23 @@ done
 check "systemd knows no vscd.service any more" \
     test "$(unit_prop LoadState)" = not-found
 check "no failed unit left" test -z "$(in_ct systemctl list-units --failed --plain --no-legend)"
+
+# scripts/test-deb.sh's own branch for a machine whose PID 1 is systemd, which no CI machine
+# has: on the purged container, with what it needs (scripts/deps pkgtest) from the cache.
+in_ct env DEBIAN_FRONTEND=noninteractive timeout 120 apt-get install -y --no-install-recommends \
+    $test_deb_needs >"$run/apt-pkgtest.log" 2>&1 || {
+    cat "$run/apt-pkgtest.log" >&2
+    fail "apt-get install $test_deb_needs"
+}
+test_deb_ran() {
+    in_ct timeout 180 /src/scripts/test-deb.sh "$deb" >"$run/test-deb.log" 2>&1 || {
+        cat "$run/test-deb.log" >&2
+        return 1
+    }
+    grep -E 'systemd is PID 1|exposure|passed, 0 failed' "$run/test-deb.log" | sed 's/^/    /'
+    grep -q 'systemd is PID 1' "$run/test-deb.log"
+}
+check "scripts/test-deb.sh inside, under systemd" test_deb_ran
 
 stop_container
 check "container powered off" test -z "$nspawn_pid"
