@@ -2,7 +2,7 @@
 #   make run    install missing packages, build, start vscd in the foreground
 #   make test   install missing packages, unit + API tests under ASan+UBSan
 #   make fuzz   libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (60); not part of test
-#   make install / make deb   (docs/packaging.md)
+#   make install / make deb / make deb-systemd-test   (docs/packaging.md)
 # Everything lands in build/; state of `make run` in var/.
 
 CC      ?= cc
@@ -49,7 +49,7 @@ CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
 	bench-fanout bench-detect bench-soak clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
-	install uninstall deb
+	install uninstall deb deb-systemd-test
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -298,7 +298,13 @@ deb: all
 		UNITDIR=/lib/systemd/system
 	scripts/mkdeb.sh $(DEB_ROOT) $(VERSION) $(DEB)
 
+# The package on a Debian 12 booted by systemd-nspawn: installed, started and checked by the
+# real systemd, then purged (root; the rootfs is cached in build/systemd-test; docs/packaging.md).
+deb-systemd-test: deb
+	scripts/test-deb-systemd.sh $(DEB)
+
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# Dependency files only: build/systemd-test holds a Debian rootfs whose /etc/*.d are folders.
+-include $(shell find $(BUILD) -path $(BUILD)/systemd-test -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -2,7 +2,8 @@
 # Builds a Debian package from a staged install: mkdeb.sh ROOT VERSION OUT.deb
 # (`make deb` stages ROOT with `make install DESTDIR=ROOT PREFIX=/usr`). Control data from
 # packaging/debian/; Depends from dpkg-shlibdeps on the two binaries, plus adduser (postinst
-# makes the system user with it). Man pages compressed, files owned by root (dpkg-deb
+# makes the system user with it) and procps (the unit's ExecReload= is its /bin/kill, which a
+# minimal Debian lacks). Man pages compressed, files owned by root (dpkg-deb
 # --root-owner-group), so no fakeroot is needed.
 set -eu
 
@@ -29,7 +30,7 @@ rm -rf "$root/DEBIAN"
 install -d -m 0755 "$root/DEBIAN"
 size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@SIZE@|$size|" \
-    -e "s|@DEPENDS@|$shlibs, adduser|" "$pkg/control.in" >"$root/DEBIAN/control"
+    -e "s|@DEPENDS@|$shlibs, adduser, procps|" "$pkg/control.in" >"$root/DEBIAN/control"
 install -m 0644 "$pkg/conffiles" "$root/DEBIAN/conffiles"
 for script in postinst prerm postrm; do
     install -m 0755 "$pkg/$script" "$root/DEBIAN/$script"
