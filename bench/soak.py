@@ -13,7 +13,7 @@ Every SAMPLE_S seconds it records vscd's RSS, open fds and threads from /proc, a
 work done; at the end it prints the table and a summary (RSS and fds first/last/max,
 errors). A leak shows as RSS or fds that keep climbing while the load stays level.
 
-    bench/soak.py [--minutes M] [--hours H] [--json FILE] [--set NAME=VALUE]...
+    bench/soak.py [--minutes M] [--hours H] [--json FILE] [--set NAME=VALUE]... [--vscd P]
                                                               (default: 5 minutes)
 
 `make bench-soak ARGS="--minutes 5"` builds the release vscd first. Loopback only; every
@@ -80,8 +80,9 @@ class Counters:
 
 
 class Soak:
-    def __init__(self, seconds, settings=()):
+    def __init__(self, seconds, settings=(), vscd=VSCD):
         self.deadline = time.time() + seconds
+        self.vscd = vscd
         self.settings = list(settings)
         self.dir = tempfile.mkdtemp(prefix="vsc-soak-")
         self.port = free_port()
@@ -100,7 +101,7 @@ class Soak:
         env = dict(os.environ, VSC_ADMIN_PASSWORD=PASSWORD)
         self.log = open(os.path.join(self.dir, "vscd.log"), "wb")
         self.proc = subprocess.Popen(
-            [VSCD, "--state-dir", os.path.join(self.dir, "state"), "--listen",
+            [self.vscd, "--state-dir", os.path.join(self.dir, "state"), "--listen",
              "127.0.0.1:%d" % self.port, "--set", "max_ports=64", "--set",
              "history_port_bytes=1048576"] + [a for kv in self.settings for a in ("--set", kv)],
             stdout=self.log, stderr=self.log, env=env)
@@ -299,18 +300,21 @@ def main():
     ap.add_argument("--minutes", type=float, default=None)
     ap.add_argument("--hours", type=float, default=None)
     ap.add_argument("--json", help="write the samples and the summary here")
+    ap.add_argument("--vscd", default=VSCD,
+                    help="the vscd to run (default build/vscd); a wrapper script may run it "
+                         "under a profiler")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="a vscd setting (repeatable), e.g. history_total_bytes=4194304")
     args = ap.parse_args()
     seconds = 3600 * args.hours if args.hours else 60 * (args.minutes or 5)
-    if not os.path.exists(VSCD):
+    if not os.path.exists(args.vscd):
         raise SystemExit("build the release vscd first: make build")
     requests.packages.urllib3.disable_warnings()
     # Ctrl-C and SIGTERM end the run early with its summary, also when started in the
     # background (where a shell leaves SIGINT ignored).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    samples, rc = Soak(seconds, args.set).run()
+    samples, rc = Soak(seconds, args.set, args.vscd).run()
     s = summary(samples, rc)
     print(json.dumps(s, indent=1))
     if args.json:
