@@ -247,8 +247,8 @@ void console_state_port_output(struct port *p, const void *data, size_t len)
         loop_timer_arm(&app->loop, &app->cstate.pause, CONSOLE_STATE_PAUSE_MS);
 }
 
-/* Matches the partial lines of consoles that paused on them (prompts); one timer for all
- * ports, running only while a partial line waits. */
+/* Fires the partial-line matches (prompts) of consoles that paused on them; one timer for
+ * all ports, running only while such a match waits (state_detect.h). */
 static void on_pause(struct loop_timer *t)
 {
     struct console_state *cs = t->data;

@@ -596,7 +596,7 @@ static void deliver_after(struct detector *d, bool with_partial)
         d->after(d, P(d)->ptrs, n);
 }
 
-static void fire(struct detector *d, const struct rule_entry *e)
+static void fire(struct detector *d, const struct rule_entry *e, const char *line)
 {
     if (P(d)->collecting)
         deliver_after(d, false);
@@ -604,7 +604,7 @@ static void fire(struct detector *d, const struct rule_entry *e)
         .state = e->pub.state,
         .previous = d->state,
         .rule_id = e->pub.id,
-        .line = cur_line(d),
+        .line = line,
         .before = P(d)->ptrs,
         .nbefore = P(d)->hist,
     };
@@ -672,7 +672,8 @@ static void ac_record(const struct ac *a, uint32_t state, uint64_t *hits)
 }
 
 /* Matches the current line (NUL-terminated here) and fires a change if the state differs. */
-static void evaluate(struct detector *d)
+/* The first rule the current line matches that applies in the current state, or NULL. */
+static const struct rule_entry *match_line(struct detector *d)
 {
     const struct detect_rules *rs = P(d)->rules;
     char *line = cur_line(d);
@@ -683,7 +684,7 @@ static void evaluate(struct detector *d)
     }
     line[P(d)->len] = '\0';
     if (!rs)
-        return;
+        return NULL;
     if (P(d)->gen != rs->gen || P(d)->dirty < P(d)->scan) {
         P(d)->gen = rs->gen;
         scan_reset(d);
@@ -710,17 +711,55 @@ static void evaluate(struct detector *d)
             size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
             bits &= bits - 1;
             if (i >= rs->n)
-                return;
+                return NULL;
             const struct rule_entry *e = rs->order[i];
             if (e->pub.skip_in & skip)
                 continue;
-            if (regexec(&e->re, line, 0, NULL, 0) == 0) {
-                if (e->pub.state != d->state)
-                    fire(d, e);
-                return;
-            }
+            if (regexec(&e->re, line, 0, NULL, 0) == 0)
+                return e;
         }
     }
+    return NULL;
+}
+
+static const struct rule_entry *pending_rule(const struct detector *d)
+{
+    const struct detect_rules *rs = P(d)->rules;
+    if (!P(d)->pending || !rs || rs->gen != P(d)->pending_gen)
+        return NULL; /* none, or the rules changed since: dropped */
+    return P(d)->pending;
+}
+
+static void fire_pending(struct detector *d)
+{
+    const struct rule_entry *e = pending_rule(d);
+    P(d)->pending = NULL;
+    if (e && e->pub.state != d->state)
+        fire(d, e, P(d)->pending_line);
+}
+
+/* The partial line at the end of a feed: a match waits (state_detect.h). */
+static void evaluate_partial(struct detector *d)
+{
+    const struct rule_entry *e = match_line(d);
+    if (e && e->pub.state != d->state) {
+        P(d)->pending = e;
+        P(d)->pending_gen = P(d)->rules->gen;
+        memcpy(P(d)->pending_line, cur_line(d), P(d)->len + 1u);
+    }
+}
+
+/* A completed line: its own match wins over its partial one when both give the same state;
+ * a partial match the whole line no longer supports still happened, so it fires first. */
+static void evaluate_completed(struct detector *d)
+{
+    const struct rule_entry *e = P(d)->unmatched ? match_line(d) : NULL;
+    const struct rule_entry *partial = pending_rule(d);
+    if (partial && !(e && e->pub.state == partial->pub.state))
+        fire_pending(d);
+    P(d)->pending = NULL;
+    if (e && e->pub.state != d->state)
+        fire(d, e, cur_line(d));
 }
 
 static void line_reset(struct detector *d)
@@ -738,8 +777,7 @@ static void complete_line(struct detector *d)
         line_reset(d); /* an erased line may have left scan state behind */
         return;
     }
-    if (P(d)->unmatched)
-        evaluate(d);
+    evaluate_completed(d);
     cur_line(d)[P(d)->len] = '\0';
     bool after = P(d)->collecting && P(d)->line_seq != P(d)->panic_seq;
     P(d)->cur = (uint8_t)((P(d)->cur + 1) % SLOTS);
@@ -1035,17 +1073,20 @@ void detector_feed(struct detector *d, const void *data, size_t len)
         }
         step(d, *s++);
     }
+    if (P(d)->len && P(d)->unmatched)
+        evaluate_partial(d);
 }
 
 bool detector_pending(const struct detector *d)
 {
-    return P(d)->len && P(d)->unmatched;
+    return pending_rule(d) != NULL;
 }
 
 void detector_idle(struct detector *d)
 {
-    if (detector_pending(d))
-        evaluate(d);
+    if (P(d)->len && P(d)->unmatched)
+        evaluate_partial(d);
+    fire_pending(d);
 }
 
 void detector_flush(struct detector *d)

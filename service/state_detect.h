@@ -40,14 +40,17 @@
  * - A line is at most DETECT_LINE_MAX-1 bytes: later columns are dropped.
  * - Empty lines are neither matched nor kept as context.
  *
- * When lines are matched: a completed line at once, and the partial line when the console
- * pauses on it (detector_idle(), called by the owner after a short quiet: login prompts end
- * without a newline). Not at the end of every feed: a read often ends mid-line, and a rule
- * matching the first half of a line ("Kernel panic - not syncing" before its ": reason")
- * would report that half. A line is matched again only if it changed; a change fires only
- * when the state differs, so a partial line that fired does not fire again when it
- * completes. Results do not depend on how the bytes were chunked; only on where the console
- * paused (e.g. at "login: " before "root" was typed).
+ * When lines are matched: a completed line, and the partial line at the end of every feed
+ * (login prompts end without a newline). A partial line's match does not fire at once: a
+ * read often ends mid-line, and "Kernel panic - not syncing" without its ": reason" would
+ * be reported. It waits (detector_pending) until
+ *  - its line ends: the completed line's own match fires instead when it gives the same
+ *    state (the whole panic line); otherwise the partial match fires as it stood, then the
+ *    completed line's (a prompt that other output followed on the same line was real);
+ *  - or the console pauses: detector_idle(), called by the owner after a short quiet.
+ * A line is matched again only if it changed; a change fires only when the state differs,
+ * so a partial line that fired does not fire again when it completes. Results do not depend
+ * on how the bytes were chunked; only on where the console paused.
  *
  * Context: `before` holds up to DETECT_CONTEXT_LINES completed non-empty lines before the
  * changing line. After a change to Panic, the lines that follow are collected and given to
@@ -173,6 +176,10 @@ struct detector {
         uint8_t after_n;
         uint64_t line_seq, panic_seq;
         const char *ptrs[DETECT_CONTEXT_LINES + 1];
+        /* a partial line's match, waiting for its line to end or the console to pause */
+        const void *pending; /* the rule; used only while rules->gen == pending_gen */
+        uint64_t pending_gen;
+        char pending_line[DETECT_LINE_MAX];
     } p;
     enum vm_state state; /* current state, readable by the owner */
     void (*changed)(struct detector *d, const struct detect_change *ch); /* may be NULL */
@@ -185,9 +192,9 @@ struct detector {
  * (nothing ever matches). */
 void detector_init(struct detector *d, const struct detect_rules *rules);
 void detector_feed(struct detector *d, const void *data, size_t len);
-/* A partial line waits to be matched (see detector_idle). */
+/* A partial line's match waits (see above): the owner calls detector_idle after a pause. */
 bool detector_pending(const struct detector *d);
-/* The console paused: matches the partial line, if it changed since last matched. */
+/* The console paused: the partial line's match, if any, fires. */
 void detector_idle(struct detector *d);
 /* The console went quiet: delivers the lines collected after a panic, if any. */
 void detector_flush(struct detector *d);
