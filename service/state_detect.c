@@ -671,8 +671,8 @@ static void ac_record(const struct ac *a, uint32_t state, uint64_t *hits)
     }
 }
 
-/* Matches the current line (NUL-terminated here) and fires a change if the state differs. */
-/* The first rule the current line matches that applies in the current state, or NULL. */
+/* The first rule the current line (NUL-terminated here) matches that applies in the current
+ * state, or NULL. */
 static const struct rule_entry *match_line(struct detector *d)
 {
     const struct detect_rules *rs = P(d)->rules;
