@@ -21,11 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HASH_BUCKETS 1024
-#define READ_CHUNK   65536
-#define UUID_MAX     36
-#define PORT_IDX_MAX 9999
-#define SEGMENT_MIN  1024
+#define HASH_BUCKETS  1024
+#define READ_CHUNK    65536
+#define UUID_MAX      36
+#define PORT_IDX_MAX  9999
+#define SEGMENT_MIN   1024
+#define RELEASE_EVERY 64 /* queue room given back to appends after this many written entries */
 
 struct hseg {
     int64_t start_us; /* the file's name: its first record's time */
@@ -85,9 +86,11 @@ struct history {
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* the writer: work or stop */
-    pthread_cond_t done; /* history_sync(): seq_done moved */
-    bool writer_idle, stop;
+    pthread_cond_t wake;   /* the writer: work or stop */
+    pthread_cond_t done;   /* history_sync(): seq_done moved */
+    bool writer_idle;      /* waiting for work: an append wakes it */
+    bool writer_gathering; /* letting appends gather: only pressure or a reader wakes it */
+    bool stop;
     struct hentry *q_head, *q_tail;
     uint64_t q_bytes;
     uint64_t seq_in, seq_done;
@@ -782,6 +785,35 @@ static void close_idle(struct history *h)
     }
 }
 
+static struct timespec mono_after_ms(uint64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Work has come: let more gather for up to gather_ms, so that the loop thread wakes the
+ * writer once per batch, not once per console read. A reader in history_sync(), a queue
+ * half full or stop cut it short. Called and returns with the mutex held. */
+static void gather(struct history *h)
+{
+    if (!h->cfg.gather_ms)
+        return;
+    struct timespec until = mono_after_ms((uint64_t)h->cfg.gather_ms);
+    h->writer_gathering = true;
+    while (h->q_head && !h->stop && !h->sync_waiters && h->q_bytes < h->cfg.queue_bytes / 2) {
+        if (pthread_cond_timedwait(&h->wake, &h->mu, &until) == ETIMEDOUT)
+            break;
+    }
+    h->writer_gathering = false;
+}
+
 static void *writer_main(void *arg)
 {
     struct history *h = arg;
@@ -790,19 +822,12 @@ static void *writer_main(void *arg)
         while (!h->q_head && !h->lost_list && !h->stop && mono_ms() < h->next_age_ms &&
                mono_ms() < h->next_idle_ms) {
             uint64_t until = h->next_age_ms < h->next_idle_ms ? h->next_age_ms : h->next_idle_ms;
-            uint64_t wait_ms = until - mono_ms();
-            struct timespec ts;
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            ts.tv_sec += (time_t)(wait_ms / 1000);
-            ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = mono_after_ms(until - mono_ms());
             h->writer_idle = true;
             pthread_cond_timedwait(&h->wake, &h->mu, &ts);
             h->writer_idle = false;
         }
+        gather(h);
         struct hentry *batch = h->q_head;
         h->q_head = h->q_tail = NULL;
         struct hport *lost = h->lost_list;
@@ -819,16 +844,22 @@ static void *writer_main(void *arg)
 
         if (!batch && !lost && stopping)
             break;
-        uint64_t seq = 0;
+        uint64_t seq = 0, written = 0;
+        unsigned since_release = 0;
         while (batch) {
             struct hentry *e = batch;
             batch = e->next;
             write_entry(h, e);
             seq = e->seq;
-            pthread_mutex_lock(&h->mu);
-            h->q_bytes -= e->len + HISTORY_ENTRY_OVERHEAD;
-            pthread_mutex_unlock(&h->mu);
+            written += e->len + HISTORY_ENTRY_OVERHEAD;
             free(e);
+            if (++since_release == RELEASE_EVERY || !batch) { /* room for appends, in steps */
+                pthread_mutex_lock(&h->mu);
+                h->q_bytes -= written;
+                pthread_mutex_unlock(&h->mu);
+                written = 0;
+                since_release = 0;
+            }
         }
         /* Losses after everything that was queued for those ports: their gaps go last. */
         for (struct hport *p = lost; p; p = p->gnext) {
@@ -876,6 +907,10 @@ int history_open(struct history **out, const char *dir, const struct history_con
         h->cfg.age_check_ms = HISTORY_AGE_CHECK_MS;
     if (!h->cfg.idle_close_ms)
         h->cfg.idle_close_ms = HISTORY_IDLE_CLOSE_MS;
+    if (!h->cfg.gather_ms)
+        h->cfg.gather_ms = HISTORY_GATHER_MS;
+    else if (h->cfg.gather_ms < 0)
+        h->cfg.gather_ms = 0;
     h->seg_bytes = h->cfg.segment_bytes;
     if (!h->seg_bytes) {
         h->seg_bytes = h->cfg.port_bytes / 8;
@@ -991,7 +1026,7 @@ void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int
         h->q_tail = e;
         h->q_bytes += cost;
         e = NULL;
-        if (h->writer_idle)
+        if (h->writer_idle || (h->writer_gathering && h->q_bytes >= h->cfg.queue_bytes / 2))
             pthread_cond_signal(&h->wake);
     }
     pthread_mutex_unlock(&h->mu);
@@ -1012,6 +1047,8 @@ void history_sync(struct history *h)
     pthread_mutex_lock(&h->mu);
     uint64_t target = h->seq_in;
     h->sync_waiters++;
+    if (h->writer_gathering)
+        pthread_cond_signal(&h->wake);
     while (h->seq_done < target)
         pthread_cond_wait(&h->done, &h->mu);
     h->sync_waiters--;

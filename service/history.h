@@ -26,9 +26,11 @@
  * Threads: history_append() runs in the loop thread and only copies the bytes into a
  * bounded queue (queue_bytes over all ports, counting each append as len + 64 bytes)
  * under a mutex; one writer thread writes records, enforces the caps and checks the age
- * cap once a minute. Readers (cursor, tail, stat) run in the caller's thread: they first
- * wait for what was queued before them (history_sync(): bounded by queue_bytes of writes)
- * and then read the files without holding up the writer.
+ * cap once a minute. The writer lets appends gather for gather_ms after the first one
+ * wakes it, so the loop thread signals it about once per batch, not once per read. Readers (cursor,
+ * tail, stat) run in the caller's thread: they first wait for what was queued before them
+ * (history_sync(): bounded by queue_bytes of writes) and then read the files without holding up the
+ * writer.
  *
  * Losses, never silent:
  * - Queue full: the bytes are dropped at once (history_append never waits); the port's
@@ -62,6 +64,7 @@
 #define HISTORY_ENTRY_OVERHEAD 64    /* what one queued append costs beyond its bytes */
 #define HISTORY_IDLE_CLOSE_MS  10000 /* a port not written for this long closes its fd */
 #define HISTORY_AGE_CHECK_MS   60000
+#define HISTORY_GATHER_MS      20 /* appends gather this long before the writer writes them */
 #define HISTORY_MAGIC          0x31485356u /* "VSH1" read as a little-endian uint32 */
 #define HISTORY_FLAG_GAP       1u
 
@@ -76,6 +79,7 @@ struct history_config {
     uint64_t segment_bytes; /* default: port_bytes / 8, within 1 KiB .. HISTORY_SEGMENT_MAX */
     int64_t age_check_ms;   /* default HISTORY_AGE_CHECK_MS */
     int64_t idle_close_ms;  /* default HISTORY_IDLE_CLOSE_MS */
+    int64_t gather_ms;      /* default HISTORY_GATHER_MS; < 0: write at once */
 };
 
 /* Opens (creating) <dir>, recovers after a crash (a torn last record is cut off), applies

@@ -535,6 +535,49 @@ TEST(history_queue_full_loses_bytes_and_marks_a_gap)
     close_and_remove(h, dir);
 }
 
+static int64_t mono_ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The writer lets appends gather; a reader (history_sync) and a half-full queue cut the
+ * wait short, so neither waits for the gathering time. */
+TEST(history_gathering_is_cut_short_by_readers_and_pressure)
+{
+    char dir[256], got[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.queue_bytes = 64 * 1024;
+    cfg.gather_ms = 60000; /* far longer than the test may take */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    int64_t t0 = mono_ms_now();
+    put(h, VM, 1, T0 + 1, "a");
+    put(h, VM, 1, T0 + 2, "b");
+    CHECK_EQ_INT(read_all(h, VM, 1, 0, 0, got, sizeof(got)), 0); /* syncs first */
+    CHECK_STREQ(got, "1@1:a|1@2:b");
+    CHECK(mono_ms_now() - t0 < 10000);
+
+    /* No reader: past half the queue the writer goes at once. */
+    char chunk[1024];
+    memset(chunk, 'p', sizeof(chunk));
+    t0 = mono_ms_now();
+    for (int i = 0; i < 40; i++) /* 40 x (1024 + 64) bytes > 32 KiB */
+        history_append_at(h, VM, 2, T0 + 10 + i, chunk, sizeof(chunk));
+    struct history_counters c = {0};
+    while (mono_ms_now() - t0 < 10000) {
+        history_counters(h, &c);
+        if (c.written >= 30 * sizeof(chunk))
+            break;
+        usleep(1000);
+    }
+    CHECK(c.written >= 30 * sizeof(chunk));
+    CHECK_EQ_INT((long long)c.lost_queue, 0);
+    close_and_remove(h, dir);
+}
+
 struct flood {
     struct history *h;
     int port;
