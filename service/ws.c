@@ -14,15 +14,14 @@
 #include <wslay/wslay.h>
 
 #define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_LINGER_MS 3000 /* how long a closing connection waits for the peer's close */
-#define WS_PLAIN_BUF 4096 /* small frames of one loop iteration, sent with one send() */
+#define WS_LINGER_MS 3000  /* how long a closing connection waits for the peer's close */
+#define WS_OUT_KEEP  16384 /* an output buffer this large or smaller is kept once drained */
 
-/* The transport for a plain socket: small writes (a frame header, a console record) are
- * gathered and sent once per loop iteration; large ones go straight to the socket. */
-struct plain_io {
-    int fd;
-    size_t len;
-    uint8_t buf[WS_PLAIN_BUF];
+/* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
+ * wslay writes (control frames). One loop iteration's frames leave with one send(). */
+struct outbuf {
+    uint8_t *data;
+    size_t off, len, cap; /* data[off..len) waits */
 };
 
 struct ws_conn {
@@ -34,7 +33,8 @@ struct ws_conn {
     struct loop_deferred flush; /* sends what this iteration queued */
     wslay_event_context_ptr ctx;
     struct ws_transport t;
-    struct plain_io plain; /* t.io when the HTTP layer gave a plain socket */
+    int plain_fd; /* t.io when the HTTP layer gave a plain socket */
+    struct outbuf out;
     uint8_t *extra;
     size_t extra_len, extra_off;
     const struct ws_ops *ops;
@@ -72,38 +72,58 @@ int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
 
 static ssize_t plain_recv(void *io, void *buf, size_t len)
 {
-    struct plain_io *p = io;
-    return recv(p->fd, buf, len, 0);
-}
-
-static int plain_flush(void *io)
-{
-    struct plain_io *p = io;
-    while (p->len) {
-        ssize_t n = send(p->fd, p->buf, p->len, MSG_NOSIGNAL);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -EIO;
-        memmove(p->buf, p->buf + n, p->len - (size_t)n);
-        p->len -= (size_t)n;
-    }
-    return 0;
+    return recv(*(int *)io, buf, len, 0);
 }
 
 static ssize_t plain_send(void *io, const void *data, size_t len)
 {
-    struct plain_io *p = io;
-    if (p->len + len > sizeof(p->buf)) {
-        int rc = plain_flush(p);
-        if (rc < 0) {
-            errno = rc == -EAGAIN ? EAGAIN : EIO;
-            return -1;
-        }
+    return send(*(int *)io, data, len, MSG_NOSIGNAL);
+}
+
+static int plain_flush(void *io)
+{
+    (void)io; /* the socket keeps nothing back: struct outbuf does the gathering */
+    return 0;
+}
+
+/* Room for `need` more bytes at the end; 0 or -ENOMEM. */
+static int out_reserve(struct outbuf *o, size_t need)
+{
+    if (o->off && o->len + need > o->cap) {
+        memmove(o->data, o->data + o->off, o->len - o->off);
+        o->len -= o->off;
+        o->off = 0;
     }
-    if (len >= sizeof(p->buf)) /* nothing buffered now: no reordering */
-        return send(p->fd, data, len, MSG_NOSIGNAL);
-    memcpy(p->buf + p->len, data, len);
-    p->len += len;
-    return (ssize_t)len;
+    if (o->len + need <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 1024;
+    while (cap < o->len + need)
+        cap *= 2;
+    uint8_t *data = realloc(o->data, cap);
+    if (!data)
+        return -ENOMEM;
+    o->data = data;
+    o->cap = cap;
+    return 0;
+}
+
+static int out_append(struct outbuf *o, const void *data, size_t len)
+{
+    if (out_reserve(o, len) < 0)
+        return -ENOMEM;
+    memcpy(o->data + o->len, data, len);
+    o->len += len;
+    return 0;
+}
+
+/* Drained: start over at the front, and give back a buffer a burst made large. */
+static void out_drained(struct outbuf *o)
+{
+    o->off = o->len = 0;
+    if (o->cap > WS_OUT_KEEP) {
+        free(o->data);
+        *o = (struct outbuf){0};
+    }
 }
 
 static const struct ws_io_ops plain_ops = {plain_recv, plain_send, plain_flush};
@@ -129,18 +149,16 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
     return -1;
 }
 
+/* wslay's bytes join the output buffer whole, so wslay never holds a half-sent frame and
+ * ws_send() may append its own frames after them. */
 static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
                        void *user)
 {
     (void)flags;
     struct ws_conn *ws = user;
-    ssize_t n = ws->t.io_ops->send(ws->t.io, data, len);
-    if (n >= 0)
-        return n;
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
-        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    if (out_append(&ws->out, data, len) == 0)
+        return (ssize_t)len;
+    wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
     return -1;
 }
 
@@ -164,6 +182,7 @@ static void destroy(struct ws_conn *ws)
     loop_defer_cancel(ws->loop, &ws->flush);
     wslay_event_context_free(ws->ctx);
     ws->t.release(ws->t.handle);
+    free(ws->out.data);
     free(ws->extra);
     free(ws);
 }
@@ -189,9 +208,20 @@ static void on_reaper(struct loop_timer *t)
     destroy(ws);
 }
 
-/* Bytes the transport accepted but has not written: 0, -EAGAIN, or -EIO. */
+/* Hands the output buffer to the transport and pushes it: 0 (all written), -EAGAIN (wait
+ * for EPOLLOUT) or -EIO. */
 static int transport_flush(struct ws_conn *ws)
 {
+    struct outbuf *o = &ws->out;
+    while (o->off < o->len) {
+        ssize_t n = ws->t.io_ops->send(ws->t.io, o->data + o->off, o->len - o->off);
+        if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+            return -EAGAIN;
+        if (n < 0)
+            return -EIO;
+        o->off += (size_t)n;
+    }
+    out_drained(o);
     return ws->t.io_ops->flush(ws->t.io);
 }
 
@@ -261,9 +291,9 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
     ws->loop = loop;
     ws->t = *t;
     if (!ws->t.io_ops) {
-        ws->plain.fd = t->fd;
+        ws->plain_fd = t->fd;
         ws->t.io_ops = &plain_ops;
-        ws->t.io = &ws->plain;
+        ws->t.io = &ws->plain_fd;
     }
     ws->ops = ops;
     ws->owner = owner;
@@ -304,14 +334,45 @@ fail:
     return NULL;
 }
 
+/* A server's frame header (RFC 6455 5.2: FIN, opcode, unmasked length); its size. */
+static size_t frame_header(uint8_t hdr[10], bool binary, size_t len)
+{
+    hdr[0] = 0x80 | (binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME);
+    if (len < 126) {
+        hdr[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        hdr[1] = 126;
+        hdr[2] = (uint8_t)(len >> 8);
+        hdr[3] = (uint8_t)len;
+        return 4;
+    }
+    hdr[1] = 127;
+    for (int i = 0; i < 8; i++)
+        hdr[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Data frames are encoded straight into the output buffer (no per-message allocation in
+ * wslay); wslay keeps the control frames, and whatever it still queues goes first. */
 int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 {
     if (ws->dead || wslay_event_get_close_sent(ws->ctx))
         return -EPIPE;
-    struct wslay_event_msg msg = {binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME, data, len};
-    int rc = wslay_event_queue_msg(ws->ctx, &msg);
-    if (rc != 0)
-        return rc == WSLAY_ERR_NOMEM ? -ENOMEM : -EPIPE;
+    if (wslay_event_get_queued_msg_count(ws->ctx)) {
+        struct wslay_event_msg msg = {binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME, data, len};
+        int rc = wslay_event_queue_msg(ws->ctx, &msg);
+        if (rc != 0)
+            return rc == WSLAY_ERR_NOMEM ? -ENOMEM : -EPIPE;
+    } else {
+        uint8_t hdr[10];
+        size_t hlen = frame_header(hdr, binary, len);
+        if (out_reserve(&ws->out, hlen + len) < 0)
+            return -ENOMEM;
+        out_append(&ws->out, hdr, hlen);
+        out_append(&ws->out, data, len);
+    }
     loop_defer(ws->loop, &ws->flush);
     return 0;
 }
@@ -323,7 +384,7 @@ int ws_send_text(struct ws_conn *ws, const char *text)
 
 size_t ws_queued(const struct ws_conn *ws)
 {
-    return wslay_event_get_queued_msg_length(ws->ctx);
+    return wslay_event_get_queued_msg_length(ws->ctx) + (ws->out.len - ws->out.off);
 }
 
 void ws_close(struct ws_conn *ws, uint16_t code, const char *reason)

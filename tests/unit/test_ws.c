@@ -1,0 +1,255 @@
+/* ws: the frames a client receives (RFC 6455 5.2) at every length encoding, and the order
+ * of data frames beside the control frames wslay answers with. */
+#include "test.h"
+
+#include "loop.h"
+#include "ws.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GUARD_MS 5000
+
+struct peer {
+    int fd;
+    uint8_t *buf;
+    size_t len, want;
+};
+
+/* Reads what the server sends until `want` bytes came or the socket closed. */
+static void *peer_main(void *arg)
+{
+    struct peer *p = arg;
+    while (p->len < p->want) {
+        ssize_t n = read(p->fd, p->buf + p->len, p->want - p->len);
+        if (n <= 0)
+            break;
+        __atomic_store_n(&p->len, p->len + (size_t)n, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+struct owner {
+    struct ws_conn *ws;
+    int messages;
+    bool closed;
+};
+
+/* Echoes every text message: called from inside wslay's receive, where a pong is queued. */
+static void on_message(void *data, bool binary, const uint8_t *msg, size_t len)
+{
+    struct owner *o = data;
+    o->messages++;
+    if (!binary)
+        CHECK_EQ_INT(ws_send(o->ws, false, msg, len), 0);
+}
+
+static void on_writable(void *data)
+{
+    (void)data;
+}
+
+static void on_closed(void *data)
+{
+    ((struct owner *)data)->closed = true;
+}
+
+static const struct ws_ops owner_ops = {on_message, on_writable, on_closed};
+
+static void release_fd(void *handle)
+{
+    close((int)(intptr_t)handle);
+}
+
+struct ticker {
+    struct loop *loop;
+    struct loop_timer t;
+    struct peer *peer;
+    uint64_t until;
+};
+
+/* Stops the loop once the peer has everything (or at the guard). */
+static void on_tick(struct loop_timer *t)
+{
+    struct ticker *k = t->data;
+    if (__atomic_load_n(&k->peer->len, __ATOMIC_ACQUIRE) >= k->peer->want ||
+        loop_now_ms() >= k->until)
+        loop_stop(k->loop);
+    else
+        loop_timer_arm(k->loop, t, 5);
+}
+
+/* Runs the loop while the peer thread collects `want` bytes. */
+static void run_until_received(struct loop *loop, struct peer *p)
+{
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, peer_main, p) == 0);
+    struct ticker k = {.loop = loop, .peer = p, .until = loop_now_ms() + GUARD_MS};
+    k.t = (struct loop_timer){.cb = on_tick, .data = &k};
+    loop_timer_arm(loop, &k.t, 0);
+    loop_run(loop);
+    loop_timer_cancel(loop, &k.t);
+    shutdown(p->fd, SHUT_RD); /* ends the reader if bytes are missing */
+    pthread_join(th, NULL);
+}
+
+struct frame {
+    uint8_t opcode;
+    bool fin, masked;
+    size_t hdr, len;
+    const uint8_t *payload;
+};
+
+/* Parses one server frame at buf; 0 if incomplete. Checks the length uses the shortest
+ * encoding (RFC 6455 5.2: "the minimal number of bytes MUST be used"). */
+static size_t parse_frame(const uint8_t *buf, size_t avail, struct frame *f)
+{
+    if (avail < 2)
+        return 0;
+    f->fin = buf[0] & 0x80;
+    f->opcode = buf[0] & 0x0f;
+    f->masked = buf[1] & 0x80;
+    size_t len = buf[1] & 0x7f, hdr = 2;
+    if (len == 126) {
+        hdr = 4;
+        len = avail >= 4 ? (size_t)buf[2] << 8 | buf[3] : 0;
+        CHECK(len >= 126);
+    } else if (len == 127) {
+        hdr = 10;
+        uint64_t v = 0;
+        for (int i = 0; i < 8 && avail >= 10; i++)
+            v = v << 8 | buf[2 + i];
+        len = (size_t)v;
+        CHECK(len > 0xffff);
+    }
+    if (avail < hdr + len)
+        return 0;
+    f->hdr = hdr;
+    f->len = len;
+    f->payload = buf + hdr;
+    return hdr + len;
+}
+
+static uint8_t pattern(size_t i, size_t len)
+{
+    return (uint8_t)(i * 7 + len);
+}
+
+static int open_pair(struct loop *loop, struct owner *o, int *peer_fd)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return -1;
+    struct ws_transport t = {.fd = sv[0], .release = release_fd, .handle = (void *)(intptr_t)sv[0]};
+    o->ws = ws_open(loop, &t, 1 << 20, &owner_ops, o);
+    *peer_fd = sv[1];
+    return o->ws ? 0 : -1;
+}
+
+TEST(ws_data_frames_at_every_length_encoding)
+{
+    static const size_t lens[] = {0, 1, 125, 126, 127, 65535, 65536, 70000};
+    struct loop loop;
+    REQUIRE(loop_init(&loop) == 0);
+    struct owner o = {0};
+    int pfd = -1;
+    REQUIRE(open_pair(&loop, &o, &pfd) == 0);
+    size_t want = 0;
+    uint8_t *data = malloc(70000);
+    REQUIRE(data);
+    for (size_t k = 0; k < ARRAY_LEN(lens); k++) {
+        for (size_t i = 0; i < lens[k]; i++)
+            data[i] = pattern(i, lens[k]);
+        CHECK_EQ_INT(ws_send(o.ws, true, data, lens[k]), 0);
+        want += lens[k] + (lens[k] < 126 ? 2 : lens[k] <= 0xffff ? 4 : 10);
+    }
+    CHECK_EQ_INT(ws_send_text(o.ws, "{\"type\":\"x\"}"), 0);
+    want += 2 + 12;
+    CHECK(ws_queued(o.ws) == want); /* nothing leaves before the loop runs */
+
+    struct peer p = {.fd = pfd, .buf = malloc(want), .want = want};
+    REQUIRE(p.buf);
+    run_until_received(&loop, &p);
+    CHECK_EQ_INT((long long)p.len, (long long)want);
+    CHECK_EQ_INT((long long)ws_queued(o.ws), 0);
+
+    size_t off = 0;
+    for (size_t k = 0; k <= ARRAY_LEN(lens); k++) {
+        struct frame f;
+        size_t used = parse_frame(p.buf + off, p.len - off, &f);
+        REQUIRE(used);
+        CHECK(f.fin);
+        CHECK(!f.masked); /* a server never masks */
+        if (k == ARRAY_LEN(lens)) {
+            CHECK_EQ_INT(f.opcode, 1);
+            CHECK(f.len == 12 && memcmp(f.payload, "{\"type\":\"x\"}", 12) == 0);
+        } else {
+            CHECK_EQ_INT(f.opcode, 2);
+            CHECK_EQ_INT((long long)f.len, (long long)lens[k]);
+            bool same = true;
+            for (size_t i = 0; i < f.len && same; i++)
+                same = f.payload[i] == pattern(i, lens[k]);
+            CHECK(same);
+        }
+        off += used;
+    }
+    CHECK_EQ_INT((long long)off, (long long)p.len);
+    ws_abort(o.ws, WS_GOING_AWAY);
+    free(p.buf);
+    free(data);
+    close(pfd);
+    loop_fini(&loop);
+}
+
+/* A client frame: FIN, opcode, masked (RFC 6455 5.3), payload < 126 bytes. */
+static size_t client_frame(uint8_t *out, uint8_t opcode, const char *payload)
+{
+    static const uint8_t key[4] = {0x12, 0x34, 0x56, 0x78};
+    size_t len = strlen(payload);
+    out[0] = 0x80 | opcode;
+    out[1] = 0x80 | (uint8_t)len;
+    memcpy(out + 2, key, 4);
+    for (size_t i = 0; i < len; i++)
+        out[6 + i] = (uint8_t)payload[i] ^ key[i % 4];
+    return 6 + len;
+}
+
+TEST(ws_data_frames_queue_behind_the_pong_wslay_owes)
+{
+    struct loop loop;
+    REQUIRE(loop_init(&loop) == 0);
+    struct owner o = {0};
+    int pfd = -1;
+    REQUIRE(open_pair(&loop, &o, &pfd) == 0);
+    /* A ping then a text message in one write: the echo is sent from inside the receive,
+     * while the pong is still queued in wslay; it must not overtake it. */
+    uint8_t in[64];
+    size_t n = client_frame(in, 0x9, "p1");
+    n += client_frame(in + n, 0x1, "echo me");
+    REQUIRE(write(pfd, in, n) == (ssize_t)n);
+    CHECK_EQ_INT(ws_send_text(o.ws, "first"), 0); /* before either arrived */
+
+    size_t want = (2 + 5) + (2 + 2) + (2 + 7);
+    struct peer p = {.fd = pfd, .buf = malloc(want), .want = want};
+    REQUIRE(p.buf);
+    run_until_received(&loop, &p);
+    CHECK_EQ_INT(o.messages, 1);
+    REQUIRE(p.len == want);
+    struct frame f;
+    size_t off = parse_frame(p.buf, p.len, &f);
+    CHECK(off && f.opcode == 1 && f.len == 5 && memcmp(f.payload, "first", 5) == 0);
+    size_t used = parse_frame(p.buf + off, p.len - off, &f);
+    CHECK(used && f.opcode == 0xA && f.len == 2 && memcmp(f.payload, "p1", 2) == 0);
+    off += used;
+    used = parse_frame(p.buf + off, p.len - off, &f);
+    CHECK(used && f.opcode == 1 && f.len == 7 && memcmp(f.payload, "echo me", 7) == 0);
+    CHECK(!o.closed);
+    ws_abort(o.ws, WS_GOING_AWAY);
+    free(p.buf);
+    close(pfd);
+    loop_fini(&loop);
+}
