@@ -176,7 +176,7 @@ format-check: deps-test
 bench: deps-bench build
 	bench/rest.sh
 
-# Console fan-out: vscd beside conserver and ConMan (docs/BENCHMARKS.md). ARGS=--quick.
+# Console fan-out: vscd, conserver, ConMan and a floor server (docs/BENCHMARKS.md). ARGS=--quick.
 BENCH_CFLAGS = -std=c17 -D_GNU_SOURCE -O2 -g $(WARN)
 $(BUILD)/bench/fanout_src: bench/fanout_src.c
 	@mkdir -p $(@D)
@@ -184,8 +184,12 @@ $(BUILD)/bench/fanout_src: bench/fanout_src.c
 $(BUILD)/bench/fanout_view: bench/fanout_view.c
 	@mkdir -p $(@D)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lgnutls -lm
+$(BUILD)/bench/fanout_floor: bench/fanout_floor.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
 
-bench-fanout: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view
+bench-fanout: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view \
+              $(BUILD)/bench/fanout_floor
 	$(PYTHON) bench/fanout.py $(ARGS)
 
 # The console state detector's throughput beside grep -E (docs/BENCHMARKS.md). ARGS=-m 16.

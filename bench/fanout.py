@@ -1,16 +1,19 @@
 #!/usr/bin/python3
-"""Console fan-out benchmark: vscd beside conserver and ConMan, one run, same machine.
+"""Console fan-out benchmark: vscd beside conserver, ConMan and a floor, one run, same machine.
 
 K consoles (pty and unix backends), each fed by bench/fanout_src (32-byte records with a
 sequence number and a CLOCK_MONOTONIC stamp) at 115200 baud or flat out; N viewers per
 console plus one stalled viewer, all in bench/fanout_view (one epoll loop speaking vscd's
-WebSocket, conserver's and ConMan's client protocols). Per server and scenario: per-viewer
-throughput, latency p50/p99/p99.9 from the source's write to the viewer's read, sequence
-gaps (and whether they were announced), the stalled viewer's fate, and the server's CPU
-seconds (utime+stime of its whole process tree over the measured window) and RSS.
+WebSocket, conserver's, ConMan's and the floor's client protocols). The floor is
+bench/fanout_floor: the simplest server for the job (one send per viewer per chunk read,
+drops what a full socket does not take), so that each server's CPU can be read against
+the least this machine needs. Per server and scenario: per-viewer throughput, latency
+p50/p99/p99.9 from the source's write to the viewer's read, sequence gaps (and whether
+they were announced), the stalled viewer's fate, and the server's CPU seconds
+(utime+stime of its whole process tree over the measured window) and RSS.
 
     bench/fanout.py [--quick] [--seconds S] [--scenarios A,B,C] [--backends pty,unix]
-                    [--servers vscd-http,vscd-tls,conserver,conman] [--json FILE]
+                    [--servers vscd-http,vscd-tls,conserver,conman,floor] [--json FILE]
 
 Needs root only for `scripts/deps bench` (conserver-server, conserver-client, conman).
 Loopback only; every process it starts is stopped and its temporary folder removed.
@@ -36,6 +39,7 @@ BUILD = os.path.join(ROOT, "build", "bench")
 VSCD = os.path.join(ROOT, "build", "vscd")
 SRC = os.path.join(BUILD, "fanout_src")
 VIEW = os.path.join(BUILD, "fanout_view")
+FLOOR = os.path.join(BUILD, "fanout_floor")
 BAUD_BPS = 11520  # 115200 baud, 8N1: 10 bits a byte
 PASSWORD = "bench-password-1"
 
@@ -317,6 +321,18 @@ default_backend = {self.backend}
         time.sleep(1)
         self.anchor_targets("cm", port)
 
+    # The floor: the anchors' consoles, bench/fanout_floor's one-line protocol.
+    def start_floor(self):
+        cons = self.anchor_consoles()
+        port = free_port()
+        specs = [f"c{i}={'device' if typ == 'device' else 'unix'}:{path}"
+                 for i, (typ, path) in enumerate(cons)]
+        self.server = self.spawn([FLOOR, "-p", str(port)] + specs, "floor")
+        wait_port(port)  # it opens the ptys before it listens: no settling time needed
+        if self.backend == "unix":
+            self.wait_source_ready()
+        self.anchor_targets("fl", port)
+
     def stop(self):
         for p in reversed(self.procs):
             if p.poll() is None:
@@ -393,30 +409,44 @@ def table(results, scen):
             f"| {r['cpu_s']:.2f} ({100 * r['cpu_s'] / r['window_s']:.0f}%) "
             f"| {r['rss_start_kib'] / 1024:.1f} / {r['rss_peak_kib'] / 1024:.1f} "
             f"| {100 * r['tools_cpu_s'] / r['window_s']:.0f}% |")
-    # Ratios: each vscd mode against the better anchor on the same backend.
+    # Ratios, per backend, under the table.
     for backend in sorted({r["backend"] for r in rows}):
-        anchors = [r for r in rows if r["backend"] == backend and "error" not in r
-                   and r["server"] in ("conserver", "conman")]
-        if not anchors:
-            continue
-        best_cpu = min(anchors, key=lambda r: r["cpu_s"])
-        best_p99 = min(anchors, key=lambda r: r["p99_us"] if r["p99_us"] >= 0 else 1e18)
-        for v in rows:
-            if v["backend"] != backend or not v["server"].startswith("vscd") or "error" in v:
-                continue
-            cpu = v["cpu_s"] / best_cpu["cpu_s"] if best_cpu["cpu_s"] else float("inf")
-            p99 = (v["p99_us"] / best_p99["p99_us"]) if best_p99["p99_us"] > 0 else float("nan")
-            if not out[-1].startswith("- "):
-                out.append("")
-            out.append(f"- {v['server']}/{backend}: CPU {cpu:.2f}x {best_cpu['server']}'s, "
-                       f"p99 {p99:.2f}x {best_p99['server']}'s")
+        ratios = ratio_lines([r for r in rows if r["backend"] == backend and "error" not in r])
+        if ratios and not out[-1].startswith("- "):
+            out.append("")
+        out.extend(f"- {server}/{backend}: {text}" for server, text in ratios)
     return "\n".join(out)
+
+
+def ratio_lines(rows):
+    """(server, text) for one backend's rows: each vscd mode against the better anchor,
+    and every server but the floor against the floor's CPU."""
+    def cpu_x(r, base):
+        return r["cpu_s"] / base["cpu_s"] if base["cpu_s"] else float("inf")
+
+    anchors = [r for r in rows if r["server"] in ("conserver", "conman")]
+    floor = next((r for r in rows if r["server"] == "floor"), None)
+    out = []
+    for v in rows:
+        parts = []
+        if anchors and v["server"].startswith("vscd"):
+            best_cpu = min(anchors, key=lambda r: r["cpu_s"])
+            best_p99 = min(anchors, key=lambda r: r["p99_us"] if r["p99_us"] >= 0 else 1e18)
+            p99 = (v["p99_us"] / best_p99["p99_us"]) if best_p99["p99_us"] > 0 else float("nan")
+            parts += [f"CPU {cpu_x(v, best_cpu):.2f}x {best_cpu['server']}'s",
+                      f"p99 {p99:.2f}x {best_p99['server']}'s"]
+        if floor and v is not floor:
+            parts.append(f"CPU {cpu_x(v, floor):.2f}x floor's")
+        if parts:
+            out.append((v["server"], ", ".join(parts)))
+    return out
 
 
 def build():
     os.makedirs(BUILD, exist_ok=True)
     subprocess.run(["make", "-s", "-C", ROOT, "build", "build/bench/fanout_src",
-                    "build/bench/fanout_view"], check=True, stdout=subprocess.DEVNULL)
+                    "build/bench/fanout_view", "build/bench/fanout_floor"], check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def main():
@@ -425,7 +455,8 @@ def main():
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--scenarios", default="A,B,C")
     ap.add_argument("--backends", default="pty,unix")
-    ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman")
+    ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
+                    help="run in this order; floor is bench/fanout_floor (default: %(default)s)")
     ap.add_argument("--json", help="also write every result to this file")
     ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",

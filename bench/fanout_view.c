@@ -5,11 +5,13 @@
  *   cs  conserver's client protocol: master "login"/"call" gives the group port, then the
  *       group server's "login"/"call" attaches (as console(1) does, without SSL: -E)
  *   cm  ConMan's: "HELLO USER=" then "MONITOR CONSOLE=" (as conman -m does)
+ *   fl  bench/fanout_floor's: the line "CONSOLE\n", then the console's raw bytes
  *
  * Targets come on stdin, one a line:
  *   ws HOST PORT PATH TOKEN TLS(0|1) COUNT STALLED
  *   cs HOST PORT CONSOLE COUNT STALLED
  *   cm HOST PORT CONSOLE COUNT STALLED
+ *   fl HOST PORT CONSOLE COUNT STALLED
  * COUNT viewers, of which STALLED stop reading (receive buffer 4 KiB) until RESUME seconds
  * before the end. Records are fanout_src's 32-byte lines; anything else in the stream
  * (server banners) is skipped line by line. Per record: latency = arrival (CLOCK_MONOTONIC
@@ -45,7 +47,7 @@
 #define HANDSHAKES 64 /* connections being set up at once */
 #define NBUCKETS   (1024 + 40 * 512)
 
-enum proto { P_WS, P_CS, P_CM };
+enum proto { P_WS, P_CS, P_CM, P_FL };
 enum state {
     S_IDLE,
     S_CONNECTING,
@@ -508,6 +510,15 @@ static void connected(struct viewer *v)
         v_sendstr(v, "HELLO USER='bench'\n");
         v->st = S_CM_HELLO;
         break;
+    case P_FL: {
+        /* No answer comes: the stream starts with the console's next bytes. */
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "%s\n", v->t->console);
+        v_sendstr(v, cmd);
+        if (v->st != S_DEAD)
+            stream_begins(v, now_ns());
+        break;
+    }
     }
 }
 
@@ -605,10 +616,13 @@ static int parse_targets(struct target **out, int **counts, int **stalls)
             t->proto = P_WS;
             ok = sscanf(line, "ws %63s %d %255s %127s %d %d %d", t->host, &t->port, t->path,
                         t->token, &t->tls, &(*counts)[nt], &(*stalls)[nt]) == 7;
-        } else {
-            t->proto = strcmp(proto, "cs") == 0 ? P_CS : P_CM;
+        } else if (strcmp(proto, "cs") == 0 || strcmp(proto, "cm") == 0 ||
+                   strcmp(proto, "fl") == 0) {
+            t->proto = proto[0] == 'f' ? P_FL : proto[1] == 's' ? P_CS : P_CM;
             ok = sscanf(line + 3, "%63s %d %63s %d %d", t->host, &t->port, t->console,
                         &(*counts)[nt], &(*stalls)[nt]) == 5;
+        } else {
+            ok = false;
         }
         if (!ok) {
             fprintf(stderr, "bad target line: %s", line);
