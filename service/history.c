@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HASH_BUCKETS  1024
-#define READ_CHUNK    65536
-#define UUID_MAX      36
-#define PORT_IDX_MAX  9999
-#define SEGMENT_MIN   1024
-#define RELEASE_EVERY 64 /* queue room given back to appends after this many written entries */
+#define HASH_BUCKETS 1024
+#define READ_CHUNK   65536
+#define UUID_MAX     36
+#define PORT_IDX_MAX 9999
+#define SEGMENT_MIN  1024
+#define RUN_RECORDS  64 /* records written by one writev */
 
 struct hseg {
     int64_t start_us; /* the file's name: its first record's time */
@@ -65,6 +65,8 @@ struct hport {
     struct hport *gnext; /* the writer's copy of the lost list */
     uint64_t wlost;      /* not written yet (a failed write or a pending gap) */
     int64_t wlost_since;
+    struct hentry *wq_head, *wq_tail; /* this port's entries of the batch being written */
+    struct hport *wq_next;            /* the batch's other ports */
 };
 
 struct hentry {
@@ -541,55 +543,102 @@ static int ensure_dirs(struct history *h, struct hport *p)
     return 0;
 }
 
-/* Appends one record to the port's newest segment, or to a new one. 0 or -errno (nothing
- * of the record is left in the file). */
-static int write_record(struct history *h, struct hport *p, int64_t time_us, uint64_t lost,
-                        const uint8_t *data, size_t len)
+/*
+ * A run: records of one port gathered for one writev to its newest segment, or to a new
+ * one (a record is never split across segments, so a run ends where a segment would).
+ * The payloads point into queue entries, which live until the run is written.
+ */
+struct run {
+    struct hport *p;
+    int n, niov;
+    bool fresh;        /* the run starts a new segment */
+    int64_t seg_start; /* the segment's name */
+    uint64_t seg_size; /* its size before the run */
+    uint64_t bytes;    /* headers + payloads */
+    uint64_t payload;  /* console bytes */
+    uint64_t lost;     /* what its gap records stand for */
+    int64_t first_us, last_us;
+    uint8_t hdr[RUN_RECORDS][HISTORY_HDR_BYTES];
+    struct iovec iov[2 * RUN_RECORDS];
+};
+
+static void run_start(struct history *h, struct run *r, int64_t time_us, size_t reclen)
 {
-    if (time_us < p->last_us)
-        time_us = p->last_us;
-    int rc = ensure_dirs(h, p);
-    if (rc < 0)
-        return rc;
-    uint8_t hdr[HISTORY_HDR_BYTES];
+    struct hport *p = r->p;
+    struct hseg *last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
+    r->n = r->niov = 0;
+    r->bytes = r->payload = r->lost = 0;
+    r->fresh =
+        !last || p->sealed || (last->size + reclen > h->seg_bytes && time_us > last->start_us);
+    if (r->fresh) { /* named by its first record; only after a sealed one can that repeat */
+        r->seg_start = last && time_us <= last->start_us ? last->start_us + 1 : time_us;
+        r->seg_size = 0;
+    } else {
+        r->seg_start = last->start_us;
+        r->seg_size = last->size;
+    }
+}
+
+/* Whether the record still fits the run's segment (one of the same microsecond as the
+ * segment's name always does: names grow strictly). */
+static bool run_takes(const struct history *h, const struct run *r, int64_t time_us, size_t reclen)
+{
+    return r->n < RUN_RECORDS &&
+           (r->seg_size + r->bytes + reclen <= h->seg_bytes || time_us <= r->seg_start);
+}
+
+static void run_add(struct run *r, int64_t time_us, uint64_t lost, const uint8_t *data, size_t len)
+{
+    uint8_t *hdr = r->hdr[r->n];
     put32(hdr, HISTORY_MAGIC);
     put32(hdr + 4, (uint32_t)len);
     put64(hdr + 8, (uint64_t)time_us);
     put64(hdr + 16, lost);
     put32(hdr + 24, lost ? HISTORY_FLAG_GAP : 0);
     put32(hdr + 28, history_crc32(history_crc32(0, hdr, 28), data, len));
-    size_t reclen = HISTORY_HDR_BYTES + len;
+    r->iov[r->niov++] = (struct iovec){hdr, HISTORY_HDR_BYTES};
+    if (len)
+        r->iov[r->niov++] = (struct iovec){(void *)data, len};
+    if (!r->n)
+        r->first_us = time_us;
+    r->last_us = time_us;
+    r->n++;
+    r->bytes += HISTORY_HDR_BYTES + len;
+    r->payload += len;
+    r->lost += lost;
+}
 
+/* Writes the run with one writev and indexes it. 0 or -errno (nothing of the run is left
+ * in the file, or the torn part seals the segment). */
+static int run_write(struct history *h, struct run *r)
+{
+    struct hport *p = r->p;
+    int rc = ensure_dirs(h, p);
+    if (rc < 0)
+        return rc;
     char path[PATH_MAX];
-    struct hseg *last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
-    bool fresh =
-        !last || p->sealed || (last->size + reclen > h->seg_bytes && time_us > last->start_us);
-    int64_t name = time_us;
-    if (fresh) {
+    seg_path(h, p, r->seg_start, path, sizeof(path));
+    if (r->fresh) {
         if (p->fd >= 0)
             close(p->fd);
-        if (last && name <= last->start_us)
-            name = last->start_us + 1; /* only after a sealed segment of the same microsecond */
-        seg_path(h, p, name, path, sizeof(path));
         p->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
         if (p->fd < 0)
             return -errno;
         p->sealed = false;
     } else if (p->fd < 0) {
-        seg_path(h, p, last->start_us, path, sizeof(path));
         p->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
         if (p->fd < 0)
             return -errno;
     }
-    struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)data, len}};
-    ssize_t n = writev(p->fd, iov, len ? 2 : 1);
-    if (n != (ssize_t)reclen) {
+    ssize_t n = writev(p->fd, r->iov, r->niov);
+    if (n != (ssize_t)r->bytes) {
         rc = n < 0 ? -errno : -ENOSPC;
-        if (fresh) {
+        if (r->fresh) {
             close(p->fd);
             p->fd = -1;
             unlink(path);
-        } else if (n > 0 && ftruncate(p->fd, (off_t)last->size) < 0) {
+        } else if (n > 0 && ftruncate(p->fd, (off_t)r->seg_size) < 0) {
+            struct hseg *last = &p->segs[p->nsegs - 1];
             p->sealed = true; /* the torn record ends this segment for readers */
             pthread_mutex_lock(&h->mu);
             last->size += (uint64_t)n;
@@ -601,16 +650,16 @@ static int write_record(struct history *h, struct hport *p, int64_t time_us, uin
     }
     p->wrote_ms = mono_ms();
     pthread_mutex_lock(&h->mu);
-    if (fresh)
-        rc = seg_push(p, name, reclen);
+    if (r->fresh)
+        rc = seg_push(p, r->seg_start, r->bytes);
     else
-        last->size += reclen;
+        p->segs[p->nsegs - 1].size += r->bytes;
     if (rc == 0) {
-        p->segs[p->nsegs - 1].last_us = time_us;
-        p->bytes += reclen;
-        h->ctr.disk_bytes += reclen;
-        p->last_us = time_us;
-        h->ctr.written += len;
+        p->segs[p->nsegs - 1].last_us = r->last_us;
+        p->bytes += r->bytes;
+        h->ctr.disk_bytes += r->bytes;
+        p->last_us = r->last_us;
+        h->ctr.written += r->payload;
     }
     pthread_mutex_unlock(&h->mu);
     if (rc < 0) { /* no room in the index: the file goes too */
@@ -621,34 +670,81 @@ static int write_record(struct history *h, struct hport *p, int64_t time_us, uin
     return rc;
 }
 
-/* Writes the port's pending gap, then data (split into records). On a failure the bytes
- * join the pending gap. */
-static void write_port(struct history *h, struct hport *p, int64_t time_us, const uint8_t *data,
-                       size_t len)
+static void add_wlost(struct hport *p, uint64_t lost, int64_t since);
+
+/* Writes what the run holds: 0 or -errno. On a failure none of it is on disk: one pending
+ * gap, from its first record on, stands for it, and goes before the port's next bytes. */
+static int run_flush(struct history *h, struct run *r)
 {
-    if (p->wlost) {
-        int rc = write_record(h, p, p->wlost_since, p->wlost, NULL, 0);
+    if (!r->n)
+        return 0;
+    int rc = run_write(h, r);
+    if (rc < 0) {
+        disk_failed(h, rc, r->payload);
+        add_wlost(r->p, r->lost + r->payload, r->first_us);
+    } else {
+        disk_ok(h);
+    }
+    r->n = r->niov = 0;
+    return rc;
+}
+
+/* Bytes that cannot go after a loss that is not on disk yet: they join it. */
+static void lose_too(struct history *h, struct hport *p, int rc, uint64_t lost, size_t len,
+                     int64_t time_us)
+{
+    add_wlost(p, lost + len, time_us);
+    if (len)
+        disk_failed(h, rc, len);
+}
+
+/* Adds one record to the run, writing the run first when the record does not fit in it.
+ * false: that write failed, and the record joined the pending gap instead. */
+static bool run_push(struct history *h, struct run *r, int64_t time_us, uint64_t lost,
+                     const uint8_t *data, size_t len)
+{
+    struct hport *p = r->p;
+    if (time_us < p->last_us)
+        time_us = p->last_us;
+    if (r->n && time_us < r->last_us)
+        time_us = r->last_us;
+    size_t reclen = HISTORY_HDR_BYTES + len;
+    if (r->n && !run_takes(h, r, time_us, reclen)) {
+        int rc = run_flush(h, r);
         if (rc < 0) {
-            if (len)
-                disk_failed(h, rc, len);
-            p->wlost += len; /* nothing may land after a loss that is not marked */
+            lose_too(h, p, rc, lost, len, time_us);
+            return false;
+        }
+    }
+    if (!r->n)
+        run_start(h, r, time_us, reclen);
+    run_add(r, time_us, lost, data, len);
+    return true;
+}
+
+/* The port's pending gap, then data split into records, into the run. */
+static void run_port(struct history *h, struct run *r, int64_t time_us, const uint8_t *data,
+                     size_t len)
+{
+    struct hport *p = r->p;
+    if (p->wlost) {
+        uint64_t lost = p->wlost;
+        p->wlost = 0; /* the run carries it now; a failed write gives it back */
+        if (!run_push(h, r, p->wlost_since, lost, NULL, 0)) {
+            lose_too(h, p, -EIO, 0, len, time_us);
             return;
         }
-        p->wlost = 0;
     }
     while (len) {
         size_t piece = len < h->piece_max ? len : h->piece_max;
-        int rc = write_record(h, p, time_us, 0, data, piece);
-        if (rc < 0) {
-            disk_failed(h, rc, len);
-            p->wlost_since = time_us;
-            p->wlost = len;
-            return;
-        }
+        bool kept = run_push(h, r, time_us, 0, data, piece);
         data += piece;
         len -= piece;
+        if (!kept) {
+            lose_too(h, p, -EIO, 0, len, time_us);
+            return;
+        }
     }
-    disk_ok(h);
 }
 
 static void add_wlost(struct hport *p, uint64_t lost, int64_t since)
@@ -756,13 +852,61 @@ static void enforce_caps(struct history *h)
     enforce_total_cap(h);
 }
 
-static void write_entry(struct history *h, struct hentry *e)
+/* Splits a batch by port, each port's entries in order: they become that port's runs. */
+static struct hport *group_by_port(struct hentry *batch, uint64_t *last_seq)
 {
-    struct hport *p = e->port;
-    if (e->lost)
-        add_wlost(p, e->lost, e->lost_since);
-    write_port(h, p, e->time_us, e->data, e->len);
+    struct hport *ports = NULL;
+    while (batch) {
+        struct hentry *e = batch;
+        batch = e->next;
+        e->next = NULL;
+        *last_seq = e->seq;
+        struct hport *p = e->port;
+        if (p->wq_head) {
+            p->wq_tail->next = e;
+        } else {
+            p->wq_head = e;
+            p->wq_next = ports;
+            ports = p;
+        }
+        p->wq_tail = e;
+    }
+    return ports;
+}
+
+/* Writes a port's entries of the batch and frees them; returns the queue bytes they held. */
+static uint64_t write_entries(struct history *h, struct hport *p)
+{
+    struct run r;
+    r.p = p;
+    r.n = r.niov = 0;
+    for (struct hentry *e = p->wq_head; e; e = e->next) {
+        if (e->lost)
+            add_wlost(p, e->lost, e->lost_since);
+        run_port(h, &r, e->time_us, e->data, e->len);
+    }
+    run_flush(h, &r);
     enforce_port_cap(h, p);
+    uint64_t freed = 0;
+    while (p->wq_head) {
+        struct hentry *e = p->wq_head;
+        p->wq_head = e->next;
+        freed += e->len + HISTORY_ENTRY_OVERHEAD;
+        free(e);
+    }
+    p->wq_tail = NULL;
+    return freed;
+}
+
+/* A gap with nothing after it yet (the queue dropped the port's last bytes). */
+static void write_gap(struct history *h, struct hport *p, uint64_t lost, int64_t since)
+{
+    add_wlost(p, lost, since);
+    struct run r;
+    r.p = p;
+    r.n = r.niov = 0;
+    run_port(h, &r, 0, NULL, 0);
+    run_flush(h, &r);
 }
 
 /* Closes the append fd of every port idle for idle_close_ms: a freed VM's ports (and
@@ -844,29 +988,19 @@ static void *writer_main(void *arg)
 
         if (!batch && !lost && stopping)
             break;
-        uint64_t seq = 0, written = 0;
-        unsigned since_release = 0;
-        while (batch) {
-            struct hentry *e = batch;
-            batch = e->next;
-            write_entry(h, e);
-            seq = e->seq;
-            written += e->len + HISTORY_ENTRY_OVERHEAD;
-            free(e);
-            if (++since_release == RELEASE_EVERY || !batch) { /* room for appends, in steps */
-                pthread_mutex_lock(&h->mu);
-                h->q_bytes -= written;
-                pthread_mutex_unlock(&h->mu);
-                written = 0;
-                since_release = 0;
-            }
+        uint64_t seq = 0;
+        for (struct hport *p = group_by_port(batch, &seq), *next; p; p = next) {
+            next = p->wq_next;
+            uint64_t freed = write_entries(h, p);
+            pthread_mutex_lock(&h->mu);
+            h->q_bytes -= freed; /* room for appends, port by port */
+            pthread_mutex_unlock(&h->mu);
         }
         /* Losses after everything that was queued for those ports: their gaps go last. */
         for (struct hport *p = lost; p; p = p->gnext) {
             if (p->glost) {
-                add_wlost(p, p->glost, p->glost_since);
+                write_gap(h, p, p->glost, p->glost_since);
                 p->glost = 0;
-                write_port(h, p, 0, NULL, 0);
             }
         }
         enforce_total_cap(h);

@@ -27,20 +27,22 @@
  * bounded queue (queue_bytes over all ports, counting each append as len + 64 bytes)
  * under a mutex; one writer thread writes records, enforces the caps and checks the age
  * cap once a minute. The writer lets appends gather for gather_ms after the first one
- * wakes it, so the loop thread signals it about once per batch, not once per read. Readers (cursor,
- * tail, stat) run in the caller's thread: they first wait for what was queued before them
- * (history_sync(): bounded by queue_bytes of writes) and then read the files without holding up the
- * writer.
+ * wakes it, so the loop thread signals it about once per batch, not once per read, and
+ * writes each port's records of a batch with one writev (up to 64 records, never across
+ * a segment's end); a failed or short write loses the whole write, marked by one gap.
+ * Readers (cursor, tail, stat) run in the caller's thread: they first wait for what was
+ * queued before them (history_sync(): bounded by queue_bytes of writes) and then read the
+ * files without holding up the writer.
  *
  * Losses, never silent:
  * - Queue full: the bytes are dropped at once (history_append never waits); the port's
  *   loss is counted and one gap record (lost = the bytes dropped, time = the first drop)
  *   is queued ahead of that port's next bytes, or by the writer when it empties the queue.
- * - A failed write (disk full, read-only directory): the record is counted as lost, a gap
- *   record is written before the port's next record that can be written; the error is
- *   logged once until writes work again (then logged once more, with the count). A
- *   partly written record is truncated off, or if that fails too, the segment is sealed
- *   and the next record starts a new one. Reads keep working; vscd keeps running.
+ * - A failed write (disk full, read-only directory): its records are counted as lost, a
+ *   gap record is written before the port's next record that can be written; the error
+ *   is logged once until writes work again (then logged once more, with the count). A
+ *   partly done write is truncated off, or if that fails too, the segment is sealed and
+ *   the next record starts a new one. Reads keep working; vscd keeps running.
  *
  * Caps (whole segments, enforced by the writer after each batch and at open): a port's
  * segments beyond port_bytes (bytes on disk, headers included), the oldest segments of

@@ -578,6 +578,99 @@ TEST(history_gathering_is_cut_short_by_readers_and_pressure)
     close_and_remove(h, dir);
 }
 
+/* Largest segment file of a port, in bytes. */
+static off_t largest_segment(const char *dir, const char *vm, int port)
+{
+    char path[PATH_MAX - 300], file[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s/%d", dir, vm, port);
+    DIR *d = opendir(path);
+    off_t max = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!strstr(e->d_name, ".seg"))
+            continue;
+        snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+        off_t sz = file_size(file);
+        max = sz > max ? sz : max;
+    }
+    if (d)
+        closedir(d);
+    return max;
+}
+
+/* One batch (nothing syncs until the end) of two ports' interleaved records: each port's
+ * records go out in writes of many records, split after 64 and where a segment ends. */
+TEST(history_a_batch_is_written_in_runs_that_respect_segments)
+{
+    char dir[256];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.segment_bytes = 8192; /* port 1: 113 records of 32 + 40 bytes; port 2: 35 of 32 + 200 */
+    cfg.gather_ms = 60000;
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    static char want1[8192], want2[32768], got[32768];
+    size_t o1 = 0, o2 = 0;
+    char rec[256];
+    for (int i = 0; i < 100; i++) {
+        snprintf(rec, sizeof(rec), "record %03d of port one, forty bytes ...", i);
+        history_append_at(h, VM, 1, T0 + 10 + i, rec, 40);
+        o1 += (size_t)snprintf(want1 + o1, sizeof(want1) - o1, "%s1@%d:%.40s", o1 ? "|" : "",
+                               10 + i, rec);
+        memset(rec, 'a' + i % 26, 200);
+        history_append_at(h, VM, 2, T0 + 10 + i, rec, 200);
+        o2 += (size_t)snprintf(want2 + o2, sizeof(want2) - o2, "%s2@%d:%.200s", o2 ? "|" : "",
+                               10 + i, rec);
+    }
+    CHECK_EQ_INT(read_all(h, VM, 1, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, want1);
+    CHECK_EQ_INT(read_all(h, VM, 2, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, want2);
+    CHECK_EQ_INT(count_segments(dir, VM, 1), 1);
+    CHECK_EQ_INT(count_segments(dir, VM, 2), 3); /* 100 records, 35 per segment */
+    CHECK(largest_segment(dir, VM, 2) <= 8192);
+    struct history_counters c;
+    history_counters(h, &c);
+    CHECK_EQ_INT((long long)c.written, 100 * 40 + 100 * 200);
+    CHECK_EQ_INT((long long)c.lost_disk, 0);
+    close_and_remove(h, dir);
+}
+
+/* A write cut short in the middle of a run: the whole run is lost and marked, the torn
+ * part is cut off the segment, and what comes after the space returns follows the gap. */
+TEST(history_a_short_write_loses_its_whole_run_and_marks_it)
+{
+    char dir[256], got[1024];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.gather_ms = 60000;
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1, "kept");
+    history_sync(h);
+    char seg[PATH_MAX];
+    REQUIRE(newest_segment(dir, VM, 1, seg, sizeof(seg)) == 0);
+    off_t before = file_size(seg);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = (rlim_t)before + 100, .rlim_max = RLIM_INFINITY};
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    for (int i = 0; i < 5; i++) /* 5 x (32 + 10) bytes: the write stops after 100 */
+        history_append_at(h, VM, 1, T0 + 2 + i, "0123456789", 10);
+    history_sync(h);
+    CHECK_EQ_INT((long long)file_size(seg), (long long)before); /* torn part cut off */
+    rl.rlim_cur = RLIM_INFINITY;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+
+    put(h, VM, 1, T0 + 9, "back");
+    CHECK_EQ_INT(read_all(h, VM, 1, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:kept|1@2:<lost 50>|1@9:back");
+    struct history_counters c;
+    history_counters(h, &c);
+    CHECK_EQ_INT((long long)c.lost_disk, 50);
+    close_and_remove(h, dir);
+}
+
 struct flood {
     struct history *h;
     int port;
