@@ -218,7 +218,10 @@ class Run:
 
     # vscd: ports via Redfish, the source opens/connects to each BindPath.
     def start_vscd(self):
-        tls = self.kind == "vscd-tls"
+        # vscd-http, vscd-tls; a suffix -bN sets console_batch_ms = N (vscd-http-b10).
+        mode, _, batch = self.kind.partition("-")[2].partition("-")
+        tls = mode == "tls"
+        batch_ms = int(batch[1:]) if batch.startswith("b") else 0
         port = free_port()
         conf = os.path.join(self.tmp, "vscd.conf")
         with open(conf, "w") as f:
@@ -232,6 +235,7 @@ connection_timeout = 3600
 session_timeout_default = 86400
 max_ports = 256
 default_backend = {self.backend}
+console_batch_ms = {batch_ms}
 """)
         env = dict(os.environ, VSC_ADMIN_PASSWORD=PASSWORD)
         self.server = self.spawn([VSCD, "--config", conf], "vscd", env=env)
@@ -456,7 +460,8 @@ def main():
     ap.add_argument("--scenarios", default="A,B,C")
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
-                    help="run in this order; floor is bench/fanout_floor (default: %(default)s)")
+                    help="run in this order; floor is bench/fanout_floor; vscd-http-b10 is "
+                    "vscd-http with console_batch_ms = 10 (default: %(default)s)")
     ap.add_argument("--json", help="also write every result to this file")
     ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",

@@ -55,6 +55,8 @@ static const struct config_entry config_table[] = {
     INT(console_ring_bytes, "262144", 4096, 67108864, "console history kept in memory per port"),
     INT(console_stall_timeout, "30", 1, 3600,
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
+    INT(console_batch_ms, "0", 0, 1000,
+        "milliseconds console output may wait to reach viewers, sent together (0: at once)"),
     INT(console_log_entries, "1000", 10, 100000,
         "detected console state changes kept per VM (its console LogService's entries)"),
     INT(login_failures_per_minute, "20", 0, 100000,

@@ -30,6 +30,7 @@ struct vsc_config {
     char default_backend[16];
     int64_t console_ring_bytes;
     int64_t console_stall_timeout;
+    int64_t console_batch_ms;
     int64_t console_log_entries;
     int64_t audit_entries;
     int64_t login_failures_per_minute;

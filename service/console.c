@@ -52,18 +52,28 @@ static void private_open(struct console *c, const char *holder)
     snprintf(pr->holder, sizeof(pr->holder), "%s", holder);
 }
 
-void console_output(struct console *c, const void *data, size_t len)
+void console_store(struct console *c, const void *data, size_t len)
 {
-    if (!len)
-        return;
     ring_write(&c->ring, data, len);
     if (c->mode == CONSOLE_PRIVATE && c->npriv)
         c->priv[c->npriv - 1].end = c->ring.head;
     c->bytes_from_vm += len;
+}
+
+void console_notify(struct console *c)
+{
     for (struct console_reader *r = c->readers, *next; r; r = next) {
         next = r->next; /* notify may detach r */
         r->notify(r);
     }
+}
+
+void console_output(struct console *c, const void *data, size_t len)
+{
+    if (!len)
+        return;
+    console_store(c, data, len);
+    console_notify(c);
 }
 
 int console_input(struct console *c, const void *data, size_t len)

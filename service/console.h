@@ -82,8 +82,13 @@ struct console {
 int console_init(struct console *c, size_t ring_size);
 void console_fini(struct console *c);
 
-/* Bytes the VM printed. */
+/* Bytes the VM printed: kept in the ring, and every reader told at once. */
 void console_output(struct console *c, const void *data, size_t len);
+
+/* The same, split for output batched in time: console_store() keeps the bytes (ring,
+ * private ranges, counters) and tells nobody; console_notify() tells every reader. */
+void console_store(struct console *c, const void *data, size_t len);
+void console_notify(struct console *c);
 
 /* Queues input for the VM: 0, -ENOSPC (queue full), -ENOTCONN (no VM attached). */
 int console_input(struct console *c, const void *data, size_t len);

@@ -101,6 +101,12 @@ static void default_line(struct line_settings *l)
     snprintf(l->flow_control, sizeof(l->flow_control), "None");
 }
 
+static void on_batch_due(struct loop_timer *t)
+{
+    struct port *p = t->data;
+    console_notify(&p->console);
+}
+
 /* A port object with its console, not yet open. */
 static struct port *port_new(struct ports *ps, struct vm *vm, const struct port *tmpl)
 {
@@ -120,6 +126,7 @@ static struct port *port_new(struct ports *ps, struct vm *vm, const struct port 
     }
     p->console.owner = p;
     p->console.input_ready = on_console_input;
+    p->batch_due = (struct loop_timer){.cb = on_batch_due, .data = p};
     console_state_port_init(p);
     p->console.mode_changed = on_mode_changed;
     return p;
@@ -135,6 +142,7 @@ static void port_destroy(struct port *p, bool unpublish)
     if (p->ops)
         p->ops->close(p, unpublish);
     console_state_port_fini(p);
+    loop_timer_cancel(&p->registry->app->loop, &p->batch_due);
     console_fini(&p->console);
     free(p);
 }
@@ -606,13 +614,27 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 
 /* ---- helpers for backends -------------------------------------------------------------------- */
 
+/* Viewers are told of new output at once, or with console_batch_ms set, once per that
+ * many milliseconds: fewer, larger sends for many viewers, at the cost of that delay. */
+static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
+{
+    struct vsc_app *app = p->registry->app;
+    if (app->cfg.console_batch_ms <= 0) {
+        console_output(&p->console, buf, n);
+        return;
+    }
+    console_store(&p->console, buf, n);
+    if (!p->batch_due.armed)
+        loop_timer_arm(&app->loop, &p->batch_due, (uint64_t)app->cfg.console_batch_ms);
+}
+
 int port_pump_output(struct port *p, int fd)
 {
     uint8_t buf[16384];
     for (int rounds = 0; rounds < 16; rounds++) { /* bounded: let others run */
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0) {
-            console_output(&p->console, buf, (size_t)n);
+            console_output_batched(p, buf, (size_t)n);
             history_append(p->registry->app->history, p->vm->uuid, p->idx, buf, (size_t)n);
             console_state_port_output(p, buf, (size_t)n);
             if ((size_t)n < sizeof(buf))

@@ -80,6 +80,7 @@ struct port {
     struct line_settings line;
     struct console console;
     struct port_console_state cstate; /* its state detector (console_state.h) */
+    struct loop_timer batch_due;      /* console_batch_ms: tells the readers what came */
     enum port_state state;
     char error[128];
     void *backend;        /* the backend's own state */

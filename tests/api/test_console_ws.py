@@ -317,3 +317,56 @@ def test_console_over_plain_http(tmp_path):
         vm.close()
     finally:
         v.stop()
+
+
+def frames_until(c, needle, timeout=5.0):
+    """Binary frames as they arrive, with the time each came, until `needle` has come."""
+    frames = []
+    deadline = time.time() + timeout
+    while b"".join(f for _, f in frames).find(needle) < 0:
+        assert time.time() < deadline, "%r not received in %.1fs: %r" % (needle, timeout, frames)
+        c.ws.settimeout(max(0.01, deadline - time.time()))
+        op, data = c.ws.recv_data()
+        if op == websocket.ABNF.OPCODE_BINARY:
+            frames.append((time.monotonic(), data))
+    return frames
+
+
+def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
+    """console_batch_ms: output waits that long and leaves together; history, the state
+    detector and the byte counters are not delayed. 0 (the default) sends each read."""
+    v = make_vscd(extra_args=["--set", "console_batch_ms=400"])
+    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
+    p = unix_port(v)
+    pid = p["Id"]
+    c = attach(v, pid, 1)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(v.admin, pid, "Connected")
+        sent = time.monotonic()
+        vm.send(b"first ")
+        wait_port_field(v.admin, pid, "BytesFromVM", 6)  # counted at once
+        time.sleep(0.1)
+        vm.send(b"second\r\n")
+        frames = frames_until(c, b"second\r\n")
+        assert [f for _, f in frames] == [b"first second\r\n"]
+        assert frames[0][0] - sent >= 0.35  # it waited, about console_batch_ms
+        assert frames[0][0] - sent < 2.0
+    finally:
+        c.close()
+        vm.close()
+
+    d = make_vscd()  # the default: every read goes out at once, in its own frame
+    d.token, d.session = d.admin.login("admin", ADMIN_PASSWORD)
+    p = unix_port(d)
+    c = attach(d, p["Id"], 1)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(d.admin, p["Id"], "Connected")
+        vm.send(b"first ")
+        assert [f for _, f in frames_until(c, b"first ")] == [b"first "]
+        vm.send(b"second\r\n")
+        assert [f for _, f in frames_until(c, b"second\r\n")] == [b"second\r\n"]
+    finally:
+        c.close()
+        vm.close()
