@@ -29,7 +29,7 @@ void loop_fini(struct loop *l)
     if (l->epfd >= 0)
         close(l->epfd);
     l->epfd = -1;
-    l->timers = NULL;
+    l->timers = l->timers_tail = NULL;
 }
 
 int loop_add(struct loop *l, struct loop_watch *w)
@@ -64,26 +64,28 @@ void loop_del(struct loop *l, struct loop_watch *w)
 
 void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
-    for (struct loop_timer **p = &l->timers; *p; p = &(*p)->next) {
-        if (*p == t) {
-            *p = t->next;
-            break;
-        }
+    if (t->armed) {
+        *(t->prev ? &t->prev->next : &l->timers) = t->next;
+        *(t->next ? &t->next->prev : &l->timers_tail) = t->prev;
     }
-    t->next = NULL;
+    t->next = t->prev = NULL;
     t->armed = false;
 }
 
+/* The list is searched from its end: a timer armed for a fixed delay (a connection's
+ * periodic check, thousands of them) is usually the latest, so arming costs O(1). */
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 {
     if (t->armed)
         loop_timer_cancel(l, t);
     t->due_ms = loop_now_ms() + delay_ms;
-    struct loop_timer **p = &l->timers;
-    while (*p && (*p)->due_ms <= t->due_ms)
-        p = &(*p)->next;
-    t->next = *p;
-    *p = t;
+    struct loop_timer *after = l->timers_tail;
+    while (after && after->due_ms > t->due_ms)
+        after = after->prev;
+    t->prev = after;
+    t->next = after ? after->next : l->timers;
+    *(after ? &after->next : &l->timers) = t;
+    *(t->next ? &t->next->prev : &l->timers_tail) = t;
     t->armed = true;
 }
 
@@ -174,10 +176,8 @@ static void run_due_timers(struct loop *l)
     uint64_t now = loop_now_ms();
     while (l->timers && l->timers->due_ms <= now) {
         struct loop_timer *t = l->timers;
-        l->timers = t->next;
-        t->next = NULL;
-        t->armed = false;
-        t->cb(t); /* may re-arm itself */
+        loop_timer_cancel(l, t); /* disarmed before its callback, which may re-arm it */
+        t->cb(t);
     }
 }
 

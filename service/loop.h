@@ -46,7 +46,7 @@ struct loop_timer {
     uint64_t due_ms;
     void (*cb)(struct loop_timer *t);
     void *data;
-    struct loop_timer *next;
+    struct loop_timer *next, *prev;
     bool armed;
 };
 
@@ -58,7 +58,8 @@ typedef void (*loop_after_cb)(void *data);
 struct loop {
     int epfd;
     bool stop;
-    struct loop_timer *timers;           /* sorted by due_ms */
+    struct loop_timer *timers;           /* sorted by due_ms, equal ones in arming order */
+    struct loop_timer *timers_tail;      /* the latest: most timers are armed after it */
     struct loop_deferred *deferred;      /* runs after this iteration's events */
     struct loop_deferred *deferred_next; /* deferred while those run: the next iteration */
     bool running_deferred;

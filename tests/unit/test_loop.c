@@ -526,3 +526,52 @@ TEST(loop_run_deferred_without_the_loop)
     CHECK_EQ_INT(total, 3);
     loop_fini(&l);
 }
+
+static void noop_timer(struct loop_timer *t)
+{
+    (void)t;
+}
+
+/* Thousands of timers armed, re-armed and cancelled in any order: the list stays sorted
+ * (equal due times in arming order), linked both ways, with the right tail. */
+TEST(loop_timer_list_stays_sorted_under_churn)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    enum { N = 3000 };
+    static struct loop_timer t[N];
+    static unsigned seq[N];
+    unsigned next_seq = 0, rnd = 12345;
+    memset(t, 0, sizeof(t));
+    for (int i = 0; i < N; i++)
+        t[i].cb = noop_timer;
+    for (int step = 0; step < 20000; step++) {
+        rnd = rnd * 1103515245u + 12345u;
+        int i = (int)((rnd >> 8) % N);
+        if ((rnd >> 4) % 5 == 0) {
+            loop_timer_cancel(&l, &t[i]);
+        } else {
+            loop_timer_arm(&l, &t[i], (rnd >> 12) % 3 == 0 ? 1000 : (rnd >> 14) % 2000);
+            seq[i] = next_seq++;
+        }
+    }
+    int armed = 0, listed = 0;
+    for (int i = 0; i < N; i++)
+        armed += t[i].armed;
+    bool ok = true;
+    struct loop_timer *prev = NULL;
+    for (struct loop_timer *p = l.timers; p; prev = p, p = p->next) {
+        listed++;
+        ok = ok && p->armed && p->prev == prev;
+        if (prev && ok)
+            ok = prev->due_ms < p->due_ms ||
+                 (prev->due_ms == p->due_ms && seq[prev - t] < seq[p - t]);
+    }
+    CHECK(ok);
+    CHECK(l.timers_tail == prev);
+    CHECK_EQ_INT(listed, armed);
+    for (int i = 0; i < N; i++)
+        loop_timer_cancel(&l, &t[i]);
+    CHECK(l.timers == NULL && l.timers_tail == NULL);
+    loop_fini(&l);
+}
