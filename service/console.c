@@ -1,5 +1,6 @@
 #include "console.h"
 
+#include "grow.h"
 #include "port_rights.h"
 
 #include <errno.h>
@@ -82,16 +83,8 @@ int console_input(struct console *c, const void *data, size_t len)
         return -ENOTCONN;
     if (c->input_len + len > CONSOLE_INPUT_MAX)
         return -ENOSPC;
-    if (c->input_len + len > c->input_cap) {
-        size_t cap = c->input_cap ? c->input_cap : 1024;
-        while (cap < c->input_len + len)
-            cap *= 2;
-        uint8_t *n = realloc(c->input, cap);
-        if (!n)
-            return -ENOSPC;
-        c->input = n;
-        c->input_cap = cap;
-    }
+    if (grow_bytes(&c->input, &c->input_cap, c->input_len + len, 1024) < 0)
+        return -ENOSPC;
     memcpy(c->input + c->input_len, data, len);
     c->input_len += len;
     if (c->input_ready)

@@ -562,6 +562,13 @@ struct run {
     struct iovec iov[2 * RUN_RECORDS];
 };
 
+/* An empty run for the port: records join it with run_push(). */
+static void run_init(struct run *r, struct hport *p)
+{
+    r->p = p;
+    r->n = r->niov = 0;
+}
+
 static void run_start(struct history *h, struct run *r, int64_t time_us, size_t reclen)
 {
     struct hport *p = r->p;
@@ -878,8 +885,7 @@ static struct hport *group_by_port(struct hentry *batch, uint64_t *last_seq)
 static uint64_t write_entries(struct history *h, struct hport *p)
 {
     struct run r;
-    r.p = p;
-    r.n = r.niov = 0;
+    run_init(&r, p);
     for (struct hentry *e = p->wq_head; e; e = e->next) {
         if (e->lost)
             add_wlost(p, e->lost, e->lost_since);
@@ -903,8 +909,7 @@ static void write_gap(struct history *h, struct hport *p, uint64_t lost, int64_t
 {
     add_wlost(p, lost, since);
     struct run r;
-    r.p = p;
-    r.n = r.niov = 0;
+    run_init(&r, p);
     run_port(h, &r, 0, NULL, 0);
     run_flush(h, &r);
 }

@@ -3,6 +3,7 @@
 #include "app.h"
 #include "console_ws.h"
 #include "dispatch.h"
+#include "grow.h"
 #include "log.h"
 #include "tls.h"
 #include "tls_front.h"
@@ -265,17 +266,9 @@ static bool append_body(struct request_state *st, const char *data, size_t n, si
         st->too_large = true;
         return false;
     }
-    if (st->len + n > st->cap) {
-        size_t cap = st->cap ? st->cap * 2 : 1024;
-        while (cap < st->len + n)
-            cap *= 2;
-        char *nb = realloc(st->body, cap);
-        if (!nb) {
-            st->too_large = true;
-            return false;
-        }
-        st->body = nb;
-        st->cap = cap;
+    if (grow_bytes(&st->body, &st->cap, st->len + n, 1024) < 0) {
+        st->too_large = true;
+        return false;
     }
     memcpy(st->body + st->len, data, n);
     st->len += n;

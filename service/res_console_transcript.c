@@ -11,6 +11,7 @@
  */
 #include "app.h"
 #include "base_registry.h"
+#include "grow.h"
 #include "history.h"
 #include "resources.h"
 
@@ -111,16 +112,8 @@ static int text_add(struct text *t, const void *data, size_t len)
         len = t->max - t->len;
         t->truncated = true;
     }
-    if (t->len + len > t->cap) {
-        size_t cap = t->cap ? t->cap : 65536;
-        while (cap < t->len + len)
-            cap *= 2;
-        char *n = realloc(t->buf, cap);
-        if (!n)
-            return -ENOMEM;
-        t->buf = n;
-        t->cap = cap;
-    }
+    if (grow_bytes(&t->buf, &t->cap, t->len + len, 65536) < 0)
+        return -ENOMEM;
     memcpy(t->buf + t->len, data, len);
     t->len += len;
     return t->truncated ? 1 : 0;

@@ -1,5 +1,6 @@
 #include "ws.h"
 
+#include "grow.h"
 #include "log.h"
 #include "loop.h"
 
@@ -94,17 +95,7 @@ static int out_reserve(struct outbuf *o, size_t need)
         o->len -= o->off;
         o->off = 0;
     }
-    if (o->len + need <= o->cap)
-        return 0;
-    size_t cap = o->cap ? o->cap : 1024;
-    while (cap < o->len + need)
-        cap *= 2;
-    uint8_t *data = realloc(o->data, cap);
-    if (!data)
-        return -ENOMEM;
-    o->data = data;
-    o->cap = cap;
-    return 0;
+    return grow_bytes(&o->data, &o->cap, o->len + need, 1024);
 }
 
 static int out_append(struct outbuf *o, const void *data, size_t len)
