@@ -7,7 +7,7 @@
 
 CC      ?= cc
 BUILD   := build
-PKGS    := libmicrohttpd jansson sqlite3 gnutls libcrypt libusbgx
+PKGS    := libmicrohttpd jansson sqlite3 gnutls libcrypt libusbgx liburing
 PYTHON  := /usr/bin/python3
 
 # Deferred (=) so pkg-config runs only after the deps step installed the packages.

@@ -218,10 +218,12 @@ class Run:
 
     # vscd: ports via Redfish, the source opens/connects to each BindPath.
     def start_vscd(self):
-        # vscd-http, vscd-tls; a suffix -bN sets console_batch_ms = N (vscd-http-b10).
-        mode, _, batch = self.kind.partition("-")[2].partition("-")
+        # vscd-http, vscd-tls; suffixes: -bN sets console_batch_ms = N (vscd-http-b10),
+        # -send sets console_io_uring = false (one send() per viewer: vscd-http-send).
+        mode, *suffixes = self.kind.split("-")[1:]
         tls = mode == "tls"
-        batch_ms = int(batch[1:]) if batch.startswith("b") else 0
+        batch_ms = next((int(x[1:]) for x in suffixes if x[:1] == "b" and x[1:].isdigit()), 0)
+        io_uring = "send" not in suffixes
         port = free_port()
         conf = os.path.join(self.tmp, "vscd.conf")
         with open(conf, "w") as f:
@@ -236,6 +238,7 @@ session_timeout_default = 86400
 max_ports = 256
 default_backend = {self.backend}
 console_batch_ms = {batch_ms}
+console_io_uring = {'true' if io_uring else 'false'}
 """)
         env = dict(os.environ, VSC_ADMIN_PASSWORD=PASSWORD)
         self.server = self.spawn([VSCD, "--config", conf], "vscd", env=env)
@@ -461,7 +464,8 @@ def main():
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
                     help="run in this order; floor is bench/fanout_floor; vscd-http-b10 is "
-                    "vscd-http with console_batch_ms = 10 (default: %(default)s)")
+                    "vscd-http with console_batch_ms = 10, vscd-http-send without io_uring "
+                    "(default: %(default)s)")
     ap.add_argument("--json", help="also write every result to this file")
     ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",

@@ -17,6 +17,7 @@
 #include "port_acl.h"
 #include "ports.h"
 #include "sd_notify.h"
+#include "send_batch.h"
 #include "worker.h"
 
 #include <time.h>
@@ -30,6 +31,7 @@ struct ipmi_socket;
 struct vsc_app {
     struct vsc_config cfg;
     struct loop loop;
+    struct send_batch sends; /* the loop's batch: sends to viewers, one call an iteration */
     struct db db;
     struct auth auth;
     struct http_server *http;

@@ -57,6 +57,9 @@ static const struct config_entry config_table[] = {
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     INT(console_batch_ms, "0", 0, 1000,
         "milliseconds console output may wait to reach viewers, sent together (0: at once)"),
+    BOOL(console_io_uring, "true",
+         "send to console viewers with io_uring, one system call a loop iteration (false: "
+         "one send() per viewer)"),
     INT(console_log_entries, "1000", 10, 100000,
         "detected console state changes kept per VM (its console LogService's entries)"),
     INT(login_failures_per_minute, "20", 0, 100000,

@@ -36,6 +36,7 @@ struct vsc_config {
     int64_t login_failures_per_minute;
     int64_t max_sessions_per_user;
     bool audit_console_input;
+    bool console_io_uring;
     char ports_group[64];
     int64_t ipmi_iana;
     char ipmi_socket[108];      /* sockaddr_un.sun_path; empty = off */

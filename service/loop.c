@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include "log.h"
+#include "send_batch.h"
 
 #include <errno.h>
 #include <string.h>
@@ -128,8 +129,11 @@ static void run_deferred(struct loop *l);
 
 void loop_run_deferred(struct loop *l)
 {
-    while (l->deferred)
+    while (l->deferred) {
         run_deferred(l);
+        if (l->batch)
+            send_batch_flush(l->batch);
+    }
 }
 
 /* Runs what is deferred, one at a time from the head, so a callback may cancel or free
@@ -202,6 +206,8 @@ int loop_run(struct loop *l)
         l->ready = NULL;
         l->ready_count = 0;
         run_deferred(l);
+        if (l->batch)
+            send_batch_flush(l->batch);
         run_due_timers(l);
         if (l->after)
             l->after(l->hook_data);

@@ -10,6 +10,8 @@
  * - Timers are one-shot, kept in a sorted list; loop_timer_arm re-arms an armed timer.
  * - A "prepare" hook runs before each wait and may shorten the wait (libmicrohttpd's
  *   own timeout), and runs its work hook after every wake-up.
+ * - Each iteration: ready fds, then deferred work, then the send batch (send_batch.h:
+ *   the sends the deferred work queued leave together), then due timers.
  */
 #ifndef VSC_LOOP_H
 #define VSC_LOOP_H
@@ -18,6 +20,7 @@
 #include <stdint.h>
 
 struct epoll_event;
+struct send_batch;
 
 enum { LOOP_OK = 0, LOOP_REMOVE = 1 };
 
@@ -68,6 +71,7 @@ struct loop {
     void *hook_data;
     struct epoll_event *ready; /* events of the iteration being dispatched */
     int ready_count;
+    struct send_batch *batch; /* flushed after each iteration's deferred work; may be NULL */
 };
 
 int loop_init(struct loop *l);

@@ -302,6 +302,17 @@ static void raise_fd_limit(void)
     }
 }
 
+static int open_send_batch(struct vsc_app *app)
+{
+    if (send_batch_init(&app->sends, app->cfg.console_io_uring) < 0)
+        return -1;
+    app->loop.batch = &app->sends;
+    log_info("console sends: %s", send_batch_uses_io_uring(&app->sends)
+                                      ? "io_uring, one system call per loop iteration"
+                                      : "one send() per viewer");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static struct vsc_app app; /* large (paths); lives for the whole process */
@@ -323,8 +334,8 @@ int main(int argc, char **argv)
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
     if (open_notifier(&app) < 0 || check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 ||
-        open_state(&app) < 0 || open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
-        worker_start(&app.worker, &app.loop) < 0 ||
+        open_send_batch(&app) < 0 || open_state(&app) < 0 || open_history(&app) < 0 ||
+        setup_signals(&app, &signals) < 0 || worker_start(&app.worker, &app.loop) < 0 ||
         events_init(&app.events, &app.loop, (size_t)app.cfg.event_backlog) < 0 ||
         console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
         ipmi_socket_open(&app, &app.ipmi) < 0 || http_start(&app) < 0)
@@ -353,6 +364,8 @@ out:
     auth_fini(&app.auth);
     port_acl_fini(&app.acl);
     db_close(&app.db);
+    app.loop.batch = NULL;
+    send_batch_fini(&app.sends);
     loop_fini(&app.loop);
     sd_notifier_close(&app.notify);
     return rc;

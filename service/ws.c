@@ -3,6 +3,7 @@
 #include "grow.h"
 #include "log.h"
 #include "loop.h"
+#include "send_batch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,8 @@
 #define WS_OUT_KEEP  16384 /* an output buffer this large or smaller is kept once drained */
 
 /* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
- * wslay writes (control frames). One loop iteration's frames leave with one send(). */
+ * wslay writes (control frames). One loop iteration's frames leave with one send(), and
+ * on a plain socket that send joins the loop's batch (send_batch.h). */
 struct outbuf {
     uint8_t *data;
     size_t off, len, cap; /* data[off..len) waits */
@@ -32,6 +34,7 @@ struct ws_conn {
     struct loop_timer kick;     /* reads the bytes the HTTP layer read ahead */
     struct loop_timer linger;   /* closing: give up waiting for the peer */
     struct loop_deferred flush; /* sends what this iteration queued */
+    struct send_req sending;    /* the flush's send, in the loop's batch */
     wslay_event_context_ptr ctx;
     struct ws_transport t;
     int plain_fd; /* t.io when the HTTP layer gave a plain socket */
@@ -171,6 +174,8 @@ static void destroy(struct ws_conn *ws)
     loop_timer_cancel(ws->loop, &ws->kick);
     loop_timer_cancel(ws->loop, &ws->linger);
     loop_defer_cancel(ws->loop, &ws->flush);
+    if (ws->loop->batch)
+        send_batch_cancel(ws->loop->batch, &ws->sending);
     wslay_event_context_free(ws->ctx);
     ws->t.release(ws->t.handle);
     free(ws->out.data);
@@ -216,19 +221,23 @@ static int transport_flush(struct ws_conn *ws)
     return ws->t.io_ops->flush(ws->t.io);
 }
 
-/* Reads (when `readable`) and writes what wslay wants; updates the epoll interest. */
-static void service(struct ws_conn *ws, bool readable)
+/* Lets wslay read (when `readable`) and write its frames into the output buffer. */
+static int wslay_step(struct ws_conn *ws, bool readable)
 {
-    if (ws->dead || ws->in_wslay)
-        return;
     ws->in_wslay = true;
     int rc = 0;
     if (readable && wslay_event_want_read(ws->ctx))
         rc = wslay_event_recv(ws->ctx);
     if (rc == 0 && wslay_event_want_write(ws->ctx))
         rc = wslay_event_send(ws->ctx);
-    int pending = rc == 0 ? transport_flush(ws) : 0;
     ws->in_wslay = false;
+    return rc;
+}
+
+/* After wslay's step `rc` and a flush that left `pending` (0, -EAGAIN or -EIO): the
+ * connection ends, or its epoll interest follows what is left to do. */
+static void settle(struct ws_conn *ws, int rc, int pending)
+{
     bool want_read = wslay_event_want_read(ws->ctx);
     bool want_write = wslay_event_want_write(ws->ctx) || pending == -EAGAIN;
     if (rc != 0 || pending == -EIO || (!want_read && !want_write)) {
@@ -240,14 +249,69 @@ static void service(struct ws_conn *ws, bool readable)
         loop_mod(ws->loop, &ws->watch, events);
 }
 
-/* Sends what was queued; an owner with more to send (a reader behind in its console) is
- * asked again when the queue has drained, as after EPOLLOUT. */
+/* Reads (when `readable`) and writes what wslay wants; updates the epoll interest. */
+static void service(struct ws_conn *ws, bool readable)
+{
+    if (ws->dead || ws->in_wslay)
+        return;
+    int rc = wslay_step(ws, readable);
+    settle(ws, rc, rc == 0 ? transport_flush(ws) : 0);
+}
+
+/* An owner with more to send (a reader behind in its console) is asked again once the
+ * output buffer has drained, as after EPOLLOUT. */
+static void ask_for_more(struct ws_conn *ws)
+{
+    if (!ws->dead && ws->owner && !(ws->watch.events & EPOLLOUT))
+        ws->ops->writable(ws->owner);
+}
+
+static size_t batch_bytes(struct send_req *r, const void **data)
+{
+    struct ws_conn *ws = r->data;
+    *data = ws->out.data + ws->out.off;
+    return ws->out.len - ws->out.off;
+}
+
+/* The batch's send, taken as transport_flush() takes send()'s answer. */
+static void batch_sent(struct send_req *r, ssize_t result)
+{
+    struct ws_conn *ws = r->data;
+    if (ws->dead)
+        return;
+    struct outbuf *o = &ws->out;
+    int pending = 0;
+    if (result > 0)
+        o->off += (size_t)result;
+    if (o->off == o->len)
+        out_drained(o);
+    else if (result >= 0 || result == -EAGAIN || result == -EWOULDBLOCK || result == -EINTR)
+        pending = -EAGAIN;
+    else
+        pending = -EIO;
+    settle(ws, 0, pending);
+    ask_for_more(ws);
+}
+
+/* Sends what was queued: on a plain socket through the loop's batch, else at once. */
 static void on_flush(struct loop_deferred *d)
 {
     struct ws_conn *ws = d->data;
-    service(ws, false);
-    if (!ws->dead && ws->owner && !(ws->watch.events & EPOLLOUT))
-        ws->ops->writable(ws->owner);
+    struct send_batch *batch = ws->loop->batch;
+    if (!batch || ws->t.io_ops != &plain_ops) {
+        service(ws, false);
+        ask_for_more(ws);
+        return;
+    }
+    if (ws->dead || ws->in_wslay)
+        return;
+    int rc = wslay_step(ws, false);
+    if (rc != 0 || ws->out.off == ws->out.len) {
+        settle(ws, rc, 0);
+        ask_for_more(ws);
+        return;
+    }
+    send_batch_queue(batch, &ws->sending);
 }
 
 static int on_ready(struct loop_watch *w, uint32_t events)
@@ -292,6 +356,8 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
     ws->kick = (struct loop_timer){.cb = on_kick, .data = ws};
     ws->linger = (struct loop_timer){.cb = on_linger, .data = ws};
     ws->flush = (struct loop_deferred){.cb = on_flush, .data = ws};
+    ws->sending = (struct send_req){
+        .fd = t->fd, .bytes = batch_bytes, .done = batch_sent, .data = ws, .slot = -1};
     ws->watch = (struct loop_watch){.fd = t->fd, .events = EPOLLIN, .cb = on_ready, .data = ws};
     int fl = fcntl(t->fd, F_GETFL);
     if (fl < 0 || fcntl(t->fd, F_SETFL, fl | O_NONBLOCK) < 0)

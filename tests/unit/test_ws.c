@@ -1,8 +1,10 @@
 /* ws: the frames a client receives (RFC 6455 5.2) at every length encoding, and the order
- * of data frames beside the control frames wslay answers with. */
+ * of data frames beside the control frames wslay answers with; each with the loop's send
+ * batch (io_uring, and one send() each) and without one (a direct send per flush). */
 #include "test.h"
 
 #include "loop.h"
+#include "send_batch.h"
 #include "ws.h"
 
 #include <errno.h>
@@ -150,11 +152,33 @@ static int open_pair(struct loop *loop, struct owner *o, int *peer_fd)
     return o->ws ? 0 : -1;
 }
 
-TEST(ws_data_frames_at_every_length_encoding)
+enum batch_mode { NO_BATCH, BATCH_SEND, BATCH_IO_URING };
+
+/* The loop with the send batch of `mode`. */
+static void loop_with_batch(struct loop *loop, struct send_batch *b, enum batch_mode mode)
+{
+    REQUIRE(loop_init(loop) == 0);
+    REQUIRE(send_batch_init(b, mode == BATCH_IO_URING) == 0);
+    if (mode == BATCH_IO_URING)
+        REQUIRE(send_batch_uses_io_uring(b)); /* vscd's CI kernels have it */
+    loop->batch = mode == NO_BATCH ? NULL : b;
+}
+
+static void loop_done(struct loop *loop, struct send_batch *b)
+{
+    loop->batch = NULL;
+    send_batch_fini(b);
+    loop_fini(loop);
+}
+
+/* 200 KiB in frames of every length: more than the socket pair holds, so the sends stop
+ * short and the rest waits for EPOLLOUT. */
+static void frames_at_every_length(enum batch_mode mode)
 {
     static const size_t lens[] = {0, 1, 125, 126, 127, 65535, 65536, 70000};
     struct loop loop;
-    REQUIRE(loop_init(&loop) == 0);
+    struct send_batch batch;
+    loop_with_batch(&loop, &batch, mode);
     struct owner o = {0};
     int pfd = -1;
     REQUIRE(open_pair(&loop, &o, &pfd) == 0);
@@ -198,11 +222,28 @@ TEST(ws_data_frames_at_every_length_encoding)
         off += used;
     }
     CHECK_EQ_INT((long long)off, (long long)p.len);
+    if (mode != NO_BATCH)
+        CHECK(batch.sends > 0); /* the flushes went through the batch */
     ws_abort(o.ws, WS_GOING_AWAY);
     free(p.buf);
     free(data);
     close(pfd);
-    loop_fini(&loop);
+    loop_done(&loop, &batch);
+}
+
+TEST(ws_data_frames_at_every_length_encoding)
+{
+    frames_at_every_length(NO_BATCH);
+}
+
+TEST(ws_data_frames_at_every_length_encoding_batched_send)
+{
+    frames_at_every_length(BATCH_SEND);
+}
+
+TEST(ws_data_frames_at_every_length_encoding_batched_io_uring)
+{
+    frames_at_every_length(BATCH_IO_URING);
 }
 
 /* A client frame: FIN, opcode, masked (RFC 6455 5.3), payload < 126 bytes. */
@@ -218,10 +259,11 @@ static size_t client_frame(uint8_t *out, uint8_t opcode, const char *payload)
     return 6 + len;
 }
 
-TEST(ws_data_frames_queue_behind_the_pong_wslay_owes)
+static void frames_behind_the_pong(enum batch_mode mode)
 {
     struct loop loop;
-    REQUIRE(loop_init(&loop) == 0);
+    struct send_batch batch;
+    loop_with_batch(&loop, &batch, mode);
     struct owner o = {0};
     int pfd = -1;
     REQUIRE(open_pair(&loop, &o, &pfd) == 0);
@@ -251,5 +293,16 @@ TEST(ws_data_frames_queue_behind_the_pong_wslay_owes)
     ws_abort(o.ws, WS_GOING_AWAY);
     free(p.buf);
     close(pfd);
-    loop_fini(&loop);
+    loop_done(&loop, &batch);
+}
+
+TEST(ws_data_frames_queue_behind_the_pong_wslay_owes)
+{
+    frames_behind_the_pong(NO_BATCH);
+}
+
+TEST(ws_data_frames_queue_behind_the_pong_wslay_owes_batched)
+{
+    frames_behind_the_pong(BATCH_SEND);
+    frames_behind_the_pong(BATCH_IO_URING);
 }
