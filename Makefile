@@ -48,7 +48,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
+	bench-fanout bench-detect bench-soak bench-send-cost clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
 	install uninstall deb deb-systemd-test
 
 all: deps
@@ -186,11 +186,19 @@ $(BUILD)/bench/fanout_view: bench/fanout_view.c
 	$(CC) $(BENCH_CFLAGS) -o $@ $< -lgnutls -lm
 $(BUILD)/bench/fanout_floor: bench/fanout_floor.c
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $<
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -luring
 
 bench-fanout: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view \
               $(BUILD)/bench/fanout_floor
 	$(PYTHON) bench/fanout.py $(ARGS)
+
+# One small send's cost to the sender: send() against io_uring batches (docs/BENCHMARKS.md).
+$(BUILD)/bench/send_cost: bench/send_cost.c
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -luring -lpthread
+
+bench-send-cost: deps $(BUILD)/bench/send_cost
+	$(BUILD)/bench/send_cost $(ARGS)
 
 # The console state detector's throughput beside grep -E (docs/BENCHMARKS.md). ARGS=-m 16.
 DETECT_SRC = service/state_detect.c service/state_rules.c

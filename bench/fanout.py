@@ -13,12 +13,14 @@ they were announced), the stalled viewer's fate, and the server's CPU seconds
 (utime+stime of its whole process tree over the measured window) and RSS.
 
     bench/fanout.py [--quick] [--seconds S] [--scenarios A,B,C] [--backends pty,unix]
-                    [--servers vscd-http,vscd-tls,conserver,conman,floor] [--json FILE]
+                    [--servers vscd-http,vscd-tls,conserver,conman,floor] [--repeat N]
+                    [--json FILE]
 
 Needs root only for `scripts/deps bench` (conserver-server, conserver-client, conman).
 Loopback only; every process it starts is stopped and its temporary folder removed.
 """
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -27,6 +29,7 @@ import shutil
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -328,13 +331,15 @@ console_io_uring = {'true' if io_uring else 'false'}
         time.sleep(1)
         self.anchor_targets("cm", port)
 
-    # The floor: the anchors' consoles, bench/fanout_floor's one-line protocol.
+    # The floor: the anchors' consoles, bench/fanout_floor's one-line protocol;
+    # floor-uring sends each chunk to its viewers with one io_uring_enter() (-u).
     def start_floor(self):
         cons = self.anchor_consoles()
         port = free_port()
         specs = [f"c{i}={'device' if typ == 'device' else 'unix'}:{path}"
                  for i, (typ, path) in enumerate(cons)]
-        self.server = self.spawn([FLOOR, "-p", str(port)] + specs, "floor")
+        opts = ["-u"] if self.kind == "floor-uring" else []
+        self.server = self.spawn([FLOOR] + opts + ["-p", str(port)] + specs, "floor")
         wait_port(port)  # it opens the ptys before it listens: no settling time needed
         if self.backend == "unix":
             self.wait_source_ready()
@@ -401,13 +406,15 @@ def table(results, scen):
            "| p99.9 ms | gaps (viewers) | unannounced | stalled viewer: records / gaps / "
            "missed-notice bytes | CPU s (% core) | RSS MiB start / peak | bench tools CPU |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    repeated = any(r.get("round", 1) > 1 for r in rows)
     for r in rows:
+        name = f"{r['server']} #{r.get('round', 1)}" if repeated else r["server"]
         if "error" in r:
-            out.append(f"| {r['server']} | {r['backend']} | failed: {r['error'][:120]} "
+            out.append(f"| {name} | {r['backend']} | failed: {r['error'][:120]} "
                        "| | | | | | | | | | |")
             continue
         out.append(
-            f"| {r['server']} | {r['backend']} | {r['ready']}/{r['viewers']}"
+            f"| {name} | {r['backend']} | {r['ready']}/{r['viewers']}"
             f"{' (' + str(r['dead']) + ' dropped)' if r['dead'] else ''} "
             f"| {r['rate_min'] / 1000:.1f} / {r['rate_median'] / 1000:.1f} "
             f"| {fmt_ms(r['p50_us'])} | {fmt_ms(r['p99_us'])} | {fmt_ms(r['p999_us'])} "
@@ -416,12 +423,50 @@ def table(results, scen):
             f"| {r['cpu_s']:.2f} ({100 * r['cpu_s'] / r['window_s']:.0f}%) "
             f"| {r['rss_start_kib'] / 1024:.1f} / {r['rss_peak_kib'] / 1024:.1f} "
             f"| {100 * r['tools_cpu_s'] / r['window_s']:.0f}% |")
-    # Ratios, per backend, under the table.
+    # Ratios, per backend (and round), under the table.
     for backend in sorted({r["backend"] for r in rows}):
-        ratios = ratio_lines([r for r in rows if r["backend"] == backend and "error" not in r])
-        if ratios and not out[-1].startswith("- "):
-            out.append("")
-        out.extend(f"- {server}/{backend}: {text}" for server, text in ratios)
+        for rnd in sorted({r.get("round", 1) for r in rows}):
+            ratios = ratio_lines([r for r in rows if r["backend"] == backend and
+                                  r.get("round", 1) == rnd and "error" not in r])
+            if ratios and not out[-1].startswith("- "):
+                out.append("")
+            tag = f" #{rnd}" if repeated else ""
+            out.extend(f"- {server}{tag}/{backend}: {text}" for server, text in ratios)
+    if repeated:
+        out.append(repeat_summary(rows))
+    return "\n".join(out)
+
+
+def repeat_summary(rows):
+    """With --repeat: per backend and server, the median CPU and p99 over the rounds, and
+    each round's CPU ratio to that round's better anchor and to its floor (median, range):
+    the machine's drift moves every server of a round alike, so ratios within a round
+    vary less than one server's CPU between rounds."""
+    out = ["", "| server | backend | rounds | CPU s median (min–max) | p99 ms median "
+           "| CPU ÷ better anchor, median (min–max) | CPU ÷ floor, median (min–max) |",
+           "|---|---|---|---|---|---|---|"]
+
+    def span(xs):
+        return (f"{statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f})" if xs else "—")
+
+    ok = [r for r in rows if "error" not in r]
+    for backend in sorted({r["backend"] for r in ok}):
+        mine = [r for r in ok if r["backend"] == backend]
+        for server in dict.fromkeys(r["server"] for r in mine):
+            runs = [r for r in mine if r["server"] == server]
+            vs_anchor, vs_floor = [], []
+            for r in runs:
+                peers = [p for p in mine if p.get("round", 1) == r.get("round", 1)]
+                anchors = [p["cpu_s"] for p in peers if p["server"] in ("conserver", "conman")]
+                floor = [p["cpu_s"] for p in peers if p["server"] == "floor"]
+                if anchors and min(anchors) > 0 and server not in ("conserver", "conman"):
+                    vs_anchor.append(r["cpu_s"] / min(anchors))
+                if floor and floor[0] > 0 and server != "floor":
+                    vs_floor.append(r["cpu_s"] / floor[0])
+            p99 = [r["p99_us"] / 1000 for r in runs if r["p99_us"] >= 0]
+            out.append(f"| {server} | {backend} | {len(runs)} | {span([r['cpu_s'] for r in runs])} "
+                       f"| {statistics.median(p99):.2f} | {span(vs_anchor)} | {span(vs_floor)} |"
+                       if p99 else f"| {server} | {backend} | {len(runs)} | | | | |")
     return "\n".join(out)
 
 
@@ -464,8 +509,11 @@ def main():
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
                     help="run in this order; floor is bench/fanout_floor; vscd-http-b10 is "
-                    "vscd-http with console_batch_ms = 10, vscd-http-send without io_uring "
-                    "(default: %(default)s)")
+                    "vscd-http with console_batch_ms = 10, vscd-http-send without io_uring; "
+                    "floor-uring is the floor with io_uring sends (default: %(default)s)")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run the servers N times, in turn, per scenario and backend; the "
+                    "tables add medians and ranges of the CPU ratios (default: 1)")
     ap.add_argument("--json", help="also write every result to this file")
     ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",
@@ -496,10 +544,10 @@ def main():
           f"{time.strftime('%Y-%m-%d %H:%M %Z')}", flush=True)
     for scen in a.scenarios.split(","):
         for backend in a.backends.split(","):
-            for server in a.servers.split(","):
+            for rnd, server in itertools.product(range(1, a.repeat + 1), a.servers.split(",")):
                 tmp = tempfile.mkdtemp(prefix="vsc-fanout.")
                 run = Run(server, backend, SCENARIOS[scen], tmp)
-                res = dict(scenario=scen, backend=backend, server=server)
+                res = dict(scenario=scen, backend=backend, server=server, round=rnd)
                 try:
                     run.start()
                     res.update(measure(run, secs, warm, resume))
@@ -514,7 +562,7 @@ def main():
                     run.stop()
                     shutil.rmtree(tmp, ignore_errors=True)
                 results.append(res)
-                print(f"  {scen} {backend:4} {server:9}: " + (
+                print(f"  {scen} {backend:4} {server:9}{' #%d' % rnd if a.repeat > 1 else ''}: " + (
                     res.get("error") or
                     f"p99 {fmt_ms(res['p99_us'])} ms, gaps {res['gaps']}, "
                     f"dead {res['dead']} {res['first_error']} "

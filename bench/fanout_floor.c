@@ -5,8 +5,10 @@
  * copies each chunk it reads, as is, to every viewer attached to that console: one send()
  * per viewer per chunk. No history, no framing, no flow control: when a viewer's socket is
  * full the chunk (or its tail) is dropped for that viewer and counted, never queued.
+ * With -u the sends of one chunk leave in one io_uring_enter() instead (each still
+ * non-blocking), as vscd's send batch does (service/send_batch.h).
  *
- *   fanout_floor -p PORT CONSOLE...
+ *   fanout_floor [-u] -p PORT CONSOLE...
  *   CONSOLE: [NAME=]device:PATH  open PATH (a pty slave), set it raw, read it
  *            [NAME=]unix:PATH    connect to the socket listening at PATH, read it
  * Consoles that cannot be opened yet are retried ten times a second; NAME defaults to
@@ -20,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -80,6 +83,10 @@ static struct console *cons;
 static int ncons, nopen;
 static struct group pending;
 static uint64_t bytes_read, bytes_sent, bytes_dropped, sends_short, attached;
+static struct io_uring ring;
+static bool use_uring;
+
+#define RING_ENTRIES 256
 
 static void watch(int fd, uint32_t events, struct tag *t)
 {
@@ -162,17 +169,45 @@ static void open_consoles(void)
 /* One chunk to every viewer of the console, each with one non-blocking send. A viewer
  * whose send fails is closed by its own event (an error makes the socket readable), never
  * here: its event may still wait in this round's batch. */
+static void count_send(ssize_t n, size_t len)
+{
+    size_t sent = n > 0 ? (size_t)n : 0;
+    bytes_sent += sent;
+    if (sent < len) {
+        bytes_dropped += len - sent; /* full socket: drop, never wait */
+        sends_short++;
+    }
+}
+
+/* -u: up to RING_ENTRIES sends per io_uring_enter(); MSG_DONTWAIT makes each finish (or
+ * fail with -EAGAIN) inside the call, so buf is free again when it returns. */
+static void fan_out_uring(struct console *c, const uint8_t *buf, size_t len)
+{
+    for (size_t first = 0; first < c->viewers.n; first += RING_ENTRIES) {
+        unsigned want = 0;
+        for (size_t i = first; i < c->viewers.n && want < RING_ENTRIES; i++, want++)
+            io_uring_prep_send(io_uring_get_sqe(&ring), c->viewers.v[i]->fd, buf, len,
+                               MSG_NOSIGNAL | MSG_DONTWAIT);
+        io_uring_submit_and_wait(&ring, want);
+        struct io_uring_cqe *cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe)
+        {
+            count_send(cqe->res, len);
+            seen++;
+        }
+        io_uring_cq_advance(&ring, seen);
+    }
+}
+
 static void fan_out(struct console *c, const uint8_t *buf, size_t len)
 {
-    for (size_t i = 0; i < c->viewers.n; i++) {
-        ssize_t n = send(c->viewers.v[i]->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        size_t sent = n > 0 ? (size_t)n : 0;
-        bytes_sent += sent;
-        if (sent < len) {
-            bytes_dropped += len - sent; /* full socket: drop, never wait */
-            sends_short++;
-        }
+    if (use_uring) {
+        fan_out_uring(c, buf, len);
+        return;
     }
+    for (size_t i = 0; i < c->viewers.n; i++)
+        count_send(send(c->viewers.v[i]->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT), len);
 }
 
 /* Level-triggered: one read per wake-up; epoll reports the console again if more waits. */
@@ -373,10 +408,13 @@ static void finish(void)
 int main(int argc, char **argv)
 {
     int opt, port = 0;
-    while ((opt = getopt(argc, argv, "p:")) != -1) {
-        if (opt != 'p')
+    while ((opt = getopt(argc, argv, "up:")) != -1) {
+        if (opt == 'u')
+            use_uring = true;
+        else if (opt == 'p')
+            port = atoi(optarg);
+        else
             break;
-        port = atoi(optarg);
     }
     ncons = argc - optind;
     cons = calloc(ncons > 0 ? (size_t)ncons : 1, sizeof(*cons));
@@ -384,8 +422,12 @@ int main(int argc, char **argv)
     for (int i = 0; ok && i < ncons; i++)
         ok = parse_console(&cons[i], i, argv[optind + i]);
     if (!ok) {
-        fprintf(stderr, "usage: %s -p PORT [NAME=]device:PATH|[NAME=]unix:PATH...\n", argv[0]);
+        fprintf(stderr, "usage: %s [-u] -p PORT [NAME=]device:PATH|[NAME=]unix:PATH...\n", argv[0]);
         return 2;
+    }
+    if (use_uring && io_uring_queue_init(RING_ENTRIES, &ring, 0) < 0) {
+        fprintf(stderr, "fanout_floor: no io_uring here\n");
+        return 1;
     }
     ep = epoll_create1(EPOLL_CLOEXEC);
     int sfd = signal_fd();
