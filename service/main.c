@@ -307,9 +307,11 @@ static int open_send_batch(struct vsc_app *app)
     if (send_batch_init(&app->sends, app->cfg.console_io_uring) < 0)
         return -1;
     app->loop.batch = &app->sends;
-    log_info("console sends: %s", send_batch_uses_io_uring(&app->sends)
-                                      ? "io_uring, one system call per loop iteration"
-                                      : "one send() per viewer");
+    /* send_batch_init() said why when io_uring was wanted but is not there. */
+    if (send_batch_uses_io_uring(&app->sends))
+        log_info("console sends: io_uring, one system call per loop iteration");
+    else if (!app->cfg.console_io_uring)
+        log_info("console sends: one send() per viewer (console_io_uring = false)");
     return 0;
 }
 
