@@ -51,7 +51,7 @@ struct send_batch {
 
 /* With use_io_uring, io_uring is used when the kernel offers it and a full socket's send
  * answers -EAGAIN inline; otherwise (and always without) every request is one send().
- * Returns 0, or -ENOMEM. */
+ * Returns 0: a batch without a ring still works (the reason is logged). */
 int send_batch_init(struct send_batch *b, bool use_io_uring);
 void send_batch_fini(struct send_batch *b);
 bool send_batch_uses_io_uring(const struct send_batch *b);
