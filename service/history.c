@@ -35,7 +35,10 @@ struct hseg {
 };
 
 /*
- * One port's state. Created under the mutex and never freed before history_close().
+ * One port's state. Created under the mutex by an append (or at open); freed only by the
+ * writer, under the mutex, once it holds nothing: no segment, nothing queued, no loss
+ * pending (forget_empty_ports). So the writer may walk h->all unlocked, and everyone else
+ * holds a port only under the mutex (a queued entry or the lost list counts as holding).
  * The queue fields are the appender's (under the mutex); the index (segs, bytes, last_us)
  * is changed only by the writer, under the mutex, and read by readers under it; the
  * writer-only fields need no lock.
@@ -50,6 +53,7 @@ struct hport {
     int64_t qlost_since;
     bool in_lost;
     struct hport *lost_next; /* h->lost_list */
+    size_t queued;           /* entries naming this port, in the queue or being written */
     /* index */
     struct hseg *segs; /* oldest first */
     size_t nsegs, segcap;
@@ -66,7 +70,8 @@ struct hport {
     uint64_t wlost;      /* not written yet (a failed write or a pending gap) */
     int64_t wlost_since;
     struct hentry *wq_head, *wq_tail; /* this port's entries of the batch being written */
-    struct hport *wq_next;            /* the batch's other ports */
+    size_t wq_count;
+    struct hport *wq_next; /* the batch's other ports */
 };
 
 struct hentry {
@@ -100,8 +105,10 @@ struct history {
     struct hport *lost_list;
     struct hport *buckets[HASH_BUCKETS];
     struct hport *all;
+    size_t nports;               /* in h->all */
     struct history_counters ctr; /* under the mutex */
     /* writer only */
+    size_t emptied; /* ports that may hold nothing now: forget_empty_ports() looks */
     bool disk_failing, unlink_failing;
     uint64_t lost_at_failure;
     uint64_t next_age_ms;  /* CLOCK_MONOTONIC */
@@ -229,6 +236,7 @@ static struct hport *port_find(struct history *h, const char *uuid, int idx, boo
     h->buckets[b] = p;
     p->all_next = h->all;
     h->all = p;
+    h->nports++;
     return p;
 }
 
@@ -460,6 +468,12 @@ static void load_port(struct history *h, const char *uuid, int idx)
         qsort(p->segs, p->nsegs, sizeof(*p->segs), cmp_seg);
     recover_tail(h, p);
     h->ctr.disk_bytes += p->bytes;
+    if (!p->nsegs) { /* nothing valid was left: the writer forgets the port */
+        p->dir_made = false;
+        rmdir(path);
+        snprintf(path, sizeof(path), "%s/%s", h->dir, uuid);
+        rmdir(path);
+    }
 }
 
 static bool parse_idx(const char *s, int *idx)
@@ -789,6 +803,7 @@ static void drop_oldest(struct history *h, struct hport *p)
         rmdir(path);
         snprintf(path, sizeof(path), "%s/%s", h->dir, p->uuid);
         rmdir(path); /* fails while other ports of the VM have history: fine */
+        h->emptied++;
     }
 }
 
@@ -797,7 +812,7 @@ static struct hport *all_ports(struct history *h)
     pthread_mutex_lock(&h->mu);
     struct hport *all = h->all;
     pthread_mutex_unlock(&h->mu);
-    return all; /* nodes are only ever added at the head: the rest may be walked unlocked */
+    return all; /* others only add at the head and only this thread frees: walk unlocked */
 }
 
 static void enforce_port_cap(struct history *h, struct hport *p)
@@ -873,15 +888,18 @@ static struct hport *group_by_port(struct hentry *batch, uint64_t *last_seq)
             p->wq_tail->next = e;
         } else {
             p->wq_head = e;
+            p->wq_count = 0;
             p->wq_next = ports;
             ports = p;
         }
         p->wq_tail = e;
+        p->wq_count++;
     }
     return ports;
 }
 
-/* Writes a port's entries of the batch and frees them; returns the queue bytes they held. */
+/* Writes a port's entries of the batch and frees them; returns the queue bytes they held
+ * (the caller gives them and p->wq_count back under the mutex). */
 static uint64_t write_entries(struct history *h, struct hport *p)
 {
     struct run r;
@@ -914,6 +932,47 @@ static void write_gap(struct history *h, struct hport *p, uint64_t lost, int64_t
     run_flush(h, &r);
 }
 
+static bool holds_nothing(const struct hport *p)
+{
+    return !p->nsegs && p->fd < 0 && !p->queued && !p->in_lost && !p->qlost && !p->wlost &&
+           !p->glost && !p->wq_head;
+}
+
+static void unlink_from_bucket(struct history *h, struct hport *p)
+{
+    struct hport **link = &h->buckets[uuid_hash(p->uuid)];
+    while (*link != p)
+        link = &(*link)->hnext;
+    *link = p->hnext;
+}
+
+/* Frees the ports whose history the caps dropped, once nothing names them: without this,
+ * the index would keep a node for every port that ever printed. A port that prints again
+ * gets a new node (its time floor goes with the old one: nothing of it is left to order
+ * against). Writer only, between walks; under the mutex, as appenders add at the head. */
+static void forget_empty_ports(struct history *h)
+{
+    if (!h->emptied)
+        return;
+    size_t kept = 0;
+    pthread_mutex_lock(&h->mu);
+    for (struct hport **link = &h->all; *link;) {
+        struct hport *p = *link;
+        if (!holds_nothing(p)) {
+            kept += !p->nsegs;
+            link = &p->all_next;
+            continue;
+        }
+        *link = p->all_next;
+        unlink_from_bucket(h, p);
+        h->nports--;
+        free(p->segs);
+        free(p);
+    }
+    pthread_mutex_unlock(&h->mu);
+    h->emptied = kept; /* those still waiting for their queue: looked at again next time */
+}
+
 /* Closes the append fd of every port idle for idle_close_ms: a freed VM's ports (and
  * quiet ones) give their descriptor back, so open fds follow the ports that print, not
  * every port ever seen. A port that prints again reopens its segment. Writer only. */
@@ -924,7 +983,7 @@ static void close_idle(struct history *h)
         return;
     h->next_idle_ms = now + (uint64_t)h->cfg.idle_close_ms / 2;
     pthread_mutex_lock(&h->mu);
-    struct hport *all = h->all; /* ports are added at the head and never freed here */
+    struct hport *all = h->all; /* only this thread frees ports */
     pthread_mutex_unlock(&h->mu);
     for (struct hport *p = all; p; p = p->all_next) {
         if (p->fd >= 0 && now - p->wrote_ms >= (uint64_t)h->cfg.idle_close_ms) {
@@ -932,6 +991,7 @@ static void close_idle(struct history *h)
             p->fd = -1;
         }
     }
+    forget_empty_ports(h);
 }
 
 static struct timespec mono_after_ms(uint64_t ms)
@@ -999,6 +1059,7 @@ static void *writer_main(void *arg)
             uint64_t freed = write_entries(h, p);
             pthread_mutex_lock(&h->mu);
             h->q_bytes -= freed; /* room for appends, port by port */
+            p->queued -= p->wq_count;
             pthread_mutex_unlock(&h->mu);
         }
         /* Losses after everything that was queued for those ports: their gaps go last. */
@@ -1073,6 +1134,10 @@ int history_open(struct history **out, const char *dir, const struct history_con
 
     load_all(h);
     enforce_caps(h);
+    h->emptied = 1;   /* a port loaded without any segment left is forgotten at the first look */
+    size_t ports = 0; /* counted before the writer may forget any */
+    for (struct hport *p = h->all; p; p = p->all_next)
+        ports += p->nsegs > 0;
     h->next_age_ms = mono_ms() + (uint64_t)h->cfg.age_check_ms;
     h->next_idle_ms = mono_ms() + (uint64_t)h->cfg.idle_close_ms;
     /* The writer takes no signals (vscd reads SIGTERM through a signalfd in the loop,
@@ -1087,9 +1152,6 @@ int history_open(struct history **out, const char *dir, const struct history_con
         return rc;
     }
     h->thread_started = true;
-    size_t ports = 0;
-    for (struct hport *p = h->all; p; p = p->all_next)
-        ports += p->nsegs > 0;
     log_info("history: %s: %" PRIu64 " bytes kept for %zu port(s)", dir, h->ctr.disk_bytes, ports);
     *out = h;
     return 0;
@@ -1164,6 +1226,7 @@ void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int
             h->q_head = e;
         h->q_tail = e;
         h->q_bytes += cost;
+        p->queued++;
         e = NULL;
         if (h->writer_idle || (h->writer_gathering && h->q_bytes >= h->cfg.queue_bytes / 2))
             pthread_cond_signal(&h->wake);
@@ -1202,6 +1265,7 @@ void history_counters(struct history *h, struct history_counters *out)
     pthread_mutex_lock(&h->mu);
     *out = h->ctr;
     out->queue_bytes = h->q_bytes;
+    out->ports = h->nports;
     pthread_mutex_unlock(&h->mu);
 }
 

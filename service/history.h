@@ -155,6 +155,7 @@ struct history_counters {
     uint64_t dropped;     /* segments removed by the caps */
     uint64_t disk_bytes;  /* bytes on disk now */
     uint64_t queue_bytes; /* queued now (entry overhead included) */
+    uint64_t ports;       /* ports in the index now: with history, or bytes on the way */
 };
 
 /* A snapshot of the counters (for an operator's view). */

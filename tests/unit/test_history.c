@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -949,5 +950,160 @@ TEST(history_idle_ports_give_their_fd_back)
     CHECK_EQ_INT(read_all(h, "0b8e7a4c-5a1f-4d3e-9c2b-000000000003", 0, 0, 0, got, sizeof(got)), 0);
     CHECK_STREQ(got, "1@3:x|1@101:y"); /* appended to the segment it had */
     CHECK_EQ_INT(open_segments(), 2);
+    close_and_remove(h, dir);
+}
+
+static uint64_t ports_indexed(struct history *h)
+{
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    return ctr.ports;
+}
+
+static void vm_name(char *out, size_t outsz, int i)
+{
+    snprintf(out, outsz, "0b8e7a4c-5a1f-4d3e-9c2b-%012d", i);
+}
+
+/* VMs [0, n) that still have history. */
+static uint64_t vms_with_history(struct history *h, int n)
+{
+    char vm[40];
+    uint64_t has = 0;
+    for (int i = 0; i < n; i++) {
+        vm_name(vm, sizeof(vm), i);
+        has += history_has(h, vm);
+    }
+    return has;
+}
+
+static bool wait_ports_indexed(struct history *h, uint64_t want)
+{
+    for (int waited = 0; ports_indexed(h) != want && waited < 3000; waited += 10)
+        usleep(10 * 1000);
+    return ports_indexed(h) == want;
+}
+
+TEST(history_ports_whose_history_the_caps_dropped_are_forgotten)
+{
+    char dir[256], vm[40], got[64], line[200];
+    struct history_config cfg = big;
+    cfg.total_bytes = 3000;
+    cfg.segment_bytes = 512;
+    cfg.idle_close_ms = 50;
+    struct history *h = open_fresh(dir, sizeof(dir), &cfg);
+    REQUIRE(h);
+    memset(line, 'z', sizeof(line));
+    enum { VMS = 200 };
+    for (int i = 0; i < VMS; i++) { /* VMs that came and went: the cap keeps the last few */
+        vm_name(vm, sizeof(vm), i);
+        history_append_at(h, vm, 1, T0 + i, line, sizeof(line));
+    }
+    history_sync(h);
+    uint64_t has = vms_with_history(h, VMS);
+    CHECK(has > 0 && has < 15);
+    CHECK(wait_ports_indexed(h, has));
+
+    /* A forgotten port that prints again starts over, and reads as one. */
+    vm_name(vm, sizeof(vm), 0);
+    put(h, vm, 1, T0 + 1000, "again");
+    CHECK_EQ_INT(read_all(h, vm, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1000:again");
+    CHECK_EQ_INT(ports_indexed(h), vms_with_history(h, VMS));
+    history_close(h);
+
+    /* At open, a port directory left with nothing valid in it is forgotten too. */
+    char path[PATH_MAX], vm_dir[PATH_MAX - 40];
+    snprintf(vm_dir, sizeof(vm_dir), "%s/%s", dir, VM);
+    snprintf(path, sizeof(path), "%s/2", vm_dir);
+    REQUIRE(mkdir(vm_dir, 0700) == 0 && mkdir(path, 0700) == 0);
+    snprintf(path, sizeof(path), "%s/2/%016" PRIx64 ".seg", vm_dir, (uint64_t)T0);
+    int fd = open(path, O_WRONLY | O_CREAT, 0600); /* empty: a full disk left it */
+    REQUIRE(fd >= 0);
+    close(fd);
+    h = open_at(dir, &cfg);
+    REQUIRE(h);
+    has = vms_with_history(h, VMS);
+    CHECK(!history_has(h, VM));
+    CHECK(access(vm_dir, F_OK) < 0); /* nothing of it is left behind */
+    CHECK(wait_ports_indexed(h, has));
+    close_and_remove(h, dir);
+}
+
+struct churn {
+    struct history *h;
+    atomic_bool stop;
+    int vms;
+};
+
+static void *churn_append(void *arg)
+{
+    struct churn *c = arg;
+    char vm[40], line[100];
+    memset(line, 'c', sizeof(line));
+    for (int i = 0; !atomic_load(&c->stop); i++) {
+        vm_name(vm, sizeof(vm), i % c->vms);
+        history_append(c->h, vm, 1 + i % 2, line, sizeof(line));
+        if (i % 64 == 0)
+            usleep(100);
+    }
+    return NULL;
+}
+
+static void *churn_read(void *arg)
+{
+    struct churn *c = arg;
+    char vm[40];
+    for (int i = 0; !atomic_load(&c->stop); i++) {
+        vm_name(vm, sizeof(vm), i % c->vms);
+        uint64_t bytes, lost;
+        size_t gaps;
+        int64_t first, last;
+        history_has(c->h, vm);
+        history_stat(c->h, vm, &bytes, &first, &last);
+        totals(c->h, vm, 0, &bytes, &lost, &gaps);
+    }
+    return NULL;
+}
+
+/* Ports come and go under a tiny cap while appends and reads go on from other threads:
+ * nothing is freed while an entry, a reader or a pending gap still names it (ASan checks
+ * the use-after-free this would be), and the index ends as small as the history. */
+TEST(history_forgetting_ports_races_appends_and_readers)
+{
+    char dir[256];
+    struct history_config cfg = big;
+    cfg.total_bytes = 4000;
+    cfg.segment_bytes = 300;
+    cfg.idle_close_ms = 4;
+    cfg.gather_ms = -1;
+    struct history *h = open_fresh(dir, sizeof(dir), &cfg);
+    REQUIRE(h);
+    struct churn c = {.h = h, .vms = 40};
+    pthread_t app, rd;
+    REQUIRE(pthread_create(&app, NULL, churn_append, &c) == 0);
+    REQUIRE(pthread_create(&rd, NULL, churn_read, &c) == 0);
+    usleep(700 * 1000);
+    atomic_store(&c.stop, true);
+    pthread_join(app, NULL);
+    pthread_join(rd, NULL);
+    history_sync(h);
+    struct history_counters ctr;
+    history_counters(h, &ctr);
+    CHECK(ctr.dropped > 100); /* the caps did drop whole ports, many times */
+    CHECK(ctr.disk_bytes <= 4000);
+    uint64_t ports = 0;
+    char vm[40];
+    for (int i = 0; i < c.vms; i++) {
+        vm_name(vm, sizeof(vm), i);
+        for (int port = 1; port <= 2; port++) {
+            uint64_t bytes, lost;
+            size_t gaps;
+            totals(h, vm, port, &bytes, &lost, &gaps);
+            ports += bytes + lost > 0;
+        }
+    }
+    CHECK(ports > 0);
+    CHECK(wait_ports_indexed(h, ports));
     close_and_remove(h, dir);
 }
