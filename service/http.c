@@ -333,7 +333,8 @@ static void release_upgrade(void *handle)
     free(u);
 }
 
-static const struct ws_io_ops tls_io = {tls_conn_recv, tls_conn_send, tls_conn_flush};
+static const struct ws_io_ops tls_io = {tls_conn_recv, tls_conn_attach, tls_conn_seal,
+                                        tls_conn_detach};
 
 /* Over HTTPS the WebSocket talks to the TLS session directly (tls_front_adopt); bytes in
  * flight are kept in order: libmicrohttpd's read-ahead, then what it had not read. */

@@ -43,7 +43,11 @@ struct tls_conn {
     bool net_eof;    /* the client will send no more: the app side was shut for writing */
     bool app_eof;    /* libmicrohttpd closed its end: send what is left, then close */
     bool send_again; /* gnutls_record_send said EAGAIN: call it again with `out` */
+    bool torn;       /* the stream ended inside a record: say nothing more */
     bool adopted;    /* a WebSocket took the TLS stream over (tls_front_adopt) */
+    /* Adopted: where gnutls writes records (the WebSocket sends them); NULL: the socket. */
+    int (*sink)(void *arg, const void *data, size_t len);
+    void *sink_arg;
     int mhd_fd;      /* libmicrohttpd's end of the socketpair */
     size_t inflight; /* bytes of `out` in the record gnutls is still sending */
     uint8_t *in;     /* RECORD_MAX: client -> libmicrohttpd, decrypted; freed once adopted */
@@ -119,9 +123,8 @@ static int pump_in(struct tls_conn *c)
 /* Encrypts and sends `out`, a record at a time: 0 (all sent), -EAGAIN or -EIO. After
  * EAGAIN gnutls must be called again with the same record, so `inflight` remembers its
  * size while more bytes may be appended behind it. */
-int tls_conn_flush(void *io)
+static int flush_out(struct tls_conn *c)
 {
-    struct tls_conn *c = io;
     while (c->out_len) {
         size_t n = c->send_again ? c->inflight : c->out_len;
         ssize_t w = gnutls_record_send(c->session, c->out, n);
@@ -143,7 +146,7 @@ int tls_conn_flush(void *io)
 static int pump_out(struct tls_conn *c)
 {
     for (;;) {
-        int rc = tls_conn_flush(c);
+        int rc = flush_out(c);
         if (rc == -EIO)
             return -1;
         if (rc == -EAGAIN || c->app_eof)
@@ -384,22 +387,63 @@ ssize_t tls_conn_recv(void *io, void *buf, size_t len)
     return -1;
 }
 
-ssize_t tls_conn_send(void *io, const void *buf, size_t len)
+/* gnutls's output while a sink is attached: all of it, or an error (never EAGAIN, so a
+ * record is never left half-written inside gnutls). */
+static ssize_t push_to_sink(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    struct tls_conn *c = ptr;
+    if (c->sink(c->sink_arg, data, len) < 0) {
+        gnutls_transport_set_errno(c->session, ENOMEM);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static ssize_t push_to_socket(gnutls_transport_ptr_t ptr, const void *data, size_t len)
+{
+    struct tls_conn *c = ptr;
+    ssize_t n = send(c->net.fd, data, len, MSG_NOSIGNAL);
+    if (n < 0)
+        gnutls_transport_set_errno(c->session, errno);
+    return n;
+}
+
+void tls_conn_attach(void *io, int (*sink)(void *arg, const void *data, size_t len), void *arg)
 {
     struct tls_conn *c = io;
-    if (c->out_len == sizeof(c->out) && tls_conn_flush(c) == -EIO) {
+    c->sink = sink;
+    c->sink_arg = arg;
+    gnutls_transport_set_ptr2(c->session, (gnutls_transport_ptr_t)(intptr_t)c->net.fd, c);
+    gnutls_transport_set_push_function(c->session, push_to_sink); /* no vector push now */
+    flush_out(c); /* the 101 answer goes first; a failure shows at the next seal */
+}
+
+ssize_t tls_conn_seal(void *io, const void *data, size_t len)
+{
+    struct tls_conn *c = io;
+    if (flush_out(c) < 0) { /* anything still held (after a failure at attach) */
         errno = EIO;
         return -1;
     }
-    size_t n = sizeof(c->out) - c->out_len;
-    if (!n) {
-        errno = EAGAIN;
-        return -1;
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done < RECORD_MAX ? len - done : RECORD_MAX;
+        ssize_t w = gnutls_record_send(c->session, (const uint8_t *)data + done, n);
+        if (w <= 0) { /* the sink takes everything: EAGAIN cannot happen */
+            errno = EIO;
+            return -1;
+        }
+        done += (size_t)w;
     }
-    n = n < len ? n : len;
-    memcpy(c->out + c->out_len, buf, n);
-    c->out_len += n;
-    return (ssize_t)n; /* the caller flushes when it has queued what it has */
+    return (ssize_t)len;
+}
+
+void tls_conn_detach(void *io, const void *unsent, size_t len)
+{
+    struct tls_conn *c = io;
+    c->sink = NULL;
+    gnutls_transport_set_push_function(c->session, push_to_socket);
+    ssize_t n = len ? send(c->net.fd, unsent, len, MSG_NOSIGNAL | MSG_DONTWAIT) : 0;
+    c->torn = n != (ssize_t)len; /* no close_notify after a torn record */
 }
 
 int tls_conn_fd(const struct tls_conn *c)
@@ -477,7 +521,9 @@ void tls_front_release(struct tls_conn *c)
 {
     if (!c)
         return;
-    if (tls_conn_flush(c) == 0) /* best effort: a close frame, then close_notify */
+    if (c->sink)
+        tls_conn_detach(c, NULL, 0);
+    if (!c->torn && flush_out(c) == 0) /* best effort: a close frame, then close_notify */
         gnutls_bye(c->session, GNUTLS_SHUT_WR);
     conn_free(c);
 }

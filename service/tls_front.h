@@ -10,7 +10,8 @@
  * Contract:
  * - Single-threaded, non-blocking; never waits on a peer. Each direction holds at most
  *   one TLS record (16 KiB) in flight: when the other side does not take it, this side
- *   stops reading (back-pressure reaches the sender through TCP), nothing grows.
+ *   stops reading (back-pressure reaches the sender through TCP), nothing grows. An
+ *   adopted connection's records wait in the WebSocket's buffer instead, bounded there.
  * - Limits and timeouts stay libmicrohttpd's: the connection is added to it at accept
  *   time (connection and per-address limits, idle timeout, the real client address).
  *   When libmicrohttpd closes its end, the TLS connection is closed after what it wrote
@@ -58,11 +59,19 @@ struct tls_conn;
 struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extra,
                                  size_t *extra_len);
 
-/* The adopted stream, shaped like recv/send (see ws_io_ops in ws.h). */
+/*
+ * The adopted stream (see ws_io_ops in ws.h). From tls_conn_attach() on, every record
+ * gnutls writes (those tls_conn_seal() makes, and any answer a read makes it owe) goes to
+ * `sink` instead of the socket: the WebSocket sends them with its own bytes' policy, in
+ * the loop's send batch. tls_conn_detach() gives the socket back before release: `unsent`
+ * is what the sink got and the socket has not taken (tried once; when it does not all
+ * go, no close_notify follows a torn record).
+ */
 int tls_conn_fd(const struct tls_conn *c);
 ssize_t tls_conn_recv(void *io, void *buf, size_t len);
-ssize_t tls_conn_send(void *io, const void *buf, size_t len);
-int tls_conn_flush(void *io);
+void tls_conn_attach(void *io, int (*sink)(void *arg, const void *data, size_t len), void *arg);
+ssize_t tls_conn_seal(void *io, const void *data, size_t len); /* len, or -1 (EIO) */
+void tls_conn_detach(void *io, const void *unsent, size_t len);
 
 /* The WebSocket is done: sends what is queued (best effort), close_notify, closes. */
 void tls_front_release(struct tls_conn *c);

@@ -20,8 +20,9 @@
 #define WS_OUT_KEEP  16384 /* an output buffer this large or smaller is kept once drained */
 
 /* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
- * wslay writes (control frames). One loop iteration's frames leave with one send(), and
- * on a plain socket that send joins the loop's batch (send_batch.h). */
+ * wslay writes (control frames); over TLS, `out` is sealed into `wire` at the flush. One
+ * loop iteration's bytes leave with one send(), which joins the loop's batch
+ * (send_batch.h). */
 struct outbuf {
     uint8_t *data;
     size_t off, len, cap; /* data[off..len) waits */
@@ -37,8 +38,8 @@ struct ws_conn {
     struct send_req sending;    /* the flush's send, in the loop's batch */
     wslay_event_context_ptr ctx;
     struct ws_transport t;
-    int plain_fd; /* t.io when the HTTP layer gave a plain socket */
-    struct outbuf out;
+    struct outbuf out;  /* frames */
+    struct outbuf wire; /* over TLS: records for the socket */
     uint8_t *extra;
     size_t extra_len, extra_off;
     const struct ws_ops *ops;
@@ -74,22 +75,6 @@ int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
     return rc;
 }
 
-static ssize_t plain_recv(void *io, void *buf, size_t len)
-{
-    return recv(*(int *)io, buf, len, 0);
-}
-
-static ssize_t plain_send(void *io, const void *data, size_t len)
-{
-    return send(*(int *)io, data, len, MSG_NOSIGNAL);
-}
-
-static int plain_flush(void *io)
-{
-    (void)io; /* the socket keeps nothing back: struct outbuf does the gathering */
-    return 0;
-}
-
 /* Room for `need` more bytes at the end; 0 or -ENOMEM. */
 static int out_reserve(struct outbuf *o, size_t need)
 {
@@ -120,7 +105,29 @@ static void out_drained(struct outbuf *o)
     }
 }
 
-static const struct ws_io_ops plain_ops = {plain_recv, plain_send, plain_flush};
+/* What the socket sends: the frames themselves, or the records they were sealed into. */
+static struct outbuf *socket_bytes(struct ws_conn *ws)
+{
+    return ws->t.io_ops ? &ws->wire : &ws->out;
+}
+
+static int wire_sink(void *arg, const void *data, size_t len)
+{
+    struct ws_conn *ws = arg;
+    return out_append(&ws->wire, data, len) == 0 ? 0 : -1;
+}
+
+/* Over TLS: the frames become records in `wire`. 0 or -EIO. */
+static int seal_frames(struct ws_conn *ws)
+{
+    struct outbuf *o = &ws->out;
+    if (!ws->t.io_ops || o->off == o->len)
+        return 0;
+    if (ws->t.io_ops->seal(ws->t.io, o->data + o->off, o->len - o->off) < 0)
+        return -EIO;
+    out_drained(o);
+    return 0;
+}
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
 {
@@ -133,7 +140,7 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         ws->extra_off += n;
         return (ssize_t)n;
     }
-    ssize_t n = ws->t.io_ops->recv(ws->t.io, buf, len);
+    ssize_t n = ws->t.io_ops ? ws->t.io_ops->recv(ws->t.io, buf, len) : recv(ws->t.fd, buf, len, 0);
     if (n > 0)
         return n;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -177,8 +184,11 @@ static void destroy(struct ws_conn *ws)
     if (ws->loop->batch)
         send_batch_cancel(ws->loop->batch, &ws->sending);
     wslay_event_context_free(ws->ctx);
+    if (ws->t.io_ops)
+        ws->t.io_ops->detach(ws->t.io, ws->wire.data + ws->wire.off, ws->wire.len - ws->wire.off);
     ws->t.release(ws->t.handle);
     free(ws->out.data);
+    free(ws->wire.data);
     free(ws->extra);
     free(ws);
 }
@@ -204,13 +214,14 @@ static void on_reaper(struct loop_timer *t)
     destroy(ws);
 }
 
-/* Hands the output buffer to the transport and pushes it: 0 (all written), -EAGAIN (wait
- * for EPOLLOUT) or -EIO. */
+/* Sends what is queued, now: 0 (all written), -EAGAIN (wait for EPOLLOUT) or -EIO. */
 static int transport_flush(struct ws_conn *ws)
 {
-    struct outbuf *o = &ws->out;
+    if (seal_frames(ws) < 0)
+        return -EIO;
+    struct outbuf *o = socket_bytes(ws);
     while (o->off < o->len) {
-        ssize_t n = ws->t.io_ops->send(ws->t.io, o->data + o->off, o->len - o->off);
+        ssize_t n = send(ws->t.fd, o->data + o->off, o->len - o->off, MSG_NOSIGNAL);
         if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
             return -EAGAIN;
         if (n < 0)
@@ -218,7 +229,7 @@ static int transport_flush(struct ws_conn *ws)
         o->off += (size_t)n;
     }
     out_drained(o);
-    return ws->t.io_ops->flush(ws->t.io);
+    return 0;
 }
 
 /* Lets wslay read (when `readable`) and write its frames into the output buffer. */
@@ -268,9 +279,9 @@ static void ask_for_more(struct ws_conn *ws)
 
 static size_t batch_bytes(struct send_req *r, const void **data)
 {
-    struct ws_conn *ws = r->data;
-    *data = ws->out.data + ws->out.off;
-    return ws->out.len - ws->out.off;
+    struct outbuf *o = socket_bytes(r->data);
+    *data = o->data + o->off;
+    return o->len - o->off;
 }
 
 /* The batch's send, taken as transport_flush() takes send()'s answer. */
@@ -279,7 +290,7 @@ static void batch_sent(struct send_req *r, ssize_t result)
     struct ws_conn *ws = r->data;
     if (ws->dead)
         return;
-    struct outbuf *o = &ws->out;
+    struct outbuf *o = socket_bytes(ws);
     int pending = 0;
     if (result > 0)
         o->off += (size_t)result;
@@ -293,12 +304,12 @@ static void batch_sent(struct send_req *r, ssize_t result)
     ask_for_more(ws);
 }
 
-/* Sends what was queued: on a plain socket through the loop's batch, else at once. */
+/* Sends what was queued: through the loop's batch when there is one, else at once. */
 static void on_flush(struct loop_deferred *d)
 {
     struct ws_conn *ws = d->data;
     struct send_batch *batch = ws->loop->batch;
-    if (!batch || ws->t.io_ops != &plain_ops) {
+    if (!batch) {
         service(ws, false);
         ask_for_more(ws);
         return;
@@ -306,8 +317,10 @@ static void on_flush(struct loop_deferred *d)
     if (ws->dead || ws->in_wslay)
         return;
     int rc = wslay_step(ws, false);
-    if (rc != 0 || ws->out.off == ws->out.len) {
-        settle(ws, rc, 0);
+    int pending = rc == 0 ? seal_frames(ws) : 0;
+    struct outbuf *o = socket_bytes(ws);
+    if (rc != 0 || pending < 0 || o->off == o->len) {
+        settle(ws, rc, pending);
         ask_for_more(ws);
         return;
     }
@@ -345,11 +358,6 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
     }
     ws->loop = loop;
     ws->t = *t;
-    if (!ws->t.io_ops) {
-        ws->plain_fd = t->fd;
-        ws->t.io_ops = &plain_ops;
-        ws->t.io = &ws->plain_fd;
-    }
     ws->ops = ops;
     ws->owner = owner;
     ws->reaper = (struct loop_timer){.cb = on_reaper, .data = ws};
@@ -374,6 +382,8 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
         ws->ctx = NULL;
         goto fail;
     }
+    if (t->io_ops)
+        t->io_ops->attach(t->io, wire_sink, ws);
     wslay_event_config_set_max_recv_msg_length(ws->ctx, max_msg);
     if (loop_add(loop, &ws->watch) < 0)
         goto fail;
@@ -441,7 +451,8 @@ int ws_send_text(struct ws_conn *ws, const char *text)
 
 size_t ws_queued(const struct ws_conn *ws)
 {
-    return wslay_event_get_queued_msg_length(ws->ctx) + (ws->out.len - ws->out.off);
+    return wslay_event_get_queued_msg_length(ws->ctx) + (ws->out.len - ws->out.off) +
+           (ws->wire.len - ws->wire.off);
 }
 
 void ws_close(struct ws_conn *ws, uint16_t code, const char *reason)

@@ -35,20 +35,25 @@ struct ws_ops {
 };
 
 /*
- * How bytes move when the stream is not a plain socket (TLS, ADR 0002). Like recv/send:
- * a count, or -1 with errno (EAGAIN: try when `fd` is ready). `send` may keep bytes it
- * accepted; `flush` pushes them (0: nothing left, -EAGAIN: wait for EPOLLOUT, -EIO).
+ * A stream that transforms bytes on the socket (TLS, ADR 0002). `recv` is like recv(2)
+ * (-1 with errno; EAGAIN: try when `fd` is ready). Outgoing bytes are sealed, not sent:
+ * from `attach` (at ws_open) on, the stream writes everything it has for the socket
+ * through `sink` (into ws.c's buffer: 0, or -1 when out of memory), and ws.c sends it as
+ * it sends a plain socket's bytes, in the loop's send batch. `seal` turns `len` bytes
+ * into records (len, or -1: the stream is broken). `detach`, just before release, gives
+ * the socket back with what ws.c could not send yet.
  */
 struct ws_io_ops {
     ssize_t (*recv)(void *io, void *buf, size_t len);
-    ssize_t (*send)(void *io, const void *buf, size_t len);
-    int (*flush)(void *io);
+    void (*attach)(void *io, int (*sink)(void *arg, const void *data, size_t len), void *arg);
+    ssize_t (*seal)(void *io, const void *data, size_t len);
+    void (*detach)(void *io, const void *unsent, size_t len);
 };
 
 /* The upgraded byte stream, from the HTTP layer. */
 struct ws_transport {
     int fd;                         /* what the loop watches */
-    const struct ws_io_ops *io_ops; /* NULL: a plain socket (buffered by ws.c) */
+    const struct ws_io_ops *io_ops; /* NULL: a plain socket */
     void *io;
     const void *extra; /* bytes the HTTP layer read past the request (copied) */
     size_t extra_len;
