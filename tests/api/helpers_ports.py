@@ -497,7 +497,9 @@ def check_consistency(client, state_dir):
 def stream_through(vm, ws, payload, timeout=30.0, ahead=128 * 1024):
     """Writes payload as the VM, never more than `ahead` bytes (half a ring) before what the
     console WebSocket `ws` has received, and returns what arrived as binary frames. Text
-    frames must be the greeting (hello, mode): a `missed` or anything else fails."""
+    frames must be the greeting (hello, mode) or roster changes (attached: another viewer
+    came or went, e.g. a stalled one dropped while a slow build streams): a `missed` or
+    anything else fails."""
     import websocket  # python3-websocket; only the console tests need it
     got = bytearray()
     vm.sock.setblocking(False)
@@ -516,7 +518,7 @@ def stream_through(vm, ws, payload, timeout=30.0, ahead=128 * 1024):
         except websocket.WebSocketTimeoutException:
             continue
         if op == websocket.ABNF.OPCODE_TEXT:
-            assert json.loads(data)["type"] in ("hello", "mode"), data
+            assert json.loads(data)["type"] in ("hello", "mode", "attached"), data
             continue
         assert op == websocket.ABNF.OPCODE_BINARY, data
         got += data
