@@ -382,11 +382,12 @@ struct ws_conn *ws_open(struct loop *loop, const struct ws_transport *t, size_t 
         ws->ctx = NULL;
         goto fail;
     }
-    if (t->io_ops)
-        t->io_ops->attach(t->io, wire_sink, ws);
     wslay_event_config_set_max_recv_msg_length(ws->ctx, max_msg);
     if (loop_add(loop, &ws->watch) < 0)
         goto fail;
+    /* Last: from here the stream's records live in `wire`, which the fail path would drop. */
+    if (t->io_ops)
+        t->io_ops->attach(t->io, wire_sink, ws);
     if (ws->extra_len)
         loop_timer_arm(loop, &ws->kick, 0);
     loop_defer(loop, &ws->flush); /* the transport may hold bytes already (the 101 answer) */
