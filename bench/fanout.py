@@ -332,13 +332,15 @@ console_io_uring = {'true' if io_uring else 'false'}
         self.anchor_targets("cm", port)
 
     # The floor: the anchors' consoles, bench/fanout_floor's one-line protocol;
-    # floor-uring sends each chunk to its viewers with one io_uring_enter() (-u).
+    # floor-uring sends each chunk to its viewers with one io_uring_enter() (-u);
+    # floor-nodelay sets TCP_NODELAY on its viewers' sockets (-n; both: floor-uring-nodelay).
     def start_floor(self):
         cons = self.anchor_consoles()
         port = free_port()
         specs = [f"c{i}={'device' if typ == 'device' else 'unix'}:{path}"
                  for i, (typ, path) in enumerate(cons)]
-        opts = ["-u"] if self.kind == "floor-uring" else []
+        suffixes = self.kind.split("-")[1:]
+        opts = (["-u"] if "uring" in suffixes else []) + (["-n"] if "nodelay" in suffixes else [])
         self.server = self.spawn([FLOOR] + opts + ["-p", str(port)] + specs, "floor")
         wait_port(port)  # it opens the ptys before it listens: no settling time needed
         if self.backend == "unix":
@@ -510,7 +512,8 @@ def main():
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
                     help="run in this order; floor is bench/fanout_floor; vscd-http-b10 is "
                     "vscd-http with console_batch_ms = 10, vscd-http-send without io_uring; "
-                    "floor-uring is the floor with io_uring sends (default: %(default)s)")
+                    "floor-uring is the floor with io_uring sends, floor-nodelay with "
+                    "TCP_NODELAY on its viewers' sockets (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
                     help="run the servers N times, in turn, per scenario and backend; the "
                     "tables add medians and ranges of the CPU ratios (default: 1)")

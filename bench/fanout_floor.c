@@ -6,9 +6,11 @@
  * per viewer per chunk. No history, no framing, no flow control: when a viewer's socket is
  * full the chunk (or its tail) is dropped for that viewer and counted, never queued.
  * With -u the sends of one chunk leave in one io_uring_enter() instead (each still
- * non-blocking), as vscd's send batch does (service/send_batch.h).
+ * non-blocking), as vscd's send batch does (service/send_batch.h). With -n the viewers'
+ * sockets send without Nagle's wait for an ACK (TCP_NODELAY); by default they keep it,
+ * as conserver's, ConMan's and vscd's watchers' do.
  *
- *   fanout_floor [-u] -p PORT CONSOLE...
+ *   fanout_floor [-u] [-n] -p PORT CONSOLE...
  *   CONSOLE: [NAME=]device:PATH  open PATH (a pty slave), set it raw, read it
  *            [NAME=]unix:PATH    connect to the socket listening at PATH, read it
  * Consoles that cannot be opened yet are retried ten times a second; NAME defaults to
@@ -24,6 +26,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,7 +87,7 @@ static int ncons, nopen;
 static struct group pending;
 static uint64_t bytes_read, bytes_sent, bytes_dropped, sends_short, attached;
 static struct io_uring ring;
-static bool use_uring;
+static bool use_uring, no_delay;
 
 #define RING_ENTRIES 256
 
@@ -281,7 +284,7 @@ static void viewer_readable(struct viewer *v)
 
 static void accept_viewers(int lfd)
 {
-    /* Default socket options, as vscd's: no TCP_NODELAY, kernel-sized buffers. */
+    /* Default socket options, as vscd's: kernel-sized buffers, Nagle unless -n. */
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
@@ -291,6 +294,8 @@ static void accept_viewers(int lfd)
             close(fd);
             return;
         }
+        if (no_delay)
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
         v->tag.kind = IT_VIEWER;
         v->fd = fd;
         group_add(&pending, v);
@@ -408,9 +413,11 @@ static void finish(void)
 int main(int argc, char **argv)
 {
     int opt, port = 0;
-    while ((opt = getopt(argc, argv, "up:")) != -1) {
+    while ((opt = getopt(argc, argv, "unp:")) != -1) {
         if (opt == 'u')
             use_uring = true;
+        else if (opt == 'n')
+            no_delay = true;
         else if (opt == 'p')
             port = atoi(optarg);
         else

@@ -527,10 +527,12 @@ static void on_message(void *owner, bool binary, const uint8_t *data, size_t len
         struct console *c = &cw->port->console;
         int rc = console_send_input(c, cw->reader.user, cw_refresh_rights(cw), false, data, len);
         char text[160];
-        if (rc < 0)
+        if (rc < 0) {
             notice(cw, console_refusal_text(rc, c, text, sizeof(text)));
-        else
-            note_input(cw, data, len);
+            return;
+        }
+        note_input(cw, data, len);
+        ws_interactive(cw->ws); /* its echo comes next */
         return;
     }
     struct console_ws_control ctl;

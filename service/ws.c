@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -45,6 +47,7 @@ struct ws_conn {
     const struct ws_ops *ops;
     void *owner; /* NULL once the owner let go */
     bool in_wslay, dead;
+    bool interactive; /* TCP_NODELAY is on (ws_interactive) */
 };
 
 int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
@@ -448,6 +451,15 @@ int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 int ws_send_text(struct ws_conn *ws, const char *text)
 {
     return ws_send(ws, false, text, strlen(text));
+}
+
+void ws_interactive(struct ws_conn *ws)
+{
+    if (ws->interactive || ws->dead)
+        return;
+    ws->interactive = true;
+    /* Not a TCP socket (EOPNOTSUPP): nothing waits for an ACK there either. */
+    (void)setsockopt(ws->t.fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 }
 
 size_t ws_queued(const struct ws_conn *ws)

@@ -6,6 +6,9 @@ type; private lets the holder alone see and type, and what the console printed m
 never reaches anyone else, live or by history replay, also after the mode ended. Taking
 or ending a mode another user holds needs force, which only Administrators have."""
 import base64
+import ctypes
+import os
+import socket
 import time
 
 import pytest
@@ -109,6 +112,58 @@ def test_free_use_every_controller_types_readonly_refused_with_notice(env):
         for c in (op, ro, admin):
             c.read_bytes(b"output for all\r\n")
         assert b"from-ro" not in vm.read_for(0.3)
+    finally:
+        closing(op, ro, admin, vm)
+
+
+def server_nodelay(v, client):
+    """TCP_NODELAY on vscd's end of a console client's connection: the socket is taken out
+    of the daemon with pidfd_getfd(2) and asked (root, or vscd is our child)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    pidfd = libc.syscall(434, v.proc.pid, 0)  # pidfd_open
+    assert pidfd >= 0, os.strerror(ctypes.get_errno())
+    ours = client.ws.sock.getsockname()
+    try:
+        for name in os.listdir("/proc/%d/fd" % v.proc.pid):
+            try:
+                if not os.readlink("/proc/%d/fd/%s" % (v.proc.pid, name)).startswith("socket:"):
+                    continue
+            except OSError:
+                continue  # closed meanwhile
+            fd = libc.syscall(438, pidfd, int(name), 0)  # pidfd_getfd
+            if fd < 0:
+                continue
+            s = socket.socket(fileno=fd)
+            try:
+                if s.family == socket.AF_INET and s.type == socket.SOCK_STREAM and \
+                        s.getpeername() == ours:
+                    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            except OSError:
+                pass  # a listening socket has no peer
+            finally:
+                s.close()  # our duplicate only
+    finally:
+        os.close(pidfd)
+    raise AssertionError("no socket of vscd's is connected to %r" % (ours,))
+
+
+def test_typing_sends_the_typists_output_without_nagle(env):
+    """Who types gets small frames at once (no wait for the ACK of the last output: the
+    echo); who only watches, or whose input is refused, keeps Nagle's coalescing."""
+    p, vm = new_port(env)
+    pid = p["Id"]
+    op, ro, admin = ws(env, "op", pid), ws(env, "ro", pid), ws(env, "admin", pid)
+    try:
+        assert [server_nodelay(env, c) for c in (op, ro, admin)] == [False] * 3
+        op.ws.send_binary(b"typed\r")
+        vm.read_until(b"typed\r")
+        ro.ws.send_binary(b"refused\r")
+        assert "no control right" in take(ro, "notice")["error"]
+        assert [server_nodelay(env, c) for c in (op, ro, admin)] == [True, False, False]
+        vm.send(b"echo\r\n")
+        for c in (op, ro, admin):
+            c.read_bytes(b"echo\r\n")
     finally:
         closing(op, ro, admin, vm)
 
