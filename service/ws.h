@@ -77,7 +77,8 @@ int ws_send_text(struct ws_conn *ws, const char *text);
  * waiting, by Nagle's rule, for the ACK of what was sent before (TCP_NODELAY), so its
  * echo is not held back a round trip, or a client's delayed ACK (up to 200 ms). Only the
  * typist's socket: the watchers' output keeps coalescing while an ACK is outstanding,
- * which is fewer packets for the same bytes at fan-out. Once per connection. */
+ * which is fewer packets for the same bytes at fan-out. Once per connection.
+ * (bench/echo.py: 42 ms echoes while the console prints, 0.6 ms with it.) */
 void ws_interactive(struct ws_conn *ws);
 
 /* Bytes queued for sending and not yet written to the socket. */
