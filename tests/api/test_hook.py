@@ -343,7 +343,6 @@ def test_every_call_was_timed(hook, admin):
     assert all(0 < c[3] < MAX_SECONDS for c in hook.calls), hook.calls
 
 
-@pytest.mark.skipif(not shutil.which("virt-xml-validate"), reason="virt-xml-validate not installed")
 @pytest.mark.parametrize("name", ["domain-unix.xml", "domain-pty.xml", "domain-qemu-pty.xml",
                                   "domain-noserial.xml"])
 def test_samples_are_valid_libvirt_domains(tmp_path, name):
