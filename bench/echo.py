@@ -32,32 +32,14 @@ import requests
 import urllib3
 import websocket
 
+from fanout import BAUD_BPS, PASSWORD, free_port, wait_port  # same folder
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PASSWORD = "bench-password-1"
 LINE = 32
 # Where these are set they override verify=False for vscd's self-signed certificate.
 for var in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(var, None)
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, secs=10):
-    end = time.time() + secs
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listens on %d" % port)
 
 
 class VM:
@@ -215,23 +197,22 @@ def start_conserver(tmp, rate):
                             stderr=subprocess.DEVNULL)
     wait_port(port)
 
+    def login_and_call(conn, where):
+        """conserver's greeting, login and call on the master or a group port; the
+        answer to the call: the group's port from the master, the attach from a group."""
+        for say in (b"login bench\r\n", b"call c0\r\n"):
+            line = conn.line()
+            if line != "ok":
+                raise RuntimeError("conserver %s: %r" % (where, line))
+            conn.send(say)
+        return conn.line()
+
     def connect():
         m = Raw(port)
-        group = None
-        for expect, say in (("ok", b"login bench\r\n"), ("ok", b"call c0\r\n")):
-            line = m.line()
-            if line != expect:
-                raise RuntimeError("conserver master: %r" % line)
-            m.send(say)
-        group = int(m.line())
+        group = int(login_and_call(m, "master"))
         m.close()
         c = Raw(group)
-        for expect, say in (("ok", b"login bench\r\n"), ("ok", b"call c0\r\n")):
-            line = c.line()
-            if line != expect:
-                raise RuntimeError("conserver group: %r" % line)
-            c.send(say)
-        line = c.line()
+        line = login_and_call(c, "group")
         if line != "[attached]":  # read-write: the one user typing
             raise RuntimeError("conserver call: %r" % line)
         c.send(b"\x05c;")  # up, as console(1) tells it
@@ -326,7 +307,7 @@ def main():
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman")
     ap.add_argument("--keys", type=int, default=200)
     ap.add_argument("--interval", type=float, default=0.05, help="seconds between keys")
-    ap.add_argument("--rate", type=int, default=11520,
+    ap.add_argument("--rate", type=int, default=BAUD_BPS,
                     help="the console's output in bytes/s (default: 115200 baud); 0: quiet")
     ap.add_argument("--vscd", default=os.path.join(ROOT, "build", "vscd"))
     ap.add_argument("--json")
