@@ -48,7 +48,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak bench-send-cost bench-echo clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
+	bench-fanout bench-detect bench-soak bench-send-cost bench-echo bench-viewer-rss clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
 	install uninstall deb deb-systemd-test
 
 all: deps
@@ -209,6 +209,11 @@ $(BUILD)/bench/detect: bench/detect.c $(DETECT_SRC) service/state_detect.h
 # Typing echo latency while the console prints, beside conserver and ConMan (docs/BENCHMARKS.md).
 bench-echo: deps-bench build
 	$(PYTHON) bench/echo.py $(ARGS)
+
+# Memory per console viewer, beside conserver and ConMan (docs/BENCHMARKS.md).
+bench-viewer-rss: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view \
+                  $(BUILD)/bench/fanout_floor
+	$(PYTHON) bench/viewer_rss.py $(ARGS)
 
 # Hours of mixed load shortened to minutes (docs/BENCHMARKS.md): ARGS="--minutes 5".
 bench-soak: deps-test build

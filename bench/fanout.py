@@ -14,7 +14,7 @@ they were announced), the stalled viewer's fate, and the server's CPU seconds
 
     bench/fanout.py [--quick] [--seconds S] [--scenarios A,B,C] [--backends pty,unix]
                     [--servers vscd-http,vscd-tls,conserver,conman,floor] [--repeat N]
-                    [--json FILE]
+                    [--vscd PATH] [--json FILE]
 
 Needs root only for `scripts/deps bench` (conserver-server, conserver-client, conman).
 Loopback only; every process it starts is stopped and its temporary folder removed.
@@ -521,7 +521,11 @@ def main():
     ap.add_argument("--report", metavar="JSON", help="print the tables of a --json file, run nothing")
     ap.add_argument("--no-pin", action="store_true",
                     help="do not pin the server to the last CPU and the bench tools to the others")
+    ap.add_argument("--vscd", metavar="PATH",
+                    help="the vscd binary to run (default: build/vscd), e.g. an older build")
     a = ap.parse_args()
+    global VSCD
+    VSCD = a.vscd or VSCD
     if a.report:
         with open(a.report) as f:
             results = json.load(f)

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include "app.h"
+#include "conn_limit.h"
 #include "console_ws.h"
 #include "dispatch.h"
 #include "grow.h"
@@ -12,6 +13,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -19,13 +21,17 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #define DISCARD_LIMIT (16u << 20) /* larger declared bodies are refused without reading */
 
-/* An upgraded connection (a console WebSocket), until ws.c releases it. */
+/* An upgraded connection (a console WebSocket), until ws.c releases it. libmicrohttpd let
+ * go of it at the upgrade: the socket is ours (a dup of its descriptor, or over HTTPS the
+ * TLS stream), and so is its place in the connection limits. */
 struct http_upgrade {
-    struct MHD_UpgradeResponseHandle *urh;
+    int fd;               /* ours to close; -1 over HTTPS (the TLS stream owns its socket) */
     struct tls_conn *tls; /* HTTPS: the TLS stream the WebSocket took over */
+    struct conn_limit_addr *counted;
     struct http_server *srv;
     struct ws_conn *ws;
     struct http_upgrade *prev, *next;
@@ -35,6 +41,7 @@ struct http_server {
     struct MHD_Daemon *mhd;
     struct tls_front *front; /* HTTPS: TLS is ours, libmicrohttpd sees plain HTTP */
     struct http_upgrade *upgrades;
+    struct conn_limit limit; /* libmicrohttpd's connections and the WebSockets it let go */
     struct loop_watch watch;
     struct vsc_app *app;
     bool tls;
@@ -94,18 +101,22 @@ int http_parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned 
     return 0;
 }
 
-static void client_ip(struct MHD_Connection *c, char *out, size_t outsz)
+static void addr_text(const struct sockaddr *sa, char *out, size_t outsz)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(out, outsz, "?");
-    if (!ci || !ci->client_addr)
+    if (!sa)
         return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outsz);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outsz);
+}
+
+static void client_ip(struct MHD_Connection *c, char *out, size_t outsz)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    addr_text(ci ? ci->client_addr : NULL, out, outsz);
 }
 
 static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -318,7 +329,7 @@ static enum MHD_Result run_request(struct http_server *srv, struct MHD_Connectio
     return ok;
 }
 
-/* ws.c is done with the stream: MHD closes it (never close() an upgraded socket). */
+/* ws.c is done with the stream: it closes, and stops counting against the limits. */
 static void release_upgrade(void *handle)
 {
     struct http_upgrade *u = handle;
@@ -328,8 +339,10 @@ static void release_upgrade(void *handle)
         u->srv->upgrades = u->next;
     if (u->next)
         u->next->prev = u->prev;
-    MHD_upgrade_action(u->urh, MHD_UPGRADE_ACTION_CLOSE);
+    if (u->fd >= 0)
+        close(u->fd);
     tls_front_release(u->tls);
+    conn_limit_close(&u->srv->limit, u->counted);
     free(u);
 }
 
@@ -363,34 +376,56 @@ static void take_tls(struct http_server *srv, struct http_upgrade *u, struct ws_
     free(more);
 }
 
+/* The WebSocket's own socket: the TLS stream's, or a duplicate of libmicrohttpd's
+ * descriptor (which it closes once let go; the connection lives on in ours). */
+static int take_socket(struct http_server *srv, struct http_upgrade *u, struct ws_transport *t,
+                       uint8_t **joined)
+{
+    take_tls(srv, u, t, joined);
+    if (u->tls)
+        return 0;
+    u->fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
+    t->fd = u->fd;
+    return u->fd < 0 ? -1 : 0;
+}
+
 static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, const char *extra,
                         size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
 {
-    (void)c;
     struct http_server *srv = cls;
     struct request_state *st = req_cls;
     struct http_upgrade *u = st && st->ticket ? calloc(1, sizeof(*u)) : NULL;
-    if (!u) {
-        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-        return;
+    char ip[64];
+    client_ip(c, ip, sizeof(ip));
+    if (u) {
+        u->fd = -1;
+        u->srv = srv;
+        /* Counted before libmicrohttpd's connection stops counting: never a moment below. */
+        u->counted = conn_limit_open(&srv->limit, ip);
     }
-    u->urh = urh;
-    u->srv = srv;
-    u->next = srv->upgrades;
-    if (u->next)
-        u->next->prev = u;
-    srv->upgrades = u;
     struct ws_transport t = {.fd = sock,
                              .extra = extra,
                              .extra_len = extra_len,
                              .release = release_upgrade,
                              .handle = u};
     uint8_t *joined = NULL;
-    take_tls(srv, u, &t, &joined);
-    struct ws_conn *ws = console_ws_start(srv->app, st->ticket, &t);
+    if (u && take_socket(srv, u, &t, &joined) == 0) {
+        u->next = srv->upgrades;
+        if (u->next)
+            u->next->prev = u;
+        srv->upgrades = u;
+        struct ws_conn *ws = console_ws_start(srv->app, st->ticket, &t);
+        if (ws)
+            u->ws = ws; /* else u is gone already */
+    } else if (u) {
+        log_warn("console websocket from %s: cannot take the socket over: %s", ip, strerror(errno));
+        tls_front_release(u->tls);
+        conn_limit_close(&srv->limit, u->counted);
+        free(u);
+    }
     free(joined); /* ws_open copied it */
-    if (ws)
-        u->ws = ws; /* else u is gone already */
+    /* libmicrohttpd lets go: its connection and memory pool are freed at its next run. */
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
 static bool wants_websocket(struct MHD_Connection *c, const char *method)
@@ -507,6 +542,35 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     *con_cls = NULL;
 }
 
+/* libmicrohttpd's limits count only its own connections: these count the WebSockets too. */
+static enum MHD_Result admit_client(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addrlen;
+    struct http_server *srv = cls;
+    char ip[64];
+    addr_text(addr, ip, sizeof(ip));
+    if (conn_limit_admits(&srv->limit, ip))
+        return MHD_YES;
+    log_debug("http: connection from %s refused: %u open (max_connections %u, "
+              "max_connections_per_ip %u)",
+              ip, srv->limit.total, srv->limit.max_total, srv->limit.max_per_addr);
+    return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        char ip[64];
+        client_ip(c, ip, sizeof(ip));
+        *socket_context = conn_limit_open(&srv->limit, ip);
+    } else {
+        conn_limit_close(&srv->limit, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
@@ -565,6 +629,7 @@ static void server_free(struct http_server *srv)
 {
     if (!srv)
         return;
+    conn_limit_fini(&srv->limit);
     if (srv->key_pem)
         explicit_bzero(srv->key_pem, strlen(srv->key_pem));
     free(srv->key_pem);
@@ -625,13 +690,16 @@ int http_start(struct vsc_app *app)
                      (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     uint16_t port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    conn_limit_init(&srv->limit, (unsigned)cfg->max_connections,
+                    (unsigned)cfg->max_connections_per_ip);
     srv->mhd = MHD_start_daemon(
-        flags, srv->tls ? 0 : port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR,
+        flags, srv->tls ? 0 : port, admit_client, srv, on_request, srv, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
+        on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_END);
     if (srv->mhd && srv->tls) {
         srv->front = tls_front_start(&app->loop, srv->mhd, (struct sockaddr *)&ss, sslen,
                                      srv->cert_pem, srv->key_pem, TLS_PRIORITIES);

@@ -52,7 +52,7 @@ struct tls_conn {
     size_t inflight; /* bytes of `out` in the record gnutls is still sending */
     uint8_t *in;     /* RECORD_MAX: client -> libmicrohttpd, decrypted; freed once adopted */
     size_t in_len, in_off;
-    uint8_t out[RECORD_MAX]; /* libmicrohttpd -> client, to encrypt */
+    uint8_t *out; /* RECORD_MAX: libmicrohttpd -> client, to encrypt; freed once adopted */
     size_t out_len;
     struct tls_conn *prev, *next;
 };
@@ -83,8 +83,10 @@ static void conn_free(struct tls_conn *c)
     gnutls_deinit(c->session);
     creds_unref(c->creds);
     free(c->in);
+    free(c->out);
     close(c->net.fd);
-    close(c->app.fd);
+    if (c->app.fd >= 0)
+        close(c->app.fd);
     free(c);
 }
 
@@ -151,7 +153,7 @@ static int pump_out(struct tls_conn *c)
             return -1;
         if (rc == -EAGAIN || c->app_eof)
             return 0;
-        ssize_t n = recv(c->app.fd, c->out, sizeof(c->out), 0);
+        ssize_t n = recv(c->app.fd, c->out, RECORD_MAX, 0);
         if (n < 0)
             return errno == EAGAIN || errno == EINTR ? 0 : -1;
         if (n == 0) {
@@ -257,20 +259,24 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
 {
     int sv[2];
     struct tls_conn *c = calloc(1, sizeof(*c));
-    uint8_t *in = malloc(RECORD_MAX);
-    if (!c || !in || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
+    uint8_t *in = malloc(RECORD_MAX), *out = malloc(RECORD_MAX);
+    if (!c || !in || !out ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
         free(in);
+        free(out);
         free(c);
         close(fd);
         return;
     }
     c->in = in;
+    c->out = out;
     c->mhd_fd = sv[1];
     if (MHD_add_connection(f->mhd, sv[1], peer, peerlen) != MHD_YES) {
         /* libmicrohttpd closed sv[1]: over a limit (logged by it) */
         close(sv[0]);
         close(fd);
         free(c->in);
+        free(c->out);
         free(c);
         return;
     }
@@ -278,6 +284,7 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
         close(sv[0]); /* libmicrohttpd sees the end and drops its side */
         close(fd);
         free(c->in);
+        free(c->out);
         free(c);
         return;
     }
@@ -415,7 +422,12 @@ void tls_conn_attach(void *io, int (*sink)(void *arg, const void *data, size_t l
     c->sink_arg = arg;
     gnutls_transport_set_ptr2(c->session, (gnutls_transport_ptr_t)(intptr_t)c->net.fd, c);
     gnutls_transport_set_push_function(c->session, push_to_sink); /* no vector push now */
-    flush_out(c); /* the 101 answer goes first; a failure shows at the next seal */
+    /* The 101 answer goes first; a failure shows at the next seal. Then `out` is never
+     * used again: the WebSocket's records go to the sink. */
+    if (flush_out(c) == 0) {
+        free(c->out);
+        c->out = NULL;
+    }
 }
 
 ssize_t tls_conn_seal(void *io, const void *data, size_t len)
@@ -481,7 +493,7 @@ struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extr
     /* What libmicrohttpd wrote (the 101 answer) goes first: it must fit behind `out`. */
     uint8_t *reply = NULL;
     size_t reply_len = 0;
-    if (drain_fd(c->app.fd, &reply, &reply_len) < 0 || reply_len > sizeof(c->out) - c->out_len ||
+    if (drain_fd(c->app.fd, &reply, &reply_len) < 0 || reply_len > RECORD_MAX - c->out_len ||
         drain_fd(mhd_fd, extra, extra_len) < 0) {
         free(reply);
         free(*extra);
@@ -513,6 +525,8 @@ struct tls_conn *tls_front_adopt(struct tls_front *f, int mhd_fd, uint8_t **extr
     loop_timer_cancel(f->loop, &c->linger);
     free(c->in); /* the WebSocket reads the session itself from now on */
     c->in = NULL;
+    close(c->app.fd); /* libmicrohttpd lets go of its end too (http.c) */
+    c->app.fd = -1;
     c->adopted = true;
     return c;
 }

@@ -18,8 +18,8 @@
 #include <wslay/wslay.h>
 
 #define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_LINGER_MS 3000  /* how long a closing connection waits for the peer's close */
-#define WS_OUT_KEEP  16384 /* an output buffer this large or smaller is kept once drained */
+#define WS_LINGER_MS 3000 /* how long a closing connection waits for the peer's close */
+#define WS_OUT_KEEP  4096 /* an output buffer this large or smaller is kept once drained */
 
 /* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
  * wslay writes (control frames); over TLS, `out` is sealed into `wire` at the flush. One

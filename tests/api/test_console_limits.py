@@ -2,13 +2,16 @@
 that reads slowly skips ahead with a `missed` notice, but one that reads nothing while its
 queue is full is disconnected after console_stall_timeout seconds, logged and counted in
 Oem.Vsc.SlowClientsDropped; the other viewers never notice."""
+import os
 import socket
 import ssl
+import time
 
 import pytest
+import requests
 import websocket
 
-from conftest import ADMIN_PASSWORD
+from conftest import ADMIN_PASSWORD, Client, Vscd
 from helpers_ports import (FakeUnixVM, allocate_ok, port_oem, port_uri, stream_through,
                            vscd_factory, wait_for, wait_port_field)
 
@@ -19,7 +22,7 @@ def make_vscd():
 
 
 def open_console(v, token, port_id, rcvbuf=None):
-    url = v.base.replace("https://", "wss://") + port_uri(port_id) + "/Oem/Vsc/Console"
+    url = v.base.replace("http", "ws", 1) + port_uri(port_id) + "/Oem/Vsc/Console"
     opts = ((socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf),) if rcvbuf else ()
     return websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE},
                                        header=["X-Auth-Token: " + token], origin=v.base,
@@ -68,3 +71,68 @@ def test_client_that_sends_without_reading_is_dropped(make_vscd):
     assert "it sends without reading" in v.read_log()
     wait_port_field(v.admin, pid, "AttachedClients", 0)
     ws.close()
+
+
+def fresh_get(v):
+    """GET on a connection of its own: the status, or None when vscd refuses the connection."""
+    try:
+        return requests.get(v.base + "/redfish/v1/", verify=False, timeout=5,
+                            headers={"Connection": "close"}).status_code
+    except requests.ConnectionError:  # refused: reset, or (HTTPS) the handshake cut short
+        return None
+
+
+@pytest.mark.parametrize("limit", ["max_connections_per_ip", "max_connections"])
+@pytest.mark.parametrize("http", [False, True], ids=["https", "http"])
+def test_console_websockets_count_against_the_connection_limits(tmp_path, http, limit):
+    """libmicrohttpd lets go of a connection once a console WebSocket takes it over (its
+    memory pool with it): the WebSocket still counts against the limits until it closes."""
+    v = Vscd(str(tmp_path / "s"), http=http, extra_args=["--set", limit + "=4"]).start()
+    try:
+        token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)  # no Basic over HTTP
+        admin = Client(v.base, token=token)
+        pid = allocate_ok(admin, Backend="unix")["Ports"][0]["Id"]
+        admin.s.close()  # its kept-alive connection would count too
+        wait_for(lambda: fresh_get(v) == 200, what="a free connection slot")
+        consoles = [open_console(v, token, pid) for _ in range(4)]
+        assert fresh_get(v) is None  # four WebSockets hold all four slots
+        consoles.pop().close()
+        wait_for(lambda: fresh_get(v) == 200, what="the closed WebSocket's slot")
+        for ws in consoles:
+            ws.close()
+    finally:
+        assert v.stop() == 0
+
+
+def settled_fd_count(pid):
+    """vscd's open descriptors, once the count has not moved for half a second."""
+    last, since = None, time.time()
+    deadline = since + 10
+    while time.time() < deadline:
+        n = len(os.listdir("/proc/%d/fd" % pid))
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= 0.5:
+            return n
+        time.sleep(0.05)
+    raise AssertionError("vscd's descriptor count did not settle")
+
+
+def test_a_console_websocket_over_https_holds_one_descriptor(make_vscd):
+    """Over HTTPS a WebSocket takes the TLS stream over: the socketpair that carried its
+    handshake to libmicrohttpd is closed at both ends, and only the client's socket stays
+    (three descriptors per viewer before)."""
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    pid = allocate_ok(v.admin, Backend="unix")["Ports"][0]["Id"]
+    v.admin.s.close()
+    base = settled_fd_count(v.proc.pid)
+    consoles = [open_console(v, token, pid) for _ in range(6)]
+    wait_port_field(v.admin, pid, "AttachedClients", 6)
+    v.admin.s.close()
+    assert settled_fd_count(v.proc.pid) - base == 6
+    for ws in consoles:
+        ws.close()
+    wait_port_field(v.admin, pid, "AttachedClients", 0)
+    v.admin.s.close()
+    assert settled_fd_count(v.proc.pid) == base
