@@ -63,6 +63,7 @@ void console_store(struct console *c, const void *data, size_t len)
 
 void console_notify(struct console *c)
 {
+    c->shown = c->ring.head;
     for (struct console_reader *r = c->readers, *next; r; r = next) {
         next = r->next; /* notify may detach r */
         r->notify(r);
@@ -117,8 +118,8 @@ void console_set_connected(struct console *c, bool connected)
 void console_attach(struct console *c, struct console_reader *r, uint64_t history)
 {
     uint64_t tail = ring_tail(&c->ring);
-    uint64_t held = c->ring.head - tail;
-    r->offset = c->ring.head - (history < held ? history : held);
+    uint64_t held = c->shown > tail ? c->shown - tail : 0;
+    r->offset = c->shown - (history < held ? history : held);
     r->missed = 0;
     r->next = c->readers;
     c->readers = r;
@@ -226,6 +227,8 @@ size_t console_peek(struct console *c, struct console_reader *r, const uint8_t *
     }
     if (next_start != UINT64_MAX && r->offset + n > next_start)
         n = (size_t)(next_start - r->offset);
+    if (r->offset + n > c->shown) /* stored for a batch that is not due yet */
+        n = r->offset < c->shown ? (size_t)(c->shown - r->offset) : 0;
     return n;
 }
 

@@ -60,6 +60,7 @@ struct console_private_range {
 
 struct console {
     struct ring ring;
+    uint64_t shown; /* readers see the ring up to here: its head as of the last notify */
     struct console_reader *readers;
     uint8_t *input;
     size_t input_len, input_cap;
@@ -86,7 +87,8 @@ void console_fini(struct console *c);
 void console_output(struct console *c, const void *data, size_t len);
 
 /* The same, split for output batched in time: console_store() keeps the bytes (ring,
- * private ranges, counters) and tells nobody; console_notify() tells every reader. */
+ * private ranges, counters) and tells nobody; console_notify() shows them to the readers
+ * and tells every one. Until then console_peek() does not return them, whoever asks. */
 void console_store(struct console *c, const void *data, size_t len);
 void console_notify(struct console *c);
 

@@ -356,6 +356,24 @@ def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
         c.close()
         vm.close()
 
+    # Output waiting for its batch is not sent early when the client's socket frees up
+    # (here: after the pong its own ping earned); it was, and under load every viewer's
+    # completed send pulled the newest output at once, so batching saved nothing.
+    c = attach(v, pid, 1)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(v.admin, pid, "Connected")
+        sent = time.monotonic()
+        vm.send(b"third\r\n")
+        wait_port_field(v.admin, pid, "BytesFromVM", 6 + 8 + 7)
+        c.ws.send('{"type":"ping"}')
+        assert c.read_text() == {"type": "pong"}
+        c.read_bytes(b"third\r\n")
+        assert time.monotonic() - sent >= 0.35  # still about console_batch_ms
+    finally:
+        c.close()
+        vm.close()
+
     d = make_vscd()  # the default: every read goes out at once, in its own frame
     d.token, d.session = d.admin.login("admin", ADMIN_PASSWORD)
     p = unix_port(d)

@@ -247,6 +247,32 @@ TEST(console_without_watch_right_receives_nothing)
     console_fini(&c);
 }
 
+TEST(console_stored_output_waits_for_its_notify_whoever_peeks)
+{
+    struct console c;
+    REQUIRE(console_init(&c, 4096) == 0);
+    struct rd d;
+    rd_init(&d, "viewer", READONLY, false);
+    console_attach(&c, &d.r, 0);
+    out(&c, "shown ");
+    console_store(&c, "batched", 7); /* a batch not due yet */
+    drain(&c, &d);                   /* as a reader asking for more would */
+    CHECK_STREQ(d.got, "shown ");
+    struct rd late;
+    rd_init(&late, "late", READONLY, false);
+    console_attach(&c, &late.r, 4096); /* history: what was shown, nothing after */
+    drain(&c, &late);
+    CHECK_STREQ(late.got, "shown ");
+    console_notify(&c);
+    drain(&c, &d);
+    drain(&c, &late);
+    CHECK_STREQ(d.got, "shown batched");
+    CHECK_STREQ(late.got, "shown batched");
+    console_detach(&c, &late.r);
+    console_detach(&c, &d.r);
+    console_fini(&c);
+}
+
 TEST(console_mode_names)
 {
     enum console_mode m;
