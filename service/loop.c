@@ -21,6 +21,7 @@ uint64_t loop_now_ms(void)
 int loop_init(struct loop *l)
 {
     memset(l, 0, sizeof(*l));
+    l->wheel_ms = loop_now_ms();
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     return l->epfd < 0 ? -errno : 0;
 }
@@ -30,7 +31,6 @@ void loop_fini(struct loop *l)
     if (l->epfd >= 0)
         close(l->epfd);
     l->epfd = -1;
-    l->timers = l->timers_tail = NULL;
 }
 
 int loop_add(struct loop *l, struct loop_watch *w)
@@ -63,31 +63,74 @@ void loop_del(struct loop *l, struct loop_watch *w)
     }
 }
 
+static bool in_wheel(const struct loop *l, const struct loop_timer_list *list)
+{
+    return list >= l->wheel && list < l->wheel + LOOP_WHEEL_MS;
+}
+
+static void timer_unlink(struct loop *l, struct loop_timer *t)
+{
+    struct loop_timer_list *list = t->list;
+    l->wheeled -= in_wheel(l, list);
+    *(t->prev ? &t->prev->next : &list->head) = t->next;
+    *(t->next ? &t->next->prev : &list->tail) = t->prev;
+    t->next = t->prev = NULL;
+    t->list = NULL;
+}
+
+/* Links t into `list` after `after` (NULL: at the head). */
+static void timer_link(struct loop *l, struct loop_timer_list *list, struct loop_timer *after,
+                       struct loop_timer *t)
+{
+    l->wheeled += in_wheel(l, list);
+    t->list = list;
+    t->prev = after;
+    t->next = after ? after->next : list->head;
+    *(after ? &after->next : &list->head) = t;
+    *(t->next ? &t->next->prev : &list->tail) = t;
+}
+
 void loop_timer_cancel(struct loop *l, struct loop_timer *t)
 {
     if (t->armed) {
-        *(t->prev ? &t->prev->next : &l->timers) = t->next;
-        *(t->next ? &t->next->prev : &l->timers_tail) = t->prev;
+        timer_unlink(l, t);
+        l->timers--;
     }
     t->next = t->prev = NULL;
     t->armed = false;
 }
 
-/* The list is searched from its end: a timer armed for a fixed delay (a connection's
- * periodic check, thousands of them) is usually the latest, so arming costs O(1). */
+static struct loop_timer_list *slot_of(struct loop *l, uint64_t due_ms)
+{
+    return &l->wheel[due_ms & (LOOP_WHEEL_MS - 1)];
+}
+
+/* Files t by its due time: the slot of its millisecond (one millisecond per slot within
+ * the wheel's reach), the past, or the sorted list beyond (searched from its end: such
+ * timers are few, and the latest is usually armed last). */
+static void timer_file(struct loop *l, struct loop_timer *t)
+{
+    if (t->due_ms <= l->wheel_ms) {
+        timer_link(l, &l->late, l->late.tail, t);
+    } else if (t->due_ms - l->wheel_ms <= LOOP_WHEEL_MS) {
+        struct loop_timer_list *slot = slot_of(l, t->due_ms);
+        timer_link(l, slot, slot->tail, t);
+    } else {
+        struct loop_timer *after = l->far.tail;
+        while (after && after->due_ms > t->due_ms)
+            after = after->prev;
+        timer_link(l, &l->far, after, t);
+    }
+}
+
 void loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 {
     if (t->armed)
         loop_timer_cancel(l, t);
     t->due_ms = loop_now_ms() + delay_ms;
-    struct loop_timer *after = l->timers_tail;
-    while (after && after->due_ms > t->due_ms)
-        after = after->prev;
-    t->prev = after;
-    t->next = after ? after->next : l->timers;
-    *(after ? &after->next : &l->timers) = t;
-    *(t->next ? &t->next->prev : &l->timers_tail) = t;
+    timer_file(l, t);
     t->armed = true;
+    l->timers++;
 }
 
 static void list_push(struct loop_deferred **list, struct loop_deferred *d)
@@ -158,14 +201,27 @@ void loop_stop(struct loop *l)
     l->stop = true;
 }
 
+/* When the next timer is due; UINT64_MAX when none is armed. */
+static uint64_t next_due_ms(const struct loop *l)
+{
+    if (l->late.head)
+        return l->late.head->due_ms;
+    for (uint64_t ms = l->wheel_ms + 1; l->wheeled && ms <= l->wheel_ms + LOOP_WHEEL_MS; ms++) {
+        if (l->wheel[ms & (LOOP_WHEEL_MS - 1)].head)
+            return ms;
+    }
+    return l->far.head ? l->far.head->due_ms : UINT64_MAX;
+}
+
 static int next_wait_ms(struct loop *l)
 {
     int64_t wait = -1;
     if (l->deferred)
         return 0;
-    if (l->timers) {
+    uint64_t due = next_due_ms(l);
+    if (due != UINT64_MAX) {
         uint64_t now = loop_now_ms();
-        wait = l->timers->due_ms > now ? (int64_t)(l->timers->due_ms - now) : 0;
+        wait = due > now ? (int64_t)(due - now) : 0;
     }
     if (l->prepare) {
         int64_t hook = l->prepare(l->hook_data);
@@ -175,13 +231,45 @@ static int next_wait_ms(struct loop *l)
     return wait > 60000 ? 60000 : (int)wait;
 }
 
+/* Runs a list's timers from its head; one its callbacks arm for the same millisecond
+ * joins the list and runs too. */
+static void run_list(struct loop *l, struct loop_timer_list *list)
+{
+    while (list->head) {
+        struct loop_timer *t = list->head;
+        loop_timer_cancel(l, t); /* disarmed before its callback, which may re-arm it */
+        t->cb(t);
+    }
+}
+
+/* Moves the sorted list's timers that the wheel now reaches into their slots. */
+static void wheel_take_far(struct loop *l)
+{
+    while (l->far.head && l->far.head->due_ms - l->wheel_ms <= LOOP_WHEEL_MS) {
+        struct loop_timer *t = l->far.head;
+        timer_unlink(l, t);
+        timer_file(l, t);
+    }
+}
+
+/* Turns the wheel up to now, a millisecond at a time, running each slot's timers. */
 static void run_due_timers(struct loop *l)
 {
     uint64_t now = loop_now_ms();
-    while (l->timers && l->timers->due_ms <= now) {
-        struct loop_timer *t = l->timers;
-        loop_timer_cancel(l, t); /* disarmed before its callback, which may re-arm it */
-        t->cb(t);
+    run_list(l, &l->late);
+    while (l->wheel_ms < now) {
+        if (!l->wheeled) { /* nothing in the wheel: go straight to where something is */
+            uint64_t to = now;
+            if (l->far.head && l->far.head->due_ms - LOOP_WHEEL_MS < to)
+                to = l->far.head->due_ms - LOOP_WHEEL_MS;
+            l->wheel_ms = to;
+            wheel_take_far(l);
+            continue;
+        }
+        uint64_t ms = l->wheel_ms + 1;
+        run_list(l, slot_of(l, ms));
+        l->wheel_ms = ms;
+        wheel_take_far(l);
     }
 }
 

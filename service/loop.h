@@ -7,7 +7,10 @@
  *   or LOOP_REMOVE to have the loop unregister it after the callback returns.
  * - A watch may be removed from inside any callback (loop_del) and its memory freed at
  *   once: loop_del forgets the watch's pending events of the current iteration.
- * - Timers are one-shot, kept in a sorted list; loop_timer_arm re-arms an armed timer.
+ * - Timers are one-shot; loop_timer_arm re-arms an armed timer. Arming and cancelling
+ *   cost O(1) for delays up to LOOP_WHEEL_MS (a wheel of 1-ms slots), however many
+ *   timers are armed and however they cluster; longer ones wait in a sorted list.
+ *   Timers fire in order of due time, equal ones in arming order.
  * - A "prepare" hook runs before each wait and may shorten the wait (libmicrohttpd's
  *   own timeout), and runs its work hook after every wake-up.
  * - Each iteration: ready fds, then deferred work, then the send batch (send_batch.h:
@@ -17,6 +20,7 @@
 #define VSC_LOOP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct epoll_event;
@@ -45,13 +49,22 @@ struct loop_deferred {
     struct loop_deferred **list; /* the list it is queued on; NULL when not queued */
 };
 
+struct loop_timer;
+/* Timers due in one millisecond (a wheel slot), or further than the wheel reaches. */
+struct loop_timer_list {
+    struct loop_timer *head, *tail;
+};
+
 struct loop_timer {
     uint64_t due_ms;
     void (*cb)(struct loop_timer *t);
     void *data;
     struct loop_timer *next, *prev;
+    struct loop_timer_list *list; /* where it waits; NULL when not armed */
     bool armed;
 };
+
+#define LOOP_WHEEL_MS 2048 /* a power of two: the wheel's slots, one per millisecond */
 
 /* Called before every wait: returns the longest wait in ms it allows (-1 = no limit). */
 typedef int64_t (*loop_prepare_cb)(void *data);
@@ -61,10 +74,14 @@ typedef void (*loop_after_cb)(void *data);
 struct loop {
     int epfd;
     bool stop;
-    struct loop_timer *timers;           /* sorted by due_ms, equal ones in arming order */
-    struct loop_timer *timers_tail;      /* the latest: most timers are armed after it */
-    struct loop_deferred *deferred;      /* runs after this iteration's events */
-    struct loop_deferred *deferred_next; /* deferred while those run: the next iteration */
+    uint64_t wheel_ms;                           /* every timer due at or before this has fired */
+    struct loop_timer_list late;                 /* armed for a millisecond already past */
+    struct loop_timer_list wheel[LOOP_WHEEL_MS]; /* due in (wheel_ms, wheel_ms + size] */
+    struct loop_timer_list far;                  /* due later: sorted, equal ones in arming order */
+    size_t timers;                               /* armed, in all */
+    size_t wheeled;                              /* armed, in the wheel */
+    struct loop_deferred *deferred;              /* runs after this iteration's events */
+    struct loop_deferred *deferred_next;         /* deferred while those run: the next iteration */
     bool running_deferred;
     loop_prepare_cb prepare;
     loop_after_cb after;

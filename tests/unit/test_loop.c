@@ -109,7 +109,41 @@ TEST(loop_timers_fire_in_order)
     CHECK(!a.t.armed && !b.t.armed && !c.t.armed && !d.t.armed);
     CHECK(guard.armed); /* still waiting */
     loop_timer_cancel(&l, &guard);
-    CHECK(l.timers == NULL);
+    CHECK_EQ_INT(l.timers, 0);
+    loop_fini(&l);
+}
+
+/* Past the wheel's reach (LOOP_WHEEL_MS) timers wait in a sorted list and join the wheel
+ * as it turns: all fire in order of due time, whichever place they waited in. */
+TEST(loop_timers_beyond_the_wheel_fire_in_order)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    struct timer_log log = {.loop = &l, .stop_after = 4};
+    struct tagged_timer a, b, c, d;
+    tagged_init(&a, 1, &log);
+    tagged_init(&b, 2, &log);
+    tagged_init(&c, 3, &log);
+    tagged_init(&d, 4, &log);
+    tagged_arm(&a, LOOP_WHEEL_MS + 60); /* beyond the wheel */
+    tagged_arm(&b, LOOP_WHEEL_MS + 20); /* beyond the wheel, due before a */
+    tagged_arm(&c, LOOP_WHEEL_MS - 10); /* the wheel's far end */
+    tagged_arm(&d, 30);
+    CHECK(a.t.list == &l.far && b.t.list == &l.far && c.t.list != &l.far);
+    struct loop_timer guard;
+    arm_guard(&l, &guard);
+    CHECK_EQ_INT(loop_run(&l), 0);
+    CHECK(!guard_fired);
+    CHECK_EQ_INT(log.n, 4);
+    CHECK_EQ_INT(log.order[0], 4);
+    CHECK_EQ_INT(log.order[1], 3);
+    CHECK_EQ_INT(log.order[2], 2);
+    CHECK_EQ_INT(log.order[3], 1);
+    CHECK(a.fired_at - a.armed_at >= LOOP_WHEEL_MS + 60);
+    CHECK(b.fired_at - b.armed_at >= LOOP_WHEEL_MS + 20);
+    loop_timer_cancel(&l, &guard);
+    CHECK_EQ_INT(l.timers, 0);
+    CHECK_EQ_INT(l.wheeled, 0);
     loop_fini(&l);
 }
 
@@ -164,11 +198,7 @@ TEST(loop_timer_rearm_and_cancel)
     struct loop_timer guard;
     arm_guard(&l, &guard);
 
-    /* Count the timers in the list: moved, periodic, stopper, guard. */
-    int listed = 0;
-    for (struct loop_timer *t = l.timers; t; t = t->next)
-        listed++;
-    CHECK_EQ_INT(listed, 4);
+    CHECK_EQ_INT(l.timers, 4); /* moved, periodic, stopper, guard */
 
     log.stop_after = 1 + 3 + 1; /* moved, periodic x3, stopper */
     CHECK_EQ_INT(loop_run(&l), 0);
@@ -181,7 +211,7 @@ TEST(loop_timer_rearm_and_cancel)
     CHECK_EQ_INT(log.n, 5);
     CHECK_EQ_INT(log.order[4], 4);
     loop_timer_cancel(&l, &guard);
-    CHECK(l.timers == NULL);
+    CHECK_EQ_INT(l.timers, 0);
     loop_fini(&l);
 }
 
@@ -534,7 +564,27 @@ static void noop_timer(struct loop_timer *t)
 
 /* Thousands of timers armed, re-armed and cancelled in any order: the list stays sorted
  * (equal due times in arming order), linked both ways, with the right tail. */
-TEST(loop_timer_list_stays_sorted_under_churn)
+/* Walks one list, checking its links; `prev_due`/`prev` carry the order check across lists
+ * taken in due order. Returns the timers listed. */
+static int check_list(struct loop_timer_list *list, const struct loop_timer *base,
+                      const unsigned *seq, const struct loop_timer **prev, bool *ok)
+{
+    int n = 0;
+    const struct loop_timer *last = NULL;
+    for (const struct loop_timer *p = list->head; p; last = p, p = p->next) {
+        n++;
+        *ok = *ok && p->armed && p->list == list && p->prev == last;
+        const struct loop_timer *q = *prev;
+        if (q && *ok)
+            *ok =
+                q->due_ms < p->due_ms || (q->due_ms == p->due_ms && seq[q - base] < seq[p - base]);
+        *prev = p;
+    }
+    *ok = *ok && list->tail == last;
+    return n;
+}
+
+TEST(loop_timers_stay_in_due_order_under_churn)
 {
     struct loop l;
     REQUIRE(loop_init(&l) == 0);
@@ -550,28 +600,33 @@ TEST(loop_timer_list_stays_sorted_under_churn)
         int i = (int)((rnd >> 8) % N);
         if ((rnd >> 4) % 5 == 0) {
             loop_timer_cancel(&l, &t[i]);
-        } else {
-            loop_timer_arm(&l, &t[i], (rnd >> 12) % 3 == 0 ? 1000 : (rnd >> 14) % 2000);
+        } else { /* many at one delay (clustered), the rest spread in and past the wheel */
+            loop_timer_arm(&l, &t[i], (rnd >> 12) % 3 == 0 ? 1000 : (rnd >> 14) % 6000);
             seq[i] = next_seq++;
         }
     }
-    int armed = 0, listed = 0;
+    int armed = 0, listed = 0, wheeled = 0;
     for (int i = 0; i < N; i++)
         armed += t[i].armed;
     bool ok = true;
-    struct loop_timer *prev = NULL;
-    for (struct loop_timer *p = l.timers; p; prev = p, p = p->next) {
-        listed++;
-        ok = ok && p->armed && p->prev == prev;
-        if (prev && ok)
-            ok = prev->due_ms < p->due_ms ||
-                 (prev->due_ms == p->due_ms && seq[prev - t] < seq[p - t]);
+    const struct loop_timer *prev = NULL;
+    listed += check_list(&l.late, t, seq, &prev, &ok);
+    for (uint64_t ms = l.wheel_ms + 1; ms <= l.wheel_ms + LOOP_WHEEL_MS; ms++) {
+        struct loop_timer_list *slot = &l.wheel[ms & (LOOP_WHEEL_MS - 1)];
+        for (const struct loop_timer *p = slot->head; p; p = p->next)
+            ok = ok && p->due_ms == ms; /* a slot holds one millisecond */
+        wheeled += check_list(slot, t, seq, &prev, &ok);
     }
+    listed += wheeled + check_list(&l.far, t, seq, &prev, &ok);
     CHECK(ok);
-    CHECK(l.timers_tail == prev);
     CHECK_EQ_INT(listed, armed);
+    CHECK_EQ_INT(l.timers, armed);
+    CHECK_EQ_INT(l.wheeled, wheeled);
+    CHECK(wheeled > 0 && l.far.head != NULL); /* both places were exercised */
     for (int i = 0; i < N; i++)
         loop_timer_cancel(&l, &t[i]);
-    CHECK(l.timers == NULL && l.timers_tail == NULL);
+    CHECK_EQ_INT(l.timers, 0);
+    CHECK_EQ_INT(l.wheeled, 0);
+    CHECK(l.far.head == NULL && l.far.tail == NULL);
     loop_fini(&l);
 }
