@@ -74,7 +74,7 @@ typedef void (*loop_after_cb)(void *data);
 struct loop {
     int epfd;
     bool stop;
-    uint64_t wheel_ms;                           /* every timer due at or before this has fired */
+    uint64_t wheel_ms;                           /* the wheel has turned past this millisecond */
     struct loop_timer_list late;                 /* armed for a millisecond already past */
     struct loop_timer_list wheel[LOOP_WHEEL_MS]; /* due in (wheel_ms, wheel_ms + size] */
     struct loop_timer_list far;                  /* due later: sorted, equal ones in arming order */
