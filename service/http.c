@@ -402,6 +402,10 @@ static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
         u->srv = srv;
         /* Counted before libmicrohttpd's connection stops counting: never a moment below. */
         u->counted = conn_limit_open(&srv->limit, ip);
+        u->next = srv->upgrades;
+        if (u->next)
+            u->next->prev = u;
+        srv->upgrades = u;
     }
     struct ws_transport t = {.fd = sock,
                              .extra = extra,
@@ -409,19 +413,13 @@ static void on_upgraded(void *cls, struct MHD_Connection *c, void *req_cls, cons
                              .release = release_upgrade,
                              .handle = u};
     uint8_t *joined = NULL;
-    if (u && take_socket(srv, u, &t, &joined) == 0) {
-        u->next = srv->upgrades;
-        if (u->next)
-            u->next->prev = u;
-        srv->upgrades = u;
+    if (u && take_socket(srv, u, &t, &joined) < 0) {
+        log_warn("console websocket from %s: cannot take the socket over: %s", ip, strerror(errno));
+        release_upgrade(u);
+    } else if (u) {
         struct ws_conn *ws = console_ws_start(srv->app, st->ticket, &t);
         if (ws)
             u->ws = ws; /* else u is gone already */
-    } else if (u) {
-        log_warn("console websocket from %s: cannot take the socket over: %s", ip, strerror(errno));
-        tls_front_release(u->tls);
-        conn_limit_close(&srv->limit, u->counted);
-        free(u);
     }
     free(joined); /* ws_open copied it */
     /* libmicrohttpd lets go: its connection and memory pool are freed at its next run. */

@@ -77,31 +77,37 @@ static void arm_guard(struct loop *l, struct loop_timer *guard)
     loop_timer_arm(l, guard, GUARD_MS);
 }
 
+/* Timers a, b, c, d (ids 1 to 4), armed in that order with `delays`. */
+static void arm_four(struct timer_log *log, struct tagged_timer *t[4], const uint64_t delays[4])
+{
+    for (int i = 0; i < 4; i++)
+        tagged_init(t[i], i + 1, log);
+    for (int i = 0; i < 4; i++)
+        tagged_arm(t[i], delays[i]);
+}
+
+/* Runs the loop until the four have fired (the log stops it); checks they did, in `order`. */
+static void run_four(struct loop *l, struct timer_log *log, struct loop_timer *guard,
+                     const int order[4])
+{
+    arm_guard(l, guard);
+    CHECK_EQ_INT(loop_run(l), 0);
+    CHECK(!guard_fired);
+    CHECK_EQ_INT(log->n, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(log->order[i], order[i]);
+}
+
 TEST(loop_timers_fire_in_order)
 {
     struct loop l;
     REQUIRE(loop_init(&l) == 0);
     struct timer_log log = {.loop = &l, .stop_after = 4};
     struct tagged_timer a, b, c, d;
-    tagged_init(&a, 1, &log);
-    tagged_init(&b, 2, &log);
-    tagged_init(&c, 3, &log);
-    tagged_init(&d, 4, &log);
-    tagged_arm(&a, 60);
-    tagged_arm(&b, 20);
-    tagged_arm(&c, 40);
-    tagged_arm(&d, 0);
+    arm_four(&log, (struct tagged_timer *[]){&a, &b, &c, &d}, (const uint64_t[]){60, 20, 40, 0});
     CHECK(a.t.armed && b.t.armed && c.t.armed && d.t.armed);
     struct loop_timer guard;
-    arm_guard(&l, &guard);
-
-    CHECK_EQ_INT(loop_run(&l), 0);
-    CHECK(!guard_fired);
-    CHECK_EQ_INT(log.n, 4);
-    CHECK_EQ_INT(log.order[0], 4);
-    CHECK_EQ_INT(log.order[1], 2);
-    CHECK_EQ_INT(log.order[2], 3);
-    CHECK_EQ_INT(log.order[3], 1);
+    run_four(&l, &log, &guard, (const int[]){4, 2, 3, 1});
     /* None fired early. */
     CHECK(b.fired_at - b.armed_at >= 20);
     CHECK(c.fired_at - c.armed_at >= 40);
@@ -121,24 +127,12 @@ TEST(loop_timers_beyond_the_wheel_fire_in_order)
     REQUIRE(loop_init(&l) == 0);
     struct timer_log log = {.loop = &l, .stop_after = 4};
     struct tagged_timer a, b, c, d;
-    tagged_init(&a, 1, &log);
-    tagged_init(&b, 2, &log);
-    tagged_init(&c, 3, &log);
-    tagged_init(&d, 4, &log);
-    tagged_arm(&a, LOOP_WHEEL_MS + 60); /* beyond the wheel */
-    tagged_arm(&b, LOOP_WHEEL_MS + 20); /* beyond the wheel, due before a */
-    tagged_arm(&c, LOOP_WHEEL_MS - 10); /* the wheel's far end */
-    tagged_arm(&d, 30);
+    /* a and b beyond the wheel (b due first), c at the wheel's far end, d soon */
+    arm_four(&log, (struct tagged_timer *[]){&a, &b, &c, &d},
+             (const uint64_t[]){LOOP_WHEEL_MS + 60, LOOP_WHEEL_MS + 20, LOOP_WHEEL_MS - 10, 30});
     CHECK(a.t.list == &l.far && b.t.list == &l.far && c.t.list != &l.far);
     struct loop_timer guard;
-    arm_guard(&l, &guard);
-    CHECK_EQ_INT(loop_run(&l), 0);
-    CHECK(!guard_fired);
-    CHECK_EQ_INT(log.n, 4);
-    CHECK_EQ_INT(log.order[0], 4);
-    CHECK_EQ_INT(log.order[1], 3);
-    CHECK_EQ_INT(log.order[2], 2);
-    CHECK_EQ_INT(log.order[3], 1);
+    run_four(&l, &log, &guard, (const int[]){4, 3, 2, 1});
     CHECK(a.fired_at - a.armed_at >= LOOP_WHEEL_MS + 60);
     CHECK(b.fired_at - b.armed_at >= LOOP_WHEEL_MS + 20);
     loop_timer_cancel(&l, &guard);
