@@ -222,10 +222,17 @@ class Run:
     # vscd: ports via Redfish, the source opens/connects to each BindPath.
     def start_vscd(self):
         # vscd-http, vscd-tls; suffixes: -bN sets console_batch_ms = N (vscd-http-b10),
-        # -send sets console_io_uring = false (one send() per viewer: vscd-http-send).
+        # -pN console_batch_busy_ms = N (its default, 50, paces batches by the loop's load),
+        # -now console_batch_busy_ms = 0 (output at once, whatever the load: vscd before
+        # batch_pace), -send console_io_uring = false (one send() per viewer).
         mode, *suffixes = self.kind.split("-")[1:]
         tls = mode == "tls"
-        batch_ms = next((int(x[1:]) for x in suffixes if x[:1] == "b" and x[1:].isdigit()), 0)
+
+        def number(letter, default):
+            return next((int(x[1:]) for x in suffixes if x[:1] == letter and x[1:].isdigit()),
+                        default)
+        batch_ms = number("b", 0)
+        busy_ms = 0 if "now" in suffixes else number("p", 50)
         io_uring = "send" not in suffixes
         port = free_port()
         conf = os.path.join(self.tmp, "vscd.conf")
@@ -241,6 +248,7 @@ session_timeout_default = 86400
 max_ports = 256
 default_backend = {self.backend}
 console_batch_ms = {batch_ms}
+console_batch_busy_ms = {busy_ms}
 console_io_uring = {'true' if io_uring else 'false'}
 """)
         env = dict(os.environ, VSC_ADMIN_PASSWORD=PASSWORD)
@@ -262,6 +270,13 @@ console_io_uring = {'true' if io_uring else 'false'}
         h, _ = post("/redfish/v1/SessionService/Sessions",
                     {"UserName": "admin", "Password": PASSWORD})
         token = h["X-Auth-Token"]
+
+        def batch_time():  # what the pace chose (Manager Oem.Vsc.ConsoleBatchTime), in ms
+            req = urllib.request.Request(base + "/redfish/v1/Managers/bmc")
+            req.add_header("X-Auth-Token", token)
+            with urllib.request.urlopen(req, context=ctx if tls else None, timeout=10) as r:
+                return json.loads(r.read())["Oem"]["Vsc"]["ConsoleBatchTime"]
+        self.batch_probe = batch_time
         consoles, self.targets = [], []
         n, stall = self.sc["n"], 1
         for i in range(self.sc["k"]):
@@ -379,9 +394,13 @@ def measure(run, secs, warm, resume):
     tools0 = cpu_seconds(view.pid) + cpu_seconds(run.source.pid)
     peak = 0
     out = ""
+    batch = []  # vscd: the batch time its pace chose, every 0.5 s of the window
+    probe = getattr(run, "batch_probe", None)
     while True:
         out = readline(view, 0.5)
         peak = max(peak, rss_kib(run.server.pid)[0])
+        if probe and not out and time.time() < t0 + secs:
+            batch.append(probe())
         if out:
             break
         if time.time() - t_ready > secs + warm + 60:
@@ -394,6 +413,8 @@ def measure(run, secs, warm, resume):
                tools_cpu_s=tools1 - tools0, loadavg=os.getloadavg()[0],
                rss_start_kib=rss0, rss_end_kib=rss_end, rss_peak_kib=max(peak, rss_end),
                hwm_kib=hwm)
+    if batch:
+        res["batch_ms"] = sorted(batch)
     return res
 
 
@@ -434,6 +455,15 @@ def table(results, scen):
                 out.append("")
             tag = f" #{rnd}" if repeated else ""
             out.extend(f"- {server}{tag}/{backend}: {text}" for server, text in ratios)
+    paced = [r for r in rows if r.get("batch_ms")]
+    if paced:
+        out.append("")
+    for r in paced:
+        b = r["batch_ms"]
+        tag = f" #{r.get('round', 1)}" if repeated else ""
+        out.append(f"- {r['server']}{tag}/{r['backend']}: output waited {b[0]}–{b[-1]} ms "
+                   f"(median {b[len(b) // 2]}) before it was sent (Oem.Vsc.ConsoleBatchTime, "
+                   "every 0.5 s of the window)")
     if repeated:
         out.append(repeat_summary(rows))
     return "\n".join(out)
@@ -511,7 +541,8 @@ def main():
     ap.add_argument("--backends", default="pty,unix")
     ap.add_argument("--servers", default="vscd-http,vscd-tls,conserver,conman,floor",
                     help="run in this order; floor is bench/fanout_floor; vscd-http-b10 is "
-                    "vscd-http with console_batch_ms = 10, vscd-http-send without io_uring; "
+                    "vscd-http with console_batch_ms = 10, vscd-http-now with "
+                    "console_batch_busy_ms = 0, vscd-http-send without io_uring; "
                     "floor-uring is the floor with io_uring sends, floor-nodelay with "
                     "TCP_NODELAY on its viewers' sockets (default: %(default)s)")
     ap.add_argument("--repeat", type=int, default=1, metavar="N",
@@ -574,7 +605,9 @@ def main():
                     f"p99 {fmt_ms(res['p99_us'])} ms, gaps {res['gaps']}, "
                     f"dead {res['dead']} {res['first_error']} "
                     f"cpu {res['cpu_s']:.2f} s, rss {res['rss_peak_kib'] / 1024:.1f} MiB, "
-                    f"source+viewers cpu {res['tools_cpu_s']:.2f} s, load {res['loadavg']:.1f}"),
+                    f"source+viewers cpu {res['tools_cpu_s']:.2f} s, load {res['loadavg']:.1f}"
+                    + (f", batch {res['batch_ms'][len(res['batch_ms']) // 2]} ms"
+                       if res.get("batch_ms") else "")),
                     file=sys.stderr, flush=True)
         print(table(results, scen), flush=True)
     if a.json:

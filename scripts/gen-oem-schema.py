@@ -97,6 +97,7 @@ OEM_OBJECTS = {  # complex types that carry "@odata.type" (Oem objects, action r
         "MaxPorts": P("integer", "The most serial ports allocated at once.", "This property shall contain the limit on serial ports allocated at once, all virtual machines together."),
         "MaxPortsPerVM": P("integer", "The most serial ports one virtual machine may have.", "This property shall contain the limit on serial ports per virtual machine."),
         "PortsInUse": P("integer", "The serial ports allocated now.", "This property shall contain the number of serial ports allocated now."),
+        "ConsoleBatchTime": P("integer", "How long console output waits now before it is sent to viewers, sent together.", "This property shall contain the time, in milliseconds, that new console output waits now before the service sends it to the console's viewers: the configured console_batch_ms, or more while the service's event loop is busy (console_batch_busy_ms); 0 when output is sent at once.", units="ms"),
         "DefaultBackend": P("Backend", "The backend used when an allocation names none.", "This property shall contain the backend that AllocatePorts uses when the request does not name one."),
         "ConsoleStateRules": P("link", "The console state detector's rules.", "This property shall link to the collection of rules that derive virtual machine states from console output."),
         "ConsoleHistories": P("links", "The console LogServices of every virtual machine with history kept, freed ones included.", "This property shall link to the console LogService of each virtual machine, active or freed, whose console state entries or output the service keeps."),
@@ -433,6 +434,7 @@ def csdl():
          '<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">']
     for uri, ns, alias in [
             ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Core.V1.xml", "Org.OData.Core.V1", "OData"),
+            ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Measures.V1.xml", "Org.OData.Measures.V1", "Measures"),
             ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0", "Redfish"),
             ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", ["Resource", "Resource.v1_0_0"], None),
             ("http://redfish.dmtf.org/schemas/v1/Manager_v1.xml", "Manager", None)]:
@@ -484,6 +486,8 @@ def csdl():
             L.append('          <Annotation Term="OData.Permissions" EnumMember="OData.Permission/%s"/>' % ("ReadWrite" if writable else "Read"))
             L.append(annot("OData.Description", d, "          "))
             L.append(annot("OData.LongDescription", l, "          "))
+            if _extra.get("units"):
+                L.append(annot("Measures.Unit", _extra["units"], "          "))
             if nav:
                 L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
             L.append("        </%s>" % tag)

@@ -56,7 +56,10 @@ static const struct config_entry config_table[] = {
     INT(console_stall_timeout, "30", 1, 3600,
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     INT(console_batch_ms, "0", 0, 1000,
-        "milliseconds console output may wait to reach viewers, sent together (0: at once)"),
+        "milliseconds console output always waits to reach viewers, sent together (0: at once)"),
+    INT(console_batch_busy_ms, "50", 0, 1000,
+        "the longest console output may wait to reach viewers while vscd's loop is over half "
+        "busy, sent together (0: never)"),
     BOOL(console_io_uring, "true",
          "send to console viewers with io_uring, one system call a loop iteration (false: "
          "one send() per viewer)"),

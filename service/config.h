@@ -31,6 +31,7 @@ struct vsc_config {
     int64_t console_ring_bytes;
     int64_t console_stall_timeout;
     int64_t console_batch_ms;
+    int64_t console_batch_busy_ms;
     int64_t console_log_entries;
     int64_t audit_entries;
     int64_t login_failures_per_minute;

@@ -70,6 +70,11 @@ void console_notify(struct console *c)
     }
 }
 
+uint64_t console_held(const struct console *c)
+{
+    return c->ring.head - c->shown;
+}
+
 void console_output(struct console *c, const void *data, size_t len)
 {
     if (!len)

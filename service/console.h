@@ -91,6 +91,8 @@ void console_output(struct console *c, const void *data, size_t len);
  * and tells every one. Until then console_peek() does not return them, whoever asks. */
 void console_store(struct console *c, const void *data, size_t len);
 void console_notify(struct console *c);
+/* Bytes stored and not yet shown. */
+uint64_t console_held(const struct console *c);
 
 /* Queues input for the VM: 0, -ENOSPC (queue full), -ENOTCONN (no VM attached). */
 int console_input(struct console *c, const void *data, size_t len);

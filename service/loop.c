@@ -13,9 +13,19 @@
 
 uint64_t loop_now_ms(void)
 {
+    return loop_now_ns() / 1000000u;
+}
+
+uint64_t loop_now_ns(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t loop_busy_ns(const struct loop *l)
+{
+    return l->busy_ns + (l->woke_ns ? loop_now_ns() - l->woke_ns : 0);
 }
 
 int loop_init(struct loop *l)
@@ -276,13 +286,20 @@ static void run_due_timers(struct loop *l)
 int loop_run(struct loop *l)
 {
     struct epoll_event events[LOOP_MAX_EVENTS];
+    l->woke_ns = loop_now_ns();
     while (!l->stop) {
-        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, next_wait_ms(l));
+        int wait_ms = next_wait_ms(l);
+        l->busy_ns += loop_now_ns() - l->woke_ns;
+        l->woke_ns = 0;
+        int n = epoll_wait(l->epfd, events, LOOP_MAX_EVENTS, wait_ms);
+        l->woke_ns = loop_now_ns();
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            log_error("epoll_wait: %s", strerror(errno));
-            return -errno;
+            int err = errno;
+            log_error("epoll_wait: %s", strerror(err));
+            l->woke_ns = 0;
+            return -err;
         }
         l->ready = events;
         l->ready_count = n;
@@ -300,5 +317,7 @@ int loop_run(struct loop *l)
         if (l->after)
             l->after(l->hook_data);
     }
+    l->busy_ns += loop_now_ns() - l->woke_ns;
+    l->woke_ns = 0;
     return 0;
 }

@@ -15,6 +15,7 @@
  *   own timeout), and runs its work hook after every wake-up.
  * - Each iteration: ready fds, then deferred work, then the send batch (send_batch.h:
  *   the sends the deferred work queued leave together), then due timers.
+ * - It counts the time it spends working (everything but the wait): loop_busy_ns().
  */
 #ifndef VSC_LOOP_H
 #define VSC_LOOP_H
@@ -89,6 +90,8 @@ struct loop {
     struct epoll_event *ready; /* events of the iteration being dispatched */
     int ready_count;
     struct send_batch *batch; /* flushed after each iteration's deferred work; may be NULL */
+    uint64_t busy_ns;         /* spent outside epoll_wait since loop_init (loop_busy_ns) */
+    uint64_t woke_ns;         /* when the running iteration's wait returned; 0 outside loop_run */
 };
 
 int loop_init(struct loop *l);
@@ -113,7 +116,13 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, and in nanoseconds. */
 uint64_t loop_now_ms(void);
+uint64_t loop_now_ns(void);
+
+/* Nanoseconds the loop has spent working (not waiting) since loop_init(), the running
+ * iteration included: the difference over a window, divided by its length, is the share of
+ * a core the loop uses. */
+uint64_t loop_busy_ns(const struct loop *l);
 
 #endif

@@ -62,6 +62,7 @@ void port_set_state(struct port *p, enum port_state state, const char *error)
 static void on_console_input(struct console *c)
 {
     struct port *p = c->owner;
+    p->typed_ms = loop_now_ms();
     if (p->ops->input_ready)
         p->ops->input_ready(p);
 }
@@ -385,7 +386,18 @@ int ports_init(struct ports *ps, struct vsc_app *app)
         log_info("restored %zu port(s)", n);
     ps->check = (struct loop_timer){.cb = on_check, .data = ps};
     loop_timer_arm(ps->loop, &ps->check, PORTS_CHECK_MS);
+    batch_pace_init(&ps->pace, (uint32_t)app->cfg.console_batch_busy_ms, loop_now_ns(),
+                    loop_busy_ns(ps->loop));
     return 0;
+}
+
+uint32_t ports_batch_ms(struct ports *ps)
+{
+    if (!ps->loop) /* not started (the REST layer's unit tests): nothing is paced */
+        return 0;
+    uint32_t paced = batch_pace_ms(&ps->pace, loop_now_ns(), loop_busy_ns(ps->loop));
+    uint32_t fixed = (uint32_t)ps->app->cfg.console_batch_ms;
+    return paced > fixed ? paced : fixed;
 }
 
 void ports_fini(struct ports *ps)
@@ -614,18 +626,22 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 
 /* ---- helpers for backends -------------------------------------------------------------------- */
 
-/* Viewers are told of new output at once, or with console_batch_ms set, once per that
- * many milliseconds: fewer, larger sends for many viewers, at the cost of that delay. */
+/* Viewers are told of new output at once, or once per ports_batch_ms(): fewer, larger
+ * sends for many viewers, at the cost of that delay. Not when someone waits for the echo
+ * of their typing, nor once a batch holds enough to make its sends worth their cost (and
+ * long before a fast console could lap the ring while its output waits). */
 static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
 {
-    struct vsc_app *app = p->registry->app;
-    if (app->cfg.console_batch_ms <= 0) {
-        console_output(&p->console, buf, n);
-        return;
-    }
+    struct loop *loop = p->registry->loop;
+    uint32_t delay = ports_batch_ms(p->registry);
     console_store(&p->console, buf, n);
-    if (!p->batch_due.armed)
-        loop_timer_arm(&app->loop, &p->batch_due, (uint64_t)app->cfg.console_batch_ms);
+    bool typed = p->typed_ms && loop_now_ms() - p->typed_ms < PORT_TYPED_MS;
+    if (!delay || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
+        loop_timer_cancel(loop, &p->batch_due);
+        console_notify(&p->console);
+    } else if (!p->batch_due.armed) {
+        loop_timer_arm(loop, &p->batch_due, delay);
+    }
 }
 
 int port_pump_output(struct port *p, int fd)

@@ -15,6 +15,7 @@
 #ifndef VSC_PORTS_H
 #define VSC_PORTS_H
 
+#include "batch_pace.h"
 #include "console.h"
 #include "console_state.h"
 #include "loop.h"
@@ -80,7 +81,8 @@ struct port {
     struct line_settings line;
     struct console console;
     struct port_console_state cstate; /* its state detector (console_state.h) */
-    struct loop_timer batch_due;      /* console_batch_ms: tells the readers what came */
+    struct loop_timer batch_due;      /* a batch is due: tells the readers what came */
+    uint64_t typed_ms;                /* loop_now_ms() of its last input; 0 = never */
     enum port_state state;
     char error[128];
     void *backend;        /* the backend's own state */
@@ -89,13 +91,16 @@ struct port {
     struct port *next;
 };
 
-#define PORTS_CHECK_MS 2000 /* how often down or unpublished backends are re-created */
+#define PORT_TYPED_MS   1000 /* a port typed into this recently is interactive: no batching */
+#define PORT_BATCH_FULL 4096 /* bytes: a batch this big is big enough; it goes at once */
+#define PORTS_CHECK_MS  2000 /* how often down or unpublished backends are re-created */
 
 struct ports {
     struct vsc_app *app;
     struct loop *loop;
     struct loop_timer check;
-    char dir[3200]; /* <state_dir>/ports */
+    struct batch_pace pace; /* console_batch_busy_ms: the delay the loop's load calls for */
+    char dir[3200];         /* <state_dir>/ports */
     struct vm *vms;
     struct port *ports; /* ascending id */
 };
@@ -149,6 +154,11 @@ int ports_free_vm(struct ports *ps, const char *uuid);
 struct port *ports_find(struct ports *ps, int64_t id);
 struct vm *ports_find_vm(struct ports *ps, const char *uuid);
 size_t ports_count(const struct ports *ps, const struct vm *vm); /* vm NULL: all */
+
+/* How long console output waits now to reach viewers, in ms: console_batch_ms, or more
+ * while the loop is busy (console_batch_busy_ms, batch_pace.h). A port typed into within
+ * PORT_TYPED_MS, and a batch of PORT_BATCH_FULL bytes, go at once (port_pump_output). */
+uint32_t ports_batch_ms(struct ports *ps);
 
 /*
  * Persists and applies a changed port (enabled, line settings); `was_enabled` is the

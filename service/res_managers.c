@@ -66,12 +66,13 @@ static json_t *oem_facts(struct vsc_app *app)
     const struct vsc_config *cfg = &app->cfg;
     json_t *histories = console_histories(app);
     return json_pack(
-        "{s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:s, s:o, s:o, s:I}}", "Vsc", "@odata.type",
-        "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime", app->started_iso,
-        "DatabaseSchemaVersion", db_user_version(&app->db), "SessionsSurviveRestart", 0, "MaxPorts",
-        (json_int_t)cfg->max_ports, "MaxPortsPerVM", (json_int_t)cfg->max_ports_per_vm,
-        "PortsInUse", (json_int_t)ports_count(&app->ports, NULL), "DefaultBackend",
-        cfg->default_backend, "ConsoleStateRules",
+        "{s:{s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:s, s:I, s:o, s:o, s:I}}", "Vsc",
+        "@odata.type", "#Vsc.v1_0_0.Manager", "ServiceVersion", VSC_VERSION, "StartTime",
+        app->started_iso, "DatabaseSchemaVersion", db_user_version(&app->db),
+        "SessionsSurviveRestart", 0, "MaxPorts", (json_int_t)cfg->max_ports, "MaxPortsPerVM",
+        (json_int_t)cfg->max_ports_per_vm, "PortsInUse", (json_int_t)ports_count(&app->ports, NULL),
+        "DefaultBackend", cfg->default_backend, "ConsoleBatchTime",
+        (json_int_t)ports_batch_ms(&app->ports), "ConsoleStateRules",
         rf_link(MANAGER_URI "/Oem/Vsc/ConsoleStateRules"), "ConsoleHistories", histories,
         "ConsoleHistories@odata.count", (json_int_t)json_array_size(histories));
 }

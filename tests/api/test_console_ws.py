@@ -11,8 +11,8 @@ import requests
 import websocket
 
 from conftest import ADMIN_PASSWORD, assert_error
-from helpers_ports import (FREE, FakeUnixVM, allocate_ok, port_oem, port_uri, vscd_factory,
-                           wait_for, wait_port_field, wait_port_state)
+from helpers_ports import (FREE, MANAGER, FakeUnixVM, allocate_ok, get_json, port_oem, port_uri,
+                           vscd_factory, wait_for, wait_port_field, wait_port_state)
 
 
 @pytest.fixture
@@ -332,17 +332,22 @@ def frames_until(c, needle, timeout=5.0):
     return frames
 
 
+def watched_port(make_vscd, setting):
+    """A vscd with `setting`; a unix port of it with one viewer and its VM connected."""
+    v = make_vscd(extra_args=["--set", setting])
+    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
+    p = unix_port(v)
+    c = attach(v, p["Id"], 1)
+    vm = FakeUnixVM(p["BindPath"])
+    wait_port_state(v.admin, p["Id"], "Connected")
+    return v, p["Id"], c, vm
+
+
 def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
     """console_batch_ms: output waits that long and leaves together; history, the state
     detector and the byte counters are not delayed. 0 (the default) sends each read."""
-    v = make_vscd(extra_args=["--set", "console_batch_ms=400"])
-    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
-    p = unix_port(v)
-    pid = p["Id"]
-    c = attach(v, pid, 1)
-    vm = FakeUnixVM(p["BindPath"])
+    v, pid, c, vm = watched_port(make_vscd, "console_batch_ms=400")
     try:
-        wait_port_state(v.admin, pid, "Connected")
         sent = time.monotonic()
         vm.send(b"first ")
         wait_port_field(v.admin, pid, "BytesFromVM", 6)  # counted at once
@@ -366,7 +371,7 @@ def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
         c.close()
         vm.close()
 
-    d = make_vscd()  # the default: every read goes out at once, in its own frame
+    d = make_vscd()  # the default, the loop idle: every read goes out at once, in its own frame
     d.token, d.session = d.admin.login("admin", ADMIN_PASSWORD)
     p = unix_port(d)
     c = attach(d, p["Id"], 1)
@@ -377,6 +382,62 @@ def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
         assert [f for _, f in frames_until(c, b"first ")] == [b"first "]
         vm.send(b"second\r\n")
         assert [f for _, f in frames_until(c, b"second\r\n")] == [b"second\r\n"]
+    finally:
+        c.close()
+        vm.close()
+
+
+def test_typed_ports_and_full_batches_are_not_held_back(make_vscd):
+    """With output batched, a port typed into within the last second sends at once (the
+    typist waits for the echo), and so does a batch of 4 KiB (its sends are worth their
+    cost; a fast console would otherwise lap the ring while its output waits)."""
+    v, pid, c, vm = watched_port(make_vscd, "console_batch_ms=500")
+    try:
+        c.ws.send_binary(b"ls\r")
+        vm.read_until(b"ls\r")
+        sent = time.monotonic()
+        vm.send(b"ls\r\n")  # the echo
+        frames = frames_until(c, b"ls\r\n")
+        assert frames[-1][0] - sent < 0.3, "the echo waited for the batch"
+        time.sleep(1.2)  # no typing for over a second: batched again
+        sent = time.monotonic()
+        vm.send(b"later\r\n")
+        frames = frames_until(c, b"later\r\n")
+        assert frames[-1][0] - sent >= 0.4
+        block = bytes(range(256)) * 32  # 8 KiB at once
+        sent = time.monotonic()
+        vm.send(block)
+        frames = frames_until(c, block[-64:])
+        assert frames[-1][0] - sent < 0.3, "a full batch waited"
+        assert b"".join(f for _, f in frames) == block
+    finally:
+        c.close()
+        vm.close()
+
+
+def batch_time(v):
+    return get_json(v.admin, MANAGER)["Oem"]["Vsc"]["ConsoleBatchTime"]
+
+
+def test_a_busy_loop_batches_console_output_and_an_idle_one_does_not(make_vscd):
+    """console_batch_busy_ms: while vscd's loop is over half busy (here a console printing
+    flat out), console output waits up to that long, shown as the Manager's
+    Oem.Vsc.ConsoleBatchTime; once the loop is idle again it is back to 0."""
+    v, _, c, vm = watched_port(make_vscd, "console_batch_busy_ms=40")
+    try:
+        assert batch_time(v) == 0
+        chunk = b"0123456789abcdef" * 4095 + b"0123456789abcd\r\n"
+        seen, deadline = [], time.monotonic() + 8
+        while time.monotonic() < deadline and (not seen or seen[-1] < 40):
+            until = time.monotonic() + 0.3
+            while time.monotonic() < until:
+                vm.send(chunk)
+                c.read_for(0.001)  # keeps up or skips ahead: the ring bounds what waits
+                c.buf = b""
+            seen.append(batch_time(v))
+        assert seen[-1] == 40, "the pace did not reach its cap: %r" % seen
+        assert len(seen) >= 3, "it rose step by step, not at once: %r" % seen
+        wait_for(lambda: batch_time(v) == 0, 5, what="the pace back to 0 once idle")
     finally:
         c.close()
         vm.close()

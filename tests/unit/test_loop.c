@@ -624,3 +624,44 @@ TEST(loop_timers_stay_in_due_order_under_churn)
     CHECK(l.far.head == NULL && l.far.tail == NULL);
     loop_fini(&l);
 }
+
+struct spin {
+    struct loop *loop;
+    uint64_t busy_before, busy_after;
+};
+
+#define SPIN_NS (60 * 1000000ull)
+
+static void spin_cb(struct loop_timer *t)
+{
+    struct spin *s = t->data;
+    s->busy_before = loop_busy_ns(s->loop);
+    uint64_t until = loop_now_ns() + SPIN_NS;
+    while (loop_now_ns() < until)
+        ;
+    s->busy_after = loop_busy_ns(s->loop);
+}
+
+static void stop_cb(struct loop_timer *t)
+{
+    loop_stop(t->data);
+}
+
+TEST(loop_counts_the_time_it_works_not_the_time_it_waits)
+{
+    struct loop l;
+    REQUIRE(loop_init(&l) == 0);
+    struct spin s = {.loop = &l};
+    struct loop_timer spin = {.cb = spin_cb, .data = &s}, stop = {.cb = stop_cb, .data = &l};
+    loop_timer_arm(&l, &spin, 100);
+    loop_timer_arm(&l, &stop, 400);
+    uint64_t start = loop_now_ns();
+    CHECK_EQ_INT(loop_run(&l), 0);
+    uint64_t wall = loop_now_ns() - start, busy = loop_busy_ns(&l);
+    CHECK(wall >= 390 * 1000000ull);                /* timers are due on the millisecond clock */
+    CHECK(s.busy_after - s.busy_before >= SPIN_NS); /* the running iteration counts */
+    CHECK(busy >= SPIN_NS);
+    CHECK(busy + 250 * 1000000ull <= wall); /* the ~340 ms of waiting do not */
+    CHECK(loop_busy_ns(&l) == busy);        /* not running: nothing more */
+    loop_fini(&l);
+}
