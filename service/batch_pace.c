@@ -35,3 +35,9 @@ uint32_t batch_pace_ms(struct batch_pace *p, uint64_t now_ns, uint64_t busy_ns)
     p->window_busy_ns = busy_ns;
     return p->ms;
 }
+
+uint32_t batch_pace_until_slot(uint64_t id, uint32_t period_ms, uint64_t now_ms)
+{
+    uint64_t phase = id * 2654435761u % period_ms; /* Knuth's multiplicative hash */
+    return period_ms - (uint32_t)((now_ms + phase) % period_ms);
+}

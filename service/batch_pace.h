@@ -33,4 +33,10 @@ void batch_pace_init(struct batch_pace *p, uint32_t max_ms, uint64_t now_ns, uin
  * and a new one begins. now_ns: loop_now_ns(); busy_ns: loop_busy_ns(). */
 uint32_t batch_pace_ms(struct batch_pace *p, uint64_t now_ns, uint64_t busy_ns);
 
+/* When the batch of port `id` is due, in ms from now_ms, in (0, period_ms]: at the port's
+ * own slot of each period (a phase from its Id). Ports whose consoles print together then
+ * send to their viewers spread over the period, not all in one loop iteration with
+ * everyone waiting behind that burst. */
+uint32_t batch_pace_until_slot(uint64_t id, uint32_t period_ms, uint64_t now_ms);
+
 #endif

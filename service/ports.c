@@ -633,14 +633,17 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
 {
     struct loop *loop = p->registry->loop;
-    uint32_t delay = ports_batch_ms(p->registry);
+    uint32_t period = ports_batch_ms(p->registry);
     console_store(&p->console, buf, n);
     bool typed = p->typed_ms && loop_now_ms() - p->typed_ms < PORT_TYPED_MS;
-    if (!delay || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
+    if (!period || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
         loop_timer_cancel(loop, &p->batch_due);
         console_notify(&p->console);
     } else if (!p->batch_due.armed) {
-        loop_timer_arm(loop, &p->batch_due, delay);
+        bool paced = period > (uint32_t)p->registry->app->cfg.console_batch_ms;
+        uint32_t wait =
+            paced ? batch_pace_until_slot((uint64_t)p->id, period, loop_now_ms()) : period;
+        loop_timer_arm(loop, &p->batch_due, wait);
     }
 }
 

@@ -3,6 +3,8 @@
 
 #include "batch_pace.h"
 
+#include <stdbool.h>
+
 #define MS 1000000ull /* ns */
 #define W  ((uint64_t)BATCH_PACE_WINDOW_MS * MS)
 
@@ -88,4 +90,22 @@ TEST(batch_pace_with_no_cap_never_batches)
     struct sim s;
     sim_init(&s, 0);
     CHECK_EQ_INT(sim_windows(&s, 5, 100), 0);
+}
+
+TEST(batch_pace_slots_keep_each_port_on_its_grid_and_spread_the_ports)
+{
+    for (uint64_t now = 1000; now < 1100; now++) {
+        uint32_t wait = batch_pace_until_slot(7, 50, now);
+        CHECK(wait >= 1 && wait <= 50);
+        CHECK_EQ_INT((now + wait) % 50, (1000 + batch_pace_until_slot(7, 50, 1000)) % 50);
+    }
+    bool slot_used[50] = {false};
+    int used = 0;
+    for (uint64_t id = 1; id <= 64; id++) { /* Ids as allocations give them: in a row */
+        uint32_t due = (uint32_t)((5000 + batch_pace_until_slot(id, 50, 5000)) % 50);
+        used += !slot_used[due];
+        slot_used[due] = true;
+    }
+    CHECK(used >= 35); /* 64 ports in a row cover most of the 50 slots */
+    CHECK_EQ_INT(batch_pace_until_slot(3, 1, 12345), 1);
 }
