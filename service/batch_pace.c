@@ -38,6 +38,7 @@ uint32_t batch_pace_ms(struct batch_pace *p, uint64_t now_ns, uint64_t busy_ns)
 
 uint32_t batch_pace_until_slot(uint64_t id, uint32_t period_ms, uint64_t now_ms)
 {
-    uint64_t phase = id * 2654435761u % period_ms; /* Knuth's multiplicative hash */
+    uint32_t slot = (uint32_t)(id * 2654435761u) >> 29; /* Fibonacci hashing: the top 3 bits */
+    uint64_t phase = (uint64_t)slot * period_ms / BATCH_PACE_SLOTS;
     return period_ms - (uint32_t)((now_ms + phase) % period_ms);
 }

@@ -19,6 +19,7 @@
 #define BATCH_PACE_WINDOW_MS 250
 #define BATCH_PACE_BUSY_HIGH 50
 #define BATCH_PACE_BUSY_LOW  25
+#define BATCH_PACE_SLOTS     8 /* per period: see batch_pace_until_slot() */
 
 struct batch_pace {
     uint32_t max_ms;         /* 0: never batches */
@@ -33,10 +34,11 @@ void batch_pace_init(struct batch_pace *p, uint32_t max_ms, uint64_t now_ns, uin
  * and a new one begins. now_ns: loop_now_ns(); busy_ns: loop_busy_ns(). */
 uint32_t batch_pace_ms(struct batch_pace *p, uint64_t now_ns, uint64_t busy_ns);
 
-/* When the batch of port `id` is due, in ms from now_ms, in (0, period_ms]: at the port's
- * own slot of each period (a phase from its Id). Ports whose consoles print together then
- * send to their viewers spread over the period, not all in one loop iteration with
- * everyone waiting behind that burst. */
+/* When the batch of port `id` is due, in ms from now_ms, in (0, period_ms]: at its slot of
+ * each period, one of BATCH_PACE_SLOTS (from a hash of its Id). Ports whose consoles print
+ * together then send to their viewers an eighth at a time, not all in one loop iteration
+ * with everyone waiting behind that burst; few enough slots that each still fills an
+ * io_uring_enter() (finer slots cost 10 % more CPU in B, docs/BENCHMARKS.md). */
 uint32_t batch_pace_until_slot(uint64_t id, uint32_t period_ms, uint64_t now_ms);
 
 #endif

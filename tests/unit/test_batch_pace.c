@@ -3,8 +3,6 @@
 
 #include "batch_pace.h"
 
-#include <stdbool.h>
-
 #define MS 1000000ull /* ns */
 #define W  ((uint64_t)BATCH_PACE_WINDOW_MS * MS)
 
@@ -99,13 +97,13 @@ TEST(batch_pace_slots_keep_each_port_on_its_grid_and_spread_the_ports)
         CHECK(wait >= 1 && wait <= 50);
         CHECK_EQ_INT((now + wait) % 50, (1000 + batch_pace_until_slot(7, 50, 1000)) % 50);
     }
-    bool slot_used[50] = {false};
-    int used = 0;
+    int per_slot[BATCH_PACE_SLOTS] = {0};
     for (uint64_t id = 1; id <= 64; id++) { /* Ids as allocations give them: in a row */
-        uint32_t due = (uint32_t)((5000 + batch_pace_until_slot(id, 50, 5000)) % 50);
-        used += !slot_used[due];
-        slot_used[due] = true;
+        uint32_t due = (uint32_t)((5000 + batch_pace_until_slot(id, 80, 5000)) % 80);
+        CHECK_EQ_INT(due % (80 / BATCH_PACE_SLOTS), 0); /* on one of the slots */
+        per_slot[due / (80 / BATCH_PACE_SLOTS)]++;
     }
-    CHECK(used >= 35); /* 64 ports in a row cover most of the 50 slots */
+    for (int i = 0; i < BATCH_PACE_SLOTS; i++) /* and spread: about 8 ports each */
+        CHECK(per_slot[i] >= 4 && per_slot[i] <= 12);
     CHECK_EQ_INT(batch_pace_until_slot(3, 1, 12345), 1);
 }
