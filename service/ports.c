@@ -365,6 +365,8 @@ int ports_init(struct ports *ps, struct vsc_app *app)
     memset(ps, 0, sizeof(*ps));
     ps->app = app;
     ps->loop = &app->loop;
+    batch_pace_init(&ps->pace, (uint32_t)app->cfg.console_batch_busy_ms, loop_now_ns(),
+                    loop_busy_ns(ps->loop)); /* before restored ports print anything */
     snprintf(ps->dir, sizeof(ps->dir), "%s/ports", app->cfg.state_dir);
     if (mkdir(ps->dir, 0711) < 0 && errno != EEXIST) {
         log_error("cannot create %s: %s", ps->dir, strerror(errno));
@@ -386,8 +388,6 @@ int ports_init(struct ports *ps, struct vsc_app *app)
         log_info("restored %zu port(s)", n);
     ps->check = (struct loop_timer){.cb = on_check, .data = ps};
     loop_timer_arm(ps->loop, &ps->check, PORTS_CHECK_MS);
-    batch_pace_init(&ps->pace, (uint32_t)app->cfg.console_batch_busy_ms, loop_now_ns(),
-                    loop_busy_ns(ps->loop));
     return 0;
 }
 
