@@ -56,7 +56,8 @@ static const struct config_entry config_table[] = {
     INT(console_stall_timeout, "30", 1, 3600,
         "seconds a console viewer may read nothing while its queue is full before it is dropped"),
     INT(console_batch_ms, "0", 0, 1000,
-        "milliseconds console output always waits to reach viewers, sent together (0: at once)"),
+        "milliseconds console output waits to reach viewers whatever the load, sent together (0: "
+        "at once)"),
     INT(console_batch_busy_ms, "50", 0, 1000,
         "the longest console output may wait to reach viewers while vscd's loop is over half "
         "busy, sent together (0: never)"),
