@@ -462,8 +462,8 @@ def table(results, scen):
         b = r["batch_ms"]
         tag = f" #{r.get('round', 1)}" if repeated else ""
         out.append(f"- {r['server']}{tag}/{r['backend']}: output waited {b[0]}–{b[-1]} ms "
-                   f"(median {b[len(b) // 2]}) before it was sent (Oem.Vsc.ConsoleBatchTime, "
-                   "every 0.5 s of the window)")
+                   f"(median {statistics.median_high(b)}) before it was sent "
+                   "(Oem.Vsc.ConsoleBatchTime, every 0.5 s of the window)")
     if repeated:
         out.append(repeat_summary(rows))
     return "\n".join(out)
@@ -606,7 +606,7 @@ def main():
                     f"dead {res['dead']} {res['first_error']} "
                     f"cpu {res['cpu_s']:.2f} s, rss {res['rss_peak_kib'] / 1024:.1f} MiB, "
                     f"source+viewers cpu {res['tools_cpu_s']:.2f} s, load {res['loadavg']:.1f}"
-                    + (f", batch {res['batch_ms'][len(res['batch_ms']) // 2]} ms"
+                    + (f", batch {statistics.median_high(res['batch_ms'])} ms"
                        if res.get("batch_ms") else "")),
                     file=sys.stderr, flush=True)
         print(table(results, scen), flush=True)

@@ -391,13 +391,18 @@ int ports_init(struct ports *ps, struct vsc_app *app)
     return 0;
 }
 
+static uint32_t batch_ms_at(struct ports *ps, uint64_t now_ns)
+{
+    uint32_t paced = batch_pace_ms(&ps->pace, now_ns, loop_busy_ns(ps->loop));
+    uint32_t fixed = (uint32_t)ps->app->cfg.console_batch_ms;
+    return paced > fixed ? paced : fixed;
+}
+
 uint32_t ports_batch_ms(struct ports *ps)
 {
     if (!ps->loop) /* not started (the REST layer's unit tests): nothing is paced */
         return 0;
-    uint32_t paced = batch_pace_ms(&ps->pace, loop_now_ns(), loop_busy_ns(ps->loop));
-    uint32_t fixed = (uint32_t)ps->app->cfg.console_batch_ms;
-    return paced > fixed ? paced : fixed;
+    return batch_ms_at(ps, loop_now_ns());
 }
 
 void ports_fini(struct ports *ps)
@@ -633,16 +638,16 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
 {
     struct loop *loop = p->registry->loop;
-    uint32_t period = ports_batch_ms(p->registry);
+    uint64_t now_ns = loop_now_ns(), now_ms = now_ns / 1000000u; /* one clock read a read */
+    uint32_t period = batch_ms_at(p->registry, now_ns);
     console_store(&p->console, buf, n);
-    bool typed = p->typed_ms && loop_now_ms() - p->typed_ms < PORT_TYPED_MS;
+    bool typed = p->typed_ms && now_ms - p->typed_ms < PORT_TYPED_MS;
     if (!period || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
         loop_timer_cancel(loop, &p->batch_due);
         console_notify(&p->console);
     } else if (!p->batch_due.armed) {
         bool paced = period > (uint32_t)p->registry->app->cfg.console_batch_ms;
-        uint32_t wait =
-            paced ? batch_pace_until_slot((uint64_t)p->id, period, loop_now_ms()) : period;
+        uint32_t wait = paced ? batch_pace_until_slot((uint64_t)p->id, period, now_ms) : period;
         loop_timer_arm(loop, &p->batch_due, wait);
     }
 }
