@@ -34,6 +34,7 @@ struct pty_state {
 
 static void wait_for_slave(struct pty_state *s)
 {
+    port_watch_output(s->port, NULL);
     loop_del(s->port->registry->loop, &s->watch);
     if (s->port->state != PORT_WAITING)
         port_set_state(s->port, PORT_WAITING, NULL);
@@ -44,7 +45,9 @@ static int on_master(struct loop_watch *w, uint32_t events)
 {
     struct pty_state *s = w->data;
     struct port *p = s->port;
-    if (events & EPOLLIN) {
+    /* On a hang-up too: with reading put off (port_watch_output) EPOLLIN is not reported,
+     * and what the VM printed last must not be lost. */
+    if (events & (EPOLLIN | EPOLLHUP)) {
         int rc = port_pump_output(p, s->master);
         if (rc < 0) { /* EIO: the last slave fd closed */
             wait_for_slave(s);
@@ -73,6 +76,7 @@ static void on_probe(struct loop_timer *t)
         port_set_state(s->port, PORT_DOWN, "cannot watch the pty");
         return;
     }
+    port_watch_output(s->port, &s->watch);
     port_set_state(s->port, PORT_CONNECTED, NULL);
 }
 
@@ -137,6 +141,7 @@ static void pty_close(struct port *p, bool unpublish)
     struct pty_state *s = p->backend;
     if (!s)
         return;
+    port_watch_output(p, NULL);
     loop_del(p->registry->loop, &s->watch);
     loop_timer_cancel(p->registry->loop, &s->probe);
     close(s->master);

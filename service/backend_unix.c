@@ -30,6 +30,7 @@ static void drop_connection(struct unix_state *s)
 {
     if (s->conn_fd < 0)
         return;
+    port_watch_output(s->port, NULL);
     loop_del(s->port->registry->loop, &s->conn_watch);
     close(s->conn_fd);
     s->conn_fd = -1;
@@ -74,6 +75,7 @@ static int on_listen(struct loop_watch *w, uint32_t events)
         s->conn_fd = -1;
         return LOOP_OK;
     }
+    port_watch_output(s->port, &s->conn_watch);
     port_set_state(s->port, PORT_CONNECTED, NULL);
     return LOOP_OK;
 }
@@ -144,6 +146,7 @@ static void unix_close(struct port *p, bool unpublish)
     if (!s)
         return;
     if (s->conn_fd >= 0) {
+        port_watch_output(p, NULL);
         loop_del(p->registry->loop, &s->conn_watch);
         close(s->conn_fd);
     }

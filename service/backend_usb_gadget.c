@@ -112,6 +112,7 @@ static void close_tty(struct usb_port *u)
 {
     if (u->fd < 0)
         return;
+    port_watch_output(u->port, NULL);
     loop_del(u->port->registry->loop, &u->watch);
     close(u->fd);
     u->fd = -1;
@@ -158,6 +159,8 @@ static int open_tty(struct usb_port *u)
         rc = loop_add(p->registry->loop, &u->watch);
         if (rc < 0)
             u->fd = -1;
+        else
+            port_watch_output(p, &u->watch);
     }
     if (rc < 0) {
         if (fd >= 0)

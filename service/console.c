@@ -142,6 +142,8 @@ static void announce(struct console *c)
 static void mode_change(struct console *c, enum console_mode mode, const char *holder,
                         const char *by, bool forced, const char *reason)
 {
+    if (c->mode_changing)
+        c->mode_changing(c);
     if (mode == CONSOLE_PRIVATE && !(c->mode == CONSOLE_PRIVATE && strcmp(c->holder, holder) == 0))
         private_open(c, holder);
     c->mode = mode;

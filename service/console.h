@@ -74,6 +74,9 @@ struct console {
     char changed_by[CONSOLE_USER_MAX]; /* who made the last mode change */
     bool forced;                       /* the last change overrode another user's mode */
     const char *reason;                /* why the last change happened ("set", "released"...) */
+    /* Before every mode change (may be NULL): the owner stores output the VM already sent,
+     * so that it is filed under the mode it was sent in. */
+    void (*mode_changing)(struct console *c);
     /* After every mode change, once the readers were told (may be NULL): the owner's hook. */
     void (*mode_changed)(struct console *c);
     struct console_private_range priv[CONSOLE_PRIVATE_RANGES]; /* oldest first */

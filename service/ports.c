@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -59,10 +60,66 @@ void port_set_state(struct port *p, enum port_state state, const char *error)
     console_set_connected(&p->console, state == PORT_CONNECTED);
 }
 
+/* Reading was put off until the batch is due; it is on again from now. */
+static void read_now_again(struct port *p)
+{
+    if (!p->read_later)
+        return;
+    p->read_later = false;
+    if (p->vm_watch)
+        loop_mod(p->registry->loop, p->vm_watch, p->vm_watch->events | EPOLLIN);
+}
+
+/* A slow console's output can wait in the kernel until its batch is due: one read per batch
+ * instead of one per write of the VM (most of a console's cost at a few bytes a write). */
+static void read_later(struct port *p, uint32_t wait)
+{
+    struct loop_watch *w = p->vm_watch;
+    if (!w || wait > PORT_READ_LATER_MS || p->last_batch >= PORT_READ_LATER_BELOW)
+        return;
+    if (loop_mod(p->registry->loop, w, w->events & ~(uint32_t)EPOLLIN) == 0)
+        p->read_later = true;
+}
+
+/* What the kernel held while reading was put off goes into the console now (ring, history,
+ * state detection); the caller tells the readers. Errors and end of file are left to the
+ * backend's watch, which reports them again. */
+static void read_held_output(struct port *p)
+{
+    if (!p->vm_watch)
+        return;
+    p->reading_held = true;
+    (void)port_pump_output(p, p->vm_watch->fd);
+    p->reading_held = false;
+}
+
+static void tell_readers(struct port *p)
+{
+    p->last_batch = console_held(&p->console);
+    console_notify(&p->console);
+}
+
+/* Output the VM sent before a mode change is filed under the mode it was sent in: what a
+ * port reading later has not read yet is read now (a private spell's last output stays
+ * private after it ends). Its readers hear of it when the batch is due, as before. */
+static void on_mode_changing(struct console *c)
+{
+    struct port *p = c->owner;
+    if (p->read_later)
+        read_held_output(p);
+}
+
+void port_watch_output(struct port *p, struct loop_watch *w)
+{
+    p->vm_watch = w;
+    p->read_later = false;
+}
+
 static void on_console_input(struct console *c)
 {
     struct port *p = c->owner;
     p->typed_ms = loop_now_ms();
+    read_now_again(p); /* the echo is read, and sent, as it comes */
     if (p->ops->input_ready)
         p->ops->input_ready(p);
 }
@@ -105,7 +162,11 @@ static void default_line(struct line_settings *l)
 static void on_batch_due(struct loop_timer *t)
 {
     struct port *p = t->data;
-    console_notify(&p->console);
+    if (p->read_later) {
+        read_now_again(p);
+        read_held_output(p);
+    }
+    tell_readers(p);
 }
 
 /* A port object with its console, not yet open. */
@@ -127,6 +188,7 @@ static struct port *port_new(struct ports *ps, struct vm *vm, const struct port 
     }
     p->console.owner = p;
     p->console.input_ready = on_console_input;
+    p->console.mode_changing = on_mode_changing;
     p->batch_due = (struct loop_timer){.cb = on_batch_due, .data = p};
     console_state_port_init(p);
     p->console.mode_changed = on_mode_changed;
@@ -137,7 +199,8 @@ static void port_destroy(struct port *p, bool unpublish)
 {
     if (!p)
         return;
-    p->console.mode_changed = NULL; /* a port going away changes no more */
+    p->console.mode_changing = NULL; /* a port going away changes no more */
+    p->console.mode_changed = NULL;
     console_socket_close(p);
     console_ws_port_closing(p);
     if (p->ops)
@@ -641,14 +704,18 @@ static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
     uint64_t now_ns = loop_now_ns(), now_ms = now_ns / 1000000u; /* one clock read a read */
     uint32_t period = batch_ms_at(p->registry, now_ns);
     console_store(&p->console, buf, n);
+    if (p->reading_held)
+        return; /* the batch is due, or a mode changes: the caller goes on */
     bool typed = p->typed_ms && now_ms - p->typed_ms < PORT_TYPED_MS;
     if (!period || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
         loop_timer_cancel(loop, &p->batch_due);
-        console_notify(&p->console);
+        read_now_again(p);
+        tell_readers(p);
     } else if (!p->batch_due.armed) {
         bool paced = period > (uint32_t)p->registry->app->cfg.console_batch_ms;
         uint32_t wait = paced ? batch_pace_until_slot((uint64_t)p->id, period, now_ms) : period;
         loop_timer_arm(loop, &p->batch_due, wait);
+        read_later(p, wait);
     }
 }
 

@@ -83,6 +83,10 @@ struct port {
     struct port_console_state cstate; /* its state detector (console_state.h) */
     struct loop_timer batch_due;      /* a batch is due: tells the readers what came */
     uint64_t typed_ms;                /* loop_now_ms() of its last input; 0 = never */
+    uint64_t last_batch;              /* bytes the readers were told of last time */
+    struct loop_watch *vm_watch;      /* the backend's watch on the VM side's fd, or NULL */
+    bool read_later;                  /* EPOLLIN is off vm_watch until batch_due fires */
+    bool reading_held;                /* reading what the kernel held: store, tell nobody */
     enum port_state state;
     char error[128];
     void *backend;        /* the backend's own state */
@@ -93,7 +97,12 @@ struct port {
 
 #define PORT_TYPED_MS   1000 /* a port typed into this recently is interactive: no batching */
 #define PORT_BATCH_FULL 4096 /* bytes: a batch this big is big enough; it goes at once */
-#define PORTS_CHECK_MS  2000 /* how often down or unpublished backends are re-created */
+/* A console whose last batch was smaller than this is read once per batch, when the batch
+ * is due within PORT_READ_LATER_MS: the kernel holds its output meanwhile (20 KiB for a
+ * pty, more for a socket); a burst past that waits, at most until the batch is due. */
+#define PORT_READ_LATER_BELOW 1024
+#define PORT_READ_LATER_MS    100
+#define PORTS_CHECK_MS        2000 /* how often down or unpublished backends are re-created */
 
 struct ports {
     struct vsc_app *app;
@@ -172,6 +181,13 @@ void port_set_state(struct port *p, enum port_state state, const char *error);
 /* For backends: reads what the VM printed into the console (bounded per call).
  * 0 when the fd would block, -EPIPE at end of file, else -errno. */
 int port_pump_output(struct port *p, int fd);
+
+/* For backends: the watch whose EPOLLIN calls port_pump_output() (NULL once it is gone).
+ * While a slow console's batch waits, the port takes EPOLLIN off it and reads the fd
+ * itself when the batch is due; errors and end of file stay for the watch to report (the
+ * watch must read on EPOLLHUP too). A backend that sets the watch's events itself turns
+ * reading back on, which is always safe. */
+void port_watch_output(struct port *p, struct loop_watch *w);
 
 /* For backends: writes queued input. 1 = all written, 0 = would block, -errno. */
 int port_pump_input(struct port *p, int fd);

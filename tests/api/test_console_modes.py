@@ -23,13 +23,12 @@ SEND = MANAGER + "/Actions/Oem/Vsc.SendInput"
 SECRET = b"S3CR3T"
 
 
-@pytest.fixture(scope="module")
-def env():
+def role_env(extra_args=()):
     """One vscd and a session per role: admin, admin2 (Administrator), op, op2 (Operator),
     ro (ReadOnly)."""
     gen = vscd_factory()
     make = next(gen)
-    v = make()
+    v = make(extra_args=list(extra_args))
     v.tokens = {"admin": v.admin.login("admin", ADMIN_PASSWORD)[0]}
     v.names = {"admin": "admin"}
     for who, role in (("admin2", "Administrator"), ("op", "Operator"), ("op2", "Operator"),
@@ -45,6 +44,17 @@ def env():
         next(gen)
     except StopIteration:
         pass
+
+
+@pytest.fixture(scope="module")
+def env():
+    yield from role_env()
+
+
+@pytest.fixture(scope="module")
+def batched_env():
+    """As env, with console output sent in batches of 100 ms."""
+    yield from role_env(["--set", "console_batch_ms=100"])
 
 
 def ws(env, who, pid, query=""):
@@ -264,6 +274,37 @@ def test_private_leaks_zero_bytes_live_or_by_history(env):
         assert b"typing-while-private" not in vm.read_for(0.2)
     finally:
         closing(holder, op, ro, local, vm, *late)
+
+
+def test_private_output_still_waiting_for_its_batch_stays_private(batched_env):
+    """With output batched, what the VM printed while private may still wait in the kernel
+    for its batch when the holder ends the mode; it is private all the same."""
+    env = batched_env
+    p, vm = new_port(env)
+    pid = p["Id"]
+    holder, op = ws(env, "admin", pid), ws(env, "op", pid)
+    late = None
+    try:
+        for i in range(3):
+            set_mode(holder, "private")
+            for c in (holder, op):
+                assert take(c, "mode")["mode"] == "Private"
+            vm.send(b"<private%d>" % i)  # read at once: its batch is due in 100 ms
+            time.sleep(0.02)
+            vm.send(SECRET)  # waits in the kernel for that batch
+            set_mode(holder, "free")
+            for c in (holder, op):
+                assert take(c, "mode")["mode"] == "Free"
+            vm.send(b"<public%d>" % i)
+            for c in (holder, op):
+                c.read_bytes(b"<public%d>" % i)
+        assert op.buf == b"<public0><public1><public2>", op.buf
+        assert holder.buf.count(SECRET) == 3, holder.buf
+        late = ws(env, "op", pid, query="?history=100000")
+        late.read_bytes(b"<public2>")
+        assert late.buf == op.buf
+    finally:
+        closing(holder, op, late, vm)
 
 
 def test_private_needs_the_private_right(env):

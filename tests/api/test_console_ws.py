@@ -11,8 +11,8 @@ import requests
 import websocket
 
 from conftest import ADMIN_PASSWORD, assert_error
-from helpers_ports import (FREE, MANAGER, FakeUnixVM, allocate_ok, get_json, port_oem, port_uri,
-                           vscd_factory, wait_for, wait_port_field, wait_port_state)
+from helpers_ports import (FREE, MANAGER, FakeUnixVM, allocate_ok, fake_vm, get_json, port_oem,
+                           port_uri, vscd_factory, wait_for, wait_port_field, wait_port_state)
 
 
 @pytest.fixture
@@ -345,7 +345,8 @@ def watched_port(make_vscd, setting):
 
 def test_console_batch_ms_sends_what_came_meanwhile_in_one_frame(make_vscd):
     """console_batch_ms: output waits that long and leaves together; history, the state
-    detector and the byte counters are not delayed. 0 (the default) sends each read."""
+    detector and the byte counters are not delayed (a console is read once per batch only
+    when its batch is due within 100 ms). 0 (the default) sends each read."""
     v, pid, c, vm = watched_port(make_vscd, "console_batch_ms=400")
     try:
         sent = time.monotonic()
@@ -410,6 +411,76 @@ def test_typed_ports_and_full_batches_are_not_held_back(make_vscd):
         frames = frames_until(c, block[-64:])
         assert frames[-1][0] - sent < 0.3, "a full batch waited"
         assert b"".join(f for _, f in frames) == block
+    finally:
+        c.close()
+        vm.close()
+
+
+def vscd_reads(v):
+    """read(2) calls vscd made so far, all its threads (/proc/<pid>/io, syscr)."""
+    with open("/proc/%d/io" % v.proc.pid) as f:
+        return int(next(line for line in f if line.startswith("syscr:")).split()[1])
+
+
+def test_a_slow_console_is_read_once_per_batch(make_vscd):
+    """While a slow console's output waits for its batch, vscd leaves it in the kernel and
+    reads it when the batch is due: a VM writing a line at a time costs a read per batch,
+    not one per write. Nothing is lost or reordered."""
+    v, _, c, vm = watched_port(make_vscd, "console_batch_ms=100")
+    try:
+        lines = [b"line %03d\r\n" % i for i in range(150)]
+        before = vscd_reads(v)
+        for line in lines:
+            vm.send(line)
+            time.sleep(0.01)
+        c.read_bytes(lines[-1])
+        reads = vscd_reads(v) - before
+        assert c.buf == b"".join(lines)
+        assert reads < len(lines) / 2, "%d reads for %d writes" % (reads, len(lines))
+    finally:
+        c.close()
+        vm.close()
+
+
+def test_typing_reads_a_slow_console_at_once_again(make_vscd):
+    """Input to a console whose output waits in the kernel for its batch turns reading back
+    on: the echo goes out as it comes, not when the batch is due."""
+    v, _, c, vm = watched_port(make_vscd, "console_batch_ms=100")
+    try:
+        waits = []
+        for i in range(4):
+            time.sleep(1.1)  # no typing for over a second: output is batched again
+            vm.send(b"tick\r\n")  # read at once; the rest waits for the batch, 100 ms on
+            c.ws.send_binary(b"%d" % i)
+            vm.read_until(b"%d" % i)
+            sent = time.monotonic()
+            vm.send(b"%d" % i)  # the echo
+            frames = frames_until(c, b"tick\r\n%d" % i)
+            waits.append(frames[-1][0] - sent)
+        assert min(waits) < 0.05, "the echo waited for the batch: %r" % waits
+    finally:
+        c.close()
+        vm.close()
+
+
+@pytest.mark.parametrize("backend", ["unix", "pty"])
+def test_what_a_console_printed_last_is_kept_when_its_vm_goes(make_vscd, backend):
+    """Output waiting in the kernel for its batch is read when the VM hangs up (its last
+    words before a crash), not lost with the connection."""
+    v = make_vscd(extra_args=["--set", "console_batch_ms=100"])
+    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
+    p = allocate_ok(v.admin, count=1, Backend=backend)["Ports"][0]
+    c = attach(v, p["Id"], 1)
+    vm = fake_vm(backend, p["BindPath"])
+    try:
+        wait_port_state(v.admin, p["Id"], "Connected")
+        vm.send(b"booting\r\n")  # read at once; the batch is due in 100 ms
+        time.sleep(0.03)
+        vm.send(b"Kernel panic - not syncing\r\n")  # left in the kernel until then
+        vm.close()
+        c.read_bytes(b"Kernel panic - not syncing\r\n")
+        assert c.buf == b"booting\r\nKernel panic - not syncing\r\n"
+        wait_port_state(v.admin, p["Id"], "Waiting")
     finally:
         c.close()
         vm.close()
