@@ -701,11 +701,11 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
 static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
 {
     struct loop *loop = p->registry->loop;
-    uint64_t now_ns = loop_now_ns(), now_ms = now_ns / 1000000u; /* one clock read a read */
-    uint32_t period = batch_ms_at(p->registry, now_ns);
     console_store(&p->console, buf, n);
     if (p->reading_held)
         return; /* the batch is due, or a mode changes: the caller goes on */
+    uint64_t now_ns = loop_now_ns(), now_ms = now_ns / 1000000u; /* one clock read a read */
+    uint32_t period = batch_ms_at(p->registry, now_ns);
     bool typed = p->typed_ms && now_ms - p->typed_ms < PORT_TYPED_MS;
     if (!period || typed || console_held(&p->console) >= PORT_BATCH_FULL) {
         loop_timer_cancel(loop, &p->batch_due);
