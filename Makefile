@@ -2,6 +2,7 @@
 #   make run    install missing packages, build, start vscd in the foreground
 #   make test   install missing packages, unit + API tests under ASan+UBSan
 #   make fuzz   libFuzzer targets (tests/fuzz), each for FUZZ_SECONDS (60); not part of test
+#   make valgrind  unit tests and a set of API tests under valgrind's memcheck (CI runs it)
 #   make install / make deb / make deb-systemd-test   (docs/packaging.md)
 # Everything lands in build/; state of `make run` in var/.
 
@@ -23,6 +24,8 @@ COMMON  = -std=c17 -D_GNU_SOURCE -g -Iservice -Igadget -Iclient $(WARN) $(PKG_CF
 REL_CFLAGS = $(COMMON) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN_FLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS = $(COMMON) -O1 $(SAN_FLAGS) -DVSC_TEST_BUILD
+# For valgrind: the test build without sanitizers (they cannot run under it).
+VG_CFLAGS  = $(COMMON) -O1 -DVSC_TEST_BUILD
 
 SERVICE_SRC := $(sort $(wildcard service/*.c gadget/*.c))
 LIB_SRC     := $(filter-out service/main.c,$(SERVICE_SRC))
@@ -44,12 +47,14 @@ REL_OBJ  := $(patsubst %.c,$(BUILD)/rel/%.o,$(SERVICE_SRC)) $(BUILD)/rel/service
 SAN_LIB  := $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(BUILD)/san/service/embed.o
 SAN_OBJ  := $(SAN_LIB) $(BUILD)/san/service/main.o
 UNIT_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(UNIT_SRC) $(CLIENT_PURE))
+VG_LIB   := $(patsubst %.c,$(BUILD)/vg/%.o,$(LIB_SRC)) $(BUILD)/vg/service/embed.o
+VG_UNIT_OBJ := $(patsubst %.c,$(BUILD)/vg/%.o,$(UNIT_SRC) $(CLIENT_PURE))
 CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
 	bench-fanout bench-detect bench-soak bench-send-cost bench-echo bench-viewer-rss clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
-	install uninstall deb deb-systemd-test
+	install uninstall deb deb-systemd-test valgrind
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -80,6 +85,12 @@ $(CLIENT_REL_OBJ) $(CLIENT_SAN_OBJ): EXTRA_CFLAGS = $(CLIENT_CFLAGS)
 $(BUILD)/san/unit_tests: $(SAN_LIB) $(UNIT_OBJ)
 	$(CC) $(SAN_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(BUILD)/vg/vscd: $(VG_LIB) $(BUILD)/vg/service/main.o
+	$(CC) $(VG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/vg/unit_tests: $(VG_LIB) $(VG_UNIT_OBJ)
+	$(CC) $(VG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # The fake configfs (tests/fakeconfigfs): an LD_PRELOAD shim that makes a folder behave
 # as the kernel's USB gadget configfs does, for the gadget tests on machines without a UDC.
 # A read-only state directory on demand (tests/faultfs): an LD_PRELOAD shim for the fault
@@ -107,8 +118,12 @@ $(BUILD)/san/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(SAN_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
 
+$(BUILD)/vg/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(VG_CFLAGS) $(EXTRA_CFLAGS) -c -o $@ $<
+
 # Schemas and migrations are compiled into the binary (.incbin), so vscd needs no data dir.
-$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o: service/embed.S $(EMBEDDED) $(WEB_OUT)
+$(BUILD)/rel/service/embed.o $(BUILD)/san/service/embed.o $(BUILD)/vg/service/embed.o: service/embed.S $(EMBEDDED) $(WEB_OUT)
 	@mkdir -p $(@D)
 	$(CC) -Wa,-I$(BUILD)/web -c -o $@ $<
 
@@ -155,6 +170,22 @@ api:
 	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/san/vscd \
 		VSC_CONSOLE=$(CURDIR)/$(BUILD)/san/vsc-console VSC_IPMI_SIM_SO=$(CURDIR)/$(IPMI_SIM_SO) \
 		$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(TESTS)
+
+# The unit tests, then API tests against the daemon, under valgrind's memcheck: any error,
+# a definite or indirect leak included, fails the run (tests/api/conftest.py reads the
+# markers from vscd's log). VG_TESTS chooses the API tests: ones that hold at valgrind's
+# speed, about a thirtieth of the native one.
+VALGRIND  = valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+            --error-markers=VALGRIND-ERROR-BEGIN,VALGRIND-ERROR-END --trace-children=yes \
+            --suppressions=$(CURDIR)/tests/valgrind.supp
+VG_TESTS ?= test_smoke.py test_console_ws.py test_console_modes.py test_ports.py \
+            test_console_history.py test_tls_front.py
+valgrind: deps-test
+	@$(MAKE) --no-print-directory $(BUILD)/vg/vscd $(BUILD)/vg/unit_tests
+	$(VALGRIND) $(BUILD)/vg/unit_tests
+	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/vg/vscd VSCD_PREFIX="$(VALGRIND)" \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not native" $(PYTEST_ARGS) $(VG_TESTS)
 
 # Only the end-to-end tests (a minute or so): `make e2e`.
 e2e: deps-test

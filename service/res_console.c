@@ -238,7 +238,7 @@ static void send_input(struct rf_request *req, struct rf_response *r)
 {
     struct jb_value v[SI_N];
     int64_t ids[SEND_PORTS_MAX];
-    size_t n, len;
+    size_t n = 0, len = 0;
     uint8_t data[SEND_DATA_MAX];
     if (!rf_is_our_manager(req, r) ||
         jb_read(req->body, send_fields, SI_N, v, ACTION_SEND, r) < 0 ||

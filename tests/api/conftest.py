@@ -23,6 +23,8 @@ SHARED = os.environ.get("VSC_SHARED", os.path.abspath(os.path.join(ROOT, "..", "
 REDFISH = os.path.join(SHARED, "redfish")
 OEM_SCHEMAS = os.path.join(ROOT, "schemas", "redfish")
 VSCD = os.environ.get("VSCD", os.path.join(ROOT, "build", "san", "vscd"))
+# A command vscd runs under (`make valgrind`: valgrind's memcheck with error markers).
+VSCD_PREFIX = os.environ.get("VSCD_PREFIX", "").split()
 ADMIN_PASSWORD = "admin-password-1"
 
 # This machine sets these; they would override verify=False for the self-signed cert.
@@ -100,12 +102,13 @@ class Vscd:
         self.base = "%s://127.0.0.1:%d" % (scheme, self.port)
 
     def argv(self):
-        args = [VSCD, "--state-dir", self.state_dir, "--listen", "127.0.0.1:%d" % self.port]
+        args = VSCD_PREFIX + [VSCD, "--state-dir", self.state_dir,
+                              "--listen", "127.0.0.1:%d" % self.port]
         if self.http:
             args.append("--insecure-http")
         return args + self.extra_args
 
-    def start(self, timeout=15):
+    def start(self, timeout=60 if VSCD_PREFIX else 15):
         os.makedirs(self.state_dir, exist_ok=True)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self.log, stderr=self.log, env=self.env)
@@ -120,8 +123,8 @@ class Vscd:
                 time.sleep(0.05)
         raise RuntimeError("vscd did not start:\n" + self.read_log())
 
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        """Stops vscd; returns its exit code. Sanitizer reports fail the test run."""
+    def stop(self, sig=signal.SIGTERM, timeout=60 if VSCD_PREFIX else 10):
+        """Stops vscd; returns its exit code. Sanitizer and valgrind reports fail the run."""
         if not self.proc:
             return None
         if self.proc.poll() is None:
@@ -136,6 +139,9 @@ class Vscd:
         log = self.read_log()
         if "ERROR: AddressSanitizer" in log or "runtime error:" in log or "LeakSanitizer" in log:
             raise AssertionError("sanitizer report in vscd log:\n" + log[-4000:])
+        if "VALGRIND-ERROR-BEGIN" in log:
+            at = log.index("VALGRIND-ERROR-BEGIN")
+            raise AssertionError("valgrind report in vscd log:\n" + log[at:at + 4000])
         return rc
 
     def restart(self):

@@ -422,6 +422,7 @@ def vscd_reads(v):
         return int(next(line for line in f if line.startswith("syscr:")).split()[1])
 
 
+@pytest.mark.native  # valgrind's own reads count in /proc/<pid>/io too
 def test_a_slow_console_is_read_once_per_batch(make_vscd):
     """While a slow console's output waits for its batch, vscd leaves it in the kernel and
     reads it when the batch is due: a VM writing a line at a time costs a read per batch,

@@ -1083,12 +1083,19 @@ TEST(history_forgetting_ports_races_appends_and_readers)
     pthread_t app, rd;
     REQUIRE(pthread_create(&app, NULL, churn_append, &c) == 0);
     REQUIRE(pthread_create(&rd, NULL, churn_read, &c) == 0);
-    usleep(700 * 1000);
+    /* At least 0.7 s, longer where threads run slowly (valgrind): until the caps dropped
+     * whole ports many times, for at most 30 s. */
+    struct history_counters ctr;
+    for (int ms = 0; ms < 30000; ms += 100) {
+        usleep(100 * 1000);
+        history_counters(h, &ctr);
+        if (ms >= 700 && ctr.dropped > 100)
+            break;
+    }
     atomic_store(&c.stop, true);
     pthread_join(app, NULL);
     pthread_join(rd, NULL);
     history_sync(h);
-    struct history_counters ctr;
     history_counters(h, &ctr);
     CHECK(ctr.dropped > 100); /* the caps did drop whole ports, many times */
     CHECK(ctr.disk_bytes <= 4000);
