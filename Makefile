@@ -175,14 +175,15 @@ api:
 # a definite or indirect leak included, fails the run (tests/api/conftest.py reads the
 # markers from vscd's log). VG_TESTS chooses the API tests: ones that hold at valgrind's
 # speed, about a thirtieth of the native one.
-VALGRIND  = valgrind -q --error-exitcode=99 --leak-check=full \
+VALGRIND  = valgrind -q --vgdb=no --error-exitcode=99 --leak-check=full \
             --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
             --error-markers=VALGRIND-ERROR-BEGIN,VALGRIND-ERROR-END --trace-children=yes \
             --suppressions=$(CURDIR)/tests/valgrind.supp
 VG_TESTS ?= test_smoke.py test_console_ws.py test_console_modes.py test_ports.py \
             test_console_history.py test_tls_front.py
 valgrind: deps-test
-	@$(MAKE) --no-print-directory $(BUILD)/vg/vscd $(BUILD)/vg/unit_tests
+	@$(MAKE) --no-print-directory $(BUILD)/vg/vscd $(BUILD)/vg/unit_tests \
+		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so)
 	$(VALGRIND) $(BUILD)/vg/unit_tests
 	cd tests/api && VSCD=$(CURDIR)/$(BUILD)/vg/vscd VSCD_PREFIX="$(VALGRIND)" \
 		$(PYTHON) -m pytest -q -p no:cacheprovider -m "not native" $(PYTEST_ARGS) $(VG_TESTS)
