@@ -60,13 +60,16 @@ void port_set_state(struct port *p, enum port_state state, const char *error)
     console_set_connected(&p->console, state == PORT_CONNECTED);
 }
 
-/* Reading was put off until the batch is due; it is on again from now. */
+/* Reading was put off until the batch is due: the port took EPOLLIN off the watch (the
+ * backends always ask for it, so a backend that sets the events turns reading back on). */
+static bool reading_put_off(const struct port *p)
+{
+    return p->vm_watch && !(p->vm_watch->events & EPOLLIN);
+}
+
 static void read_now_again(struct port *p)
 {
-    if (!p->read_later)
-        return;
-    p->read_later = false;
-    if (p->vm_watch)
+    if (reading_put_off(p))
         loop_mod(p->registry->loop, p->vm_watch, p->vm_watch->events | EPOLLIN);
 }
 
@@ -75,10 +78,8 @@ static void read_now_again(struct port *p)
 static void read_later(struct port *p, uint32_t wait)
 {
     struct loop_watch *w = p->vm_watch;
-    if (!w || wait > PORT_READ_LATER_MS || p->last_batch >= PORT_READ_LATER_BELOW)
-        return;
-    if (loop_mod(p->registry->loop, w, w->events & ~(uint32_t)EPOLLIN) == 0)
-        p->read_later = true;
+    if (w && wait <= PORT_READ_LATER_MS && p->last_batch < PORT_READ_LATER_BELOW)
+        loop_mod(p->registry->loop, w, w->events & ~(uint32_t)EPOLLIN);
 }
 
 /* What the kernel held while reading was put off goes into the console now (ring, history,
@@ -86,8 +87,6 @@ static void read_later(struct port *p, uint32_t wait)
  * backend's watch, which reports them again. */
 static void read_held_output(struct port *p)
 {
-    if (!p->vm_watch)
-        return;
     p->reading_held = true;
     (void)port_pump_output(p, p->vm_watch->fd);
     p->reading_held = false;
@@ -105,14 +104,13 @@ static void tell_readers(struct port *p)
 static void on_mode_changing(struct console *c)
 {
     struct port *p = c->owner;
-    if (p->read_later)
+    if (reading_put_off(p))
         read_held_output(p);
 }
 
 void port_watch_output(struct port *p, struct loop_watch *w)
 {
     p->vm_watch = w;
-    p->read_later = false;
 }
 
 static void on_console_input(struct console *c)
@@ -162,7 +160,7 @@ static void default_line(struct line_settings *l)
 static void on_batch_due(struct loop_timer *t)
 {
     struct port *p = t->data;
-    if (p->read_later) {
+    if (reading_put_off(p)) {
         read_now_again(p);
         read_held_output(p);
     }

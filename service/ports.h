@@ -85,7 +85,6 @@ struct port {
     uint64_t typed_ms;                /* loop_now_ms() of its last input; 0 = never */
     uint64_t last_batch;              /* bytes the readers were told of last time */
     struct loop_watch *vm_watch;      /* the backend's watch on the VM side's fd, or NULL */
-    bool read_later;                  /* EPOLLIN is off vm_watch until batch_due fires */
     bool reading_held;                /* reading what the kernel held: store, tell nobody */
     enum port_state state;
     char error[128];

@@ -332,13 +332,13 @@ def frames_until(c, needle, timeout=5.0):
     return frames
 
 
-def watched_port(make_vscd, setting):
-    """A vscd with `setting`; a unix port of it with one viewer and its VM connected."""
+def watched_port(make_vscd, setting, backend="unix"):
+    """A vscd with `setting`; a port of it with one viewer and its VM connected."""
     v = make_vscd(extra_args=["--set", setting])
     v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
-    p = unix_port(v)
+    p = allocate_ok(v.admin, count=1, Backend=backend)["Ports"][0]
     c = attach(v, p["Id"], 1)
-    vm = FakeUnixVM(p["BindPath"])
+    vm = fake_vm(backend, p["BindPath"])
     wait_port_state(v.admin, p["Id"], "Connected")
     return v, p["Id"], c, vm
 
@@ -468,20 +468,15 @@ def test_typing_reads_a_slow_console_at_once_again(make_vscd):
 def test_what_a_console_printed_last_is_kept_when_its_vm_goes(make_vscd, backend):
     """Output waiting in the kernel for its batch is read when the VM hangs up (its last
     words before a crash), not lost with the connection."""
-    v = make_vscd(extra_args=["--set", "console_batch_ms=100"])
-    v.token, v.session = v.admin.login("admin", ADMIN_PASSWORD)
-    p = allocate_ok(v.admin, count=1, Backend=backend)["Ports"][0]
-    c = attach(v, p["Id"], 1)
-    vm = fake_vm(backend, p["BindPath"])
+    v, pid, c, vm = watched_port(make_vscd, "console_batch_ms=100", backend)
     try:
-        wait_port_state(v.admin, p["Id"], "Connected")
         vm.send(b"booting\r\n")  # read at once; the batch is due in 100 ms
         time.sleep(0.03)
         vm.send(b"Kernel panic - not syncing\r\n")  # left in the kernel until then
         vm.close()
         c.read_bytes(b"Kernel panic - not syncing\r\n")
         assert c.buf == b"booting\r\nKernel panic - not syncing\r\n"
-        wait_port_state(v.admin, p["Id"], "Waiting")
+        wait_port_state(v.admin, pid, "Waiting")
     finally:
         c.close()
         vm.close()
