@@ -257,6 +257,36 @@ def test_session_delete_closes_the_socket(pvscd):
     assert c.wait_closed(timeout=5) == 1008
 
 
+def test_session_expiry_closes_a_watcher_that_never_pings(pvscd):
+    """SessionTimeout (30 s, its least): a viewer that only watches lets its session expire
+    and its socket is closed with 1008 soon after; one that sends {"type":"ping"} keeps its
+    session and its socket. Neither is closed before the timeout."""
+    r = pvscd.admin.patch("/redfish/v1/SessionService", json={"SessionTimeout": 30})
+    assert r.status_code == 200, r.text
+    pid = unix_port(pvscd)["Id"]
+    idle_token, idle_session = pvscd.admin.login("admin", ADMIN_PASSWORD)
+    busy_token, busy_session = pvscd.admin.login("admin", ADMIN_PASSWORD)
+    idle = connect(pvscd, pid, token=False, header=["X-Auth-Token: " + idle_token])
+    busy = connect(pvscd, pid, token=False, header=["X-Auth-Token: " + busy_token])
+    start = time.monotonic()
+    try:
+        while not idle.closed and time.monotonic() - start < 40:
+            busy.ws.send(json.dumps({"type": "ping"}))
+            busy.read_until(lambda c: any(t.get("type") == "pong" for t in c.texts),
+                            what="a pong")
+            busy.texts.clear()
+            idle.read_for(5)
+        lived = time.monotonic() - start
+        assert idle.closed == 1008, "the idle viewer was not closed in %.0f s" % lived
+        assert lived >= 29, "closed after %.1f s, before the session timeout" % lived
+        assert pvscd.admin.get(idle_session).status_code == 404
+        assert busy.read_for(1) is not None and not busy.closed
+        assert pvscd.admin.get(busy_session).status_code == 200
+    finally:
+        idle.close()
+        busy.close()
+
+
 def test_stalled_client_does_not_hold_back_another(pvscd):
     p = unix_port(pvscd)
     pid = p["Id"]
