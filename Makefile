@@ -94,8 +94,13 @@ $(BUILD)/vg/unit_tests: $(VG_LIB) $(VG_UNIT_OBJ)
 # The fake configfs (tests/fakeconfigfs): an LD_PRELOAD shim that makes a folder behave
 # as the kernel's USB gadget configfs does, for the gadget tests on machines without a UDC.
 # A read-only state directory on demand (tests/faultfs): an LD_PRELOAD shim for the fault
-# tests, since a filesystem with files open for writing cannot be remounted read-only.
+# tests, since a filesystem with files open for writing cannot be remounted read-only;
+# and a slow disk for one file (slowsync.so), to show who waits for its syncs.
 $(BUILD)/readonlyfs.so: tests/faultfs/readonlyfs.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
+
+$(BUILD)/slowsync.so: tests/faultfs/slowsync.c
 	@mkdir -p $(@D)
 	$(CC) -std=c17 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fPIC -shared -o $@ $^ -ldl
 
@@ -157,7 +162,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory $(BUILD)/san/vscd $(BUILD)/san/vsc-console \
 		$(BUILD)/san/unit_tests vm-image \
 		$(if $(wildcard tests/fakeconfigfs/*.c),$(BUILD)/fakeconfigfs.so) $(BUILD)/readonlyfs.so \
-		$(IPMI_SIM_SO)
+		$(BUILD)/slowsync.so $(IPMI_SIM_SO)
 	@$(MAKE) --no-print-directory unit api
 
 unit:

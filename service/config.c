@@ -87,6 +87,9 @@ static const struct config_entry config_table[] = {
         "console output waiting to be written to disk, all ports; past it output is lost (marked)"),
     INT(event_backlog, "1000", 1, 1000000,
         "Redfish events kept in memory for SSE streams that resume (Last-Event-ID) or lag"),
+    INT(db_checkpoint_pages, "1000", 2, 1000000,
+        "database pages (4 KiB) the write-ahead log may hold before a background thread "
+        "copies them into the database file"),
 };
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))
 

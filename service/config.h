@@ -46,6 +46,7 @@ struct vsc_config {
     int64_t history_max_age; /* seconds; 0 = no age cap */
     int64_t history_queue_bytes;
     int64_t event_backlog;
+    int64_t db_checkpoint_pages;
 };
 
 enum config_action { CONFIG_RUN, CONFIG_EXIT_OK, CONFIG_EXIT_ERROR };

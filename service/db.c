@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include "db_checkpoint.h"
 #include "embed.h"
 #include "log.h"
 
@@ -142,6 +143,7 @@ int db_open(struct db *db, const char *path, const struct db_migration *migs, si
 
 void db_close(struct db *db)
 {
+    db_checkpoints_stop(db); /* first: the last connection's close checkpoints the log */
     for (size_t i = 0; i < DB_STMT_CACHE; i++)
         sqlite3_finalize(db->cache[i].stmt);
     sqlite3_close(db->sql);

@@ -34,6 +34,7 @@ struct db {
         sqlite3_stmt *stmt;
     } cache[DB_STMT_CACHE];
     bool full; /* a write found the disk full (SQLITE_FULL) since the flag was cleared */
+    struct db_checkpointer *checkpointer; /* db_checkpoint.h; NULL: SQLite's own */
 };
 
 /*

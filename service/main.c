@@ -2,6 +2,7 @@
 #include "app.h"
 #include "audit.h"
 #include "db_accounts.h"
+#include "db_checkpoint.h"
 #include "http.h"
 #include "ipmi_socket.h"
 #include "log.h"
@@ -244,6 +245,8 @@ static int open_state(struct vsc_app *app)
     snprintf(path, sizeof(path), "%s/vsc.db", app->cfg.state_dir);
     if (db_open(&app->db, path, db_migrations, db_migration_count) < 0)
         return -1;
+    /* Not fatal: without the thread SQLite checkpoints in the loop, as it would anyway. */
+    db_checkpoints_start(&app->db, path, (int)app->cfg.db_checkpoint_pages);
     if (ensure_uuid(app) < 0)
         return -1;
     if (auth_init(&app->auth, &app->db, (size_t)app->cfg.max_sessions,

@@ -247,3 +247,75 @@ def test_read_only_state_dir_while_running(tmp_path):
             os.unlink(flag)
         v.stop()
     stored_intact(v.state_dir, keep)
+
+
+SLOW_SYNC = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "slowsync.so")
+
+
+def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
+    """Checkpoints off the loop (service/db_checkpoint.h). Every sync of the database file
+    takes 1.5 s (tests/faultfs/slowsync.c, as a BMC's eMMC or a busy disk could) and vscd
+    checkpoints every 8 pages of log, while REST writes go on and, beside them, a console
+    echoes: the database file is synced, only ever by another thread than the loop's, and
+    neither a request nor a console byte waits for it. What was written is all there."""
+    if not os.path.exists(SLOW_SYNC):
+        pytest.skip("build/slowsync.so is built by make test")
+    state = os.path.realpath(str(tmp_path)) + "/state"
+    syncs = str(tmp_path / "syncs")
+    env = {"LD_PRELOAD": os.path.abspath(SLOW_SYNC), "VSC_SLOW_SYNC_FILE": state + "/vsc.db",
+           "VSC_SLOW_SYNC_MS": "1500", "VSC_SLOW_SYNC_LOG": syncs,
+           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
+    v = Vscd(state, env=env, extra_args=["--set", "db_checkpoint_pages=8"]).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        port = allocate_ok(admin, Backend="unix", HostName="slowdisk")["Ports"][0]
+        vm = FakeUnixVM.connect_retry(port["BindPath"])
+        v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+        con = connect(v, port["Id"])
+        before = open(syncs).read().split() if os.path.exists(syncs) else []
+        stop = threading.Event()
+        echoes = []
+
+        def echo():  # the console, beside the writes: each line's trip through vscd
+            n = 0
+            while not stop.is_set():
+                n += 1
+                t0 = time.monotonic()
+                vm.send(b"<%d>" % n)
+                con.read_bytes(b"<%d>" % n)
+                echoes.append(time.monotonic() - t0)
+                time.sleep(0.01)
+
+        console = threading.Thread(target=echo)
+        console.start()
+        slowest_request = 0.0
+        end = time.monotonic() + 5
+        i = 0
+        try:
+            while time.monotonic() < end:
+                i += 1
+                t0 = time.monotonic()
+                r = admin.patch("/redfish/v1/SessionService", json={"SessionTimeout": 600 + i})
+                slowest_request = max(slowest_request, time.monotonic() - t0)
+                assert r.status_code == 200, r.text
+        finally:
+            stop.set()
+            console.join()
+        kept = get_json(admin, "/redfish/v1/SessionService")["SessionTimeout"]
+        con.close()
+        vm.close()
+    finally:
+        v.stop()
+    during = open(syncs).read().split()[len(before):]
+    assert "main" not in during, "the loop thread synced the database: %r" % during
+    assert slowest_request < 0.5, "a request waited %.2f s" % slowest_request
+    assert echoes and max(echoes) < 0.5, "console output waited %.2f s" % max(echoes)
+    assert "other" in during, "no checkpoint synced the database in 5 s: %r" % during
+    assert kept == 600 + i
+    db = sqlite3.connect(os.path.join(state, "vsc.db"))
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert db.execute("SELECT value FROM settings WHERE key = 'session_timeout'"
+                          ).fetchone()[0] == str(600 + i)
+    finally:
+        db.close()

@@ -3,12 +3,15 @@
 
 #include "db.h"
 #include "db_accounts.h"
+#include "db_checkpoint.h"
 #include "embed.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct tmpdb {
@@ -482,5 +485,62 @@ TEST(db_open_bad_path)
     CHECK_EQ_INT(db_open(&db, path, db_migrations, db_migration_count), -1);
     CHECK(db.sql == NULL);
     CHECK(access(path, F_OK) != 0);
+    test_rmtree(t.dir);
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* db_checkpoint: commits that leave the log past its pages wake the thread, which copies the
+ * log into the database file; the committing connection does not (SQLite's own checkpoint
+ * would need 1000 pages). Everything written is there after close, which removes the log. */
+TEST(db_checkpoints_run_on_their_thread)
+{
+    struct tmpdb t;
+    REQUIRE(tmpdb_make(&t) == 0);
+    struct db db;
+    REQUIRE(db_open(&db, t.path, db_migrations, db_migration_count) == 0);
+    CHECK_EQ_INT(db_checkpoints_done(&db), 0);
+    REQUIRE(db_checkpoints_start(&db, t.path, 8) == 0);
+    char wal[400];
+    snprintf(wal, sizeof(wal), "%s-wal", t.path);
+    for (int i = 0; i < 200; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "k%d", i);
+        REQUIRE(db_setting_set_int(&db, key, i) == 0);
+    }
+    for (int tries = 0; tries < 500 && db_checkpoints_done(&db) == 0; tries++)
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
+    CHECK(db_checkpoints_done(&db) > 0);
+    CHECK(file_size(wal) > 0);
+    db_close(&db);
+    CHECK(db.checkpointer == NULL);
+    CHECK(access(wal, F_OK) != 0);
+    REQUIRE(db_open(&db, t.path, db_migrations, db_migration_count) == 0);
+    CHECK_EQ_INT(db_setting_get_int(&db, "k0", -1), 0);
+    CHECK_EQ_INT(db_setting_get_int(&db, "k199", -1), 199);
+    db_close(&db);
+    test_rmtree(t.dir);
+}
+
+/* Without the thread (never started, or its connection cannot open) SQLite keeps
+ * checkpointing as before, and stopping is harmless. */
+TEST(db_checkpoints_not_started)
+{
+    struct tmpdb t;
+    REQUIRE(tmpdb_make(&t) == 0);
+    struct db db;
+    REQUIRE(db_open(&db, t.path, db_migrations, db_migration_count) == 0);
+    db_checkpoints_stop(&db);
+    char bad[400];
+    snprintf(bad, sizeof(bad), "%s/no/such/dir/vsc.db", t.dir);
+    CHECK_EQ_INT(db_checkpoints_start(&db, bad, 8), -1);
+    CHECK(db.checkpointer == NULL);
+    CHECK_EQ_INT(db_setting_set_int(&db, "after", 1), 0);
+    CHECK_EQ_INT(db_setting_get_int(&db, "after", 0), 1);
+    db_close(&db);
     test_rmtree(t.dir);
 }
