@@ -8,12 +8,15 @@
  * At most TRANSCRIPT_MAX bytes are answered; the header `Vsc-Transcript-Truncated: true`
  * then says more exists (ask again from a later Start). Output the history could not keep
  * shows as a line "[vsc: N bytes of console output were not kept]".
+ * The reading (files, checksums: up to 16 MiB, 150 ms of CPU here for a VM's whole history)
+ * runs on the worker thread (worker.h), never in the loop that serves the consoles.
  */
 #include "app.h"
 #include "base_registry.h"
 #include "grow.h"
 #include "history.h"
 #include "resources.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -150,41 +153,91 @@ static int read_range(struct history *h, const char *uuid, const struct transcri
     return rc < 0 ? rc : 0;
 }
 
+/* One transcript read, done on the worker thread: nothing in it touches the loop's state. */
+struct transcript_job {
+    struct history *h;
+    char uuid[40];
+    struct transcript_query q;
+    struct text t;
+    int rc;
+};
+
+static void transcript_read(void *arg)
+{
+    struct transcript_job *j = arg;
+    const struct transcript_query *q = &j->q;
+    int64_t from = q->from_us;
+    if (q->tail) {
+        int64_t tail_from;
+        if (history_tail_start(j->h, j->uuid, q->port, q->tail, q->to_us, &tail_from) == 0 &&
+            tail_from > from)
+            from = tail_from;
+    }
+    /* A tail is cut to size after reading: its first record may start before it. */
+    j->t.max = q->tail ? q->tail + 2 * HISTORY_RECORD_MAX : TRANSCRIPT_MAX;
+    j->rc = read_range(j->h, j->uuid, q, from, &j->t);
+    if (j->rc == 0 && q->tail && j->t.len > q->tail && !j->t.truncated) {
+        memmove(j->t.buf, j->t.buf + j->t.len - q->tail, q->tail);
+        j->t.len = q->tail;
+    }
+}
+
+static void transcript_job_free(void *arg)
+{
+    struct transcript_job *j = arg;
+    free(j->t.buf);
+    free(j);
+}
+
+static const char transcript_tag[] = "transcript";
+
+/* The read's result: from this request's memo, or started now (NULL: pending or failed,
+ * recorded in r). */
+static struct transcript_job *transcript_result(struct rf_request *req, const char *uuid,
+                                                const struct transcript_query *q,
+                                                struct rf_response *r)
+{
+    struct transcript_job *j = rf_async_result(req->async, transcript_tag);
+    if (j)
+        return j;
+    j = calloc(1, sizeof(*j));
+    if (!j) {
+        rf_error(r, 500, msg_internal_error());
+        return NULL;
+    }
+    j->h = req->app->history;
+    snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+    j->q = *q;
+    int rc = rf_async_call(req->async, transcript_tag, transcript_read, j, transcript_job_free);
+    if (rc < 0) {
+        rf_worker_error(r, rc);
+        return NULL;
+    }
+    return rf_async_result(req->async, transcript_tag);
+}
+
 static void get_transcript(struct rf_request *req, struct rf_response *r)
 {
     struct rf_log_target target;
     struct transcript_query q;
     if (rf_log_target(req, r, &target) < 0 || parse_query(req, &q, r) < 0)
         return;
-    struct history *h = req->app->history;
-    const char *uuid = target.vm.uuid;
-    int64_t from = q.from_us;
-    if (q.tail) {
-        int64_t tail_from;
-        if (history_tail_start(h, uuid, q.port, q.tail, q.to_us, &tail_from) == 0 &&
-            tail_from > from)
-            from = tail_from;
-    }
-    /* A tail is cut to size after reading: its first record may start before it. */
-    struct text t = {.max = q.tail ? q.tail + 2 * HISTORY_RECORD_MAX : TRANSCRIPT_MAX};
-    int rc = read_range(h, uuid, &q, from, &t);
-    if (rc < 0) {
-        free(t.buf);
+    struct transcript_job *j = transcript_result(req, target.vm.uuid, &q, r);
+    if (!j)
+        return;
+    if (j->rc < 0) {
         rf_error(r, 500, msg_internal_error());
         return;
-    }
-    if (q.tail && t.len > q.tail && !t.truncated) { /* the tail's first record may start earlier */
-        memmove(t.buf, t.buf + t.len - q.tail, q.tail);
-        t.len = q.tail;
     }
     char disposition[128];
     snprintf(disposition, sizeof(disposition), "inline; filename=\"%s-console.txt\"",
              target.vm.name);
     rf_set_header(r, "Content-Disposition", disposition);
-    if (t.truncated)
+    if (j->t.truncated)
         rf_set_header(r, "Vsc-Transcript-Truncated", "true");
-    r->raw = t.buf ? t.buf : strdup("");
-    r->raw_len = t.len;
+    r->raw = j->t.buf ? j->t.buf : strdup(""); /* the answer takes the buffer */
+    r->raw_len = j->t.len;
+    j->t.buf = NULL;
     r->content_type = "text/plain";
     r->status = r->raw ? 200 : 500;
 }

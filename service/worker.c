@@ -31,15 +31,21 @@ void worker_job_free(struct worker_job *job)
 {
     if (!job)
         return;
-    explicit_bzero(job->password, strlen(job->password));
-    free(job->password);
+    if (job->password) {
+        explicit_bzero(job->password, strlen(job->password));
+        free(job->password);
+    }
+    if (job->free_arg)
+        job->free_arg(job->arg);
     explicit_bzero(job, sizeof(*job));
     free(job);
 }
 
 static void compute(struct worker_job *job)
 {
-    if (job->kind == WORKER_VERIFY)
+    if (job->kind == WORKER_CALL)
+        job->call(job->arg);
+    else if (job->kind == WORKER_VERIFY)
         job->ok = secret_verify(job->password, job->hash);
     else
         job->ok = secret_hash(job->password, job->hash, sizeof(job->hash)) == 0;
@@ -165,7 +171,7 @@ static struct worker_job *memo_find(struct rf_async *a, enum worker_kind kind, c
                                     const char *hash)
 {
     for (struct worker_job *j = a->memo; j; j = j->next) {
-        if (j->kind == kind && strcmp(j->password, password) == 0 &&
+        if (j->kind == kind && j->password && strcmp(j->password, password) == 0 &&
             (kind == WORKER_HASH || strcmp(j->hash, hash) == 0))
             return j;
     }
@@ -187,6 +193,28 @@ static void async_done(struct worker_job *job)
         a->resume(a);
 }
 
+/* Computes j in place (no worker) into the memo, or queues it: 0, -EINPROGRESS, or a
+ * failure to queue (j freed). */
+static int start(struct rf_async *a, struct worker_job *j)
+{
+    if (!a->worker) {
+        compute(j);
+        j->next = a->memo;
+        a->memo = j;
+        return 0;
+    }
+    j->done = async_done;
+    j->data = a;
+    int rc = worker_submit(a->worker, j);
+    if (rc < 0) {
+        worker_job_free(j);
+        return rc;
+    }
+    a->inflight = j;
+    a->pending = true;
+    return -EINPROGRESS;
+}
+
 /* Finds the result, computes it in place, or queues it. Returns the job or NULL + rc. */
 static struct worker_job *run(struct rf_async *a, enum worker_kind kind, const char *password,
                               const char *hash, int *rc)
@@ -199,23 +227,30 @@ static struct worker_job *run(struct rf_async *a, enum worker_kind kind, const c
         *rc = -ENOMEM;
         return NULL;
     }
-    if (!a->worker) {
-        compute(j);
-        j->next = a->memo;
-        a->memo = j;
-        return j;
+    *rc = start(a, j);
+    return *rc == 0 ? j : NULL;
+}
+
+void *rf_async_result(struct rf_async *a, const void *tag)
+{
+    for (struct worker_job *j = a->memo; j; j = j->next) {
+        if (j->kind == WORKER_CALL && j->tag == tag)
+            return j->arg;
     }
-    j->done = async_done;
-    j->data = a;
-    *rc = worker_submit(a->worker, j);
-    if (*rc < 0) {
-        worker_job_free(j);
-        return NULL;
-    }
-    a->inflight = j;
-    a->pending = true;
-    *rc = -EINPROGRESS;
     return NULL;
+}
+
+int rf_async_call(struct rf_async *a, const void *tag, void (*call)(void *arg), void *arg,
+                  void (*free_arg)(void *arg))
+{
+    struct worker_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        free_arg(arg);
+        return -ENOMEM;
+    }
+    *j = (struct worker_job){
+        .kind = WORKER_CALL, .tag = tag, .call = call, .arg = arg, .free_arg = free_arg};
+    return start(a, j);
 }
 
 int pw_verify(struct rf_async *a, const char *password, const char *hash)

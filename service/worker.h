@@ -1,6 +1,7 @@
 /*
- * worker — one background thread for the only slow work vscd does: yescrypt password
- * hashing and verification (about 50 ms each). The loop never waits for it.
+ * worker — one background thread for the slow work of requests: yescrypt password hashing
+ * and verification (about 50 ms each) and calls that read much from disk (a VM's whole
+ * console transcript). The loop never waits for it.
  *
  * Contract:
  * - worker_submit() queues a job (bounded: WORKER_QUEUE_MAX waiting jobs, else -EAGAIN);
@@ -23,13 +24,19 @@
 
 #define WORKER_QUEUE_MAX 32
 
-enum worker_kind { WORKER_VERIFY, WORKER_HASH };
+enum worker_kind { WORKER_VERIFY, WORKER_HASH, WORKER_CALL };
 
 struct worker_job {
     enum worker_kind kind;
-    char *password;             /* owned copy; wiped when the job is freed */
+    char *password;             /* VERIFY, HASH: owned copy; wiped when the job is freed */
     char hash[SECRET_HASH_MAX]; /* VERIFY: the stored hash; HASH: the new hash */
     bool ok;                    /* VERIFY: matched; HASH: hashed */
+    /* CALL: call(arg) runs on the thread; `tag` names the work in the request's memo;
+     * free_arg(arg) when the job is freed. */
+    const void *tag;
+    void (*call)(void *arg);
+    void *arg;
+    void (*free_arg)(void *arg);
     void (*done)(struct worker_job *job);
     void *data;
     struct worker_job *next;
@@ -71,6 +78,17 @@ struct rf_async {
 int pw_verify(struct rf_async *async, const char *password, const char *hash);
 /* 0 = hashed into out, -EINPROGRESS, -EAGAIN, -ENOMEM, -EIO. */
 int pw_hash(struct rf_async *async, const char *password, char *out, size_t outsz);
+
+/*
+ * Other work that must not run in the loop, by the same contract (a handler changes nothing
+ * before it has its result). rf_async_result(): the arg of this request's finished call
+ * named `tag` (still the memo's), or NULL. rf_async_call(): the job takes arg (freed with
+ * free_arg) and runs call(arg) on the thread: -EINPROGRESS, the request runs again once it
+ * is done; -EAGAIN (queue full) or -ENOMEM, arg freed; 0 when it ran in place (no worker).
+ */
+void *rf_async_result(struct rf_async *async, const void *tag);
+int rf_async_call(struct rf_async *async, const void *tag, void (*call)(void *arg), void *arg,
+                  void (*free_arg)(void *arg));
 
 /* Frees the memo; detaches an in-flight job (it is freed when it finishes). */
 void rf_async_release(struct rf_async *async);

@@ -252,20 +252,60 @@ def test_read_only_state_dir_while_running(tmp_path):
 SLOW_SYNC = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "slowsync.so")
 
 
+def slow_disk_vscd(tmp_path, settings=(), **slow):
+    """vscd under tests/faultfs/slowsync.c. slow: its variables by suffix, "{state}" in a
+    value standing for the state directory (its real path, as /proc/self/fd shows it)."""
+    if not os.path.exists(SLOW_SYNC):
+        pytest.skip("build/slowsync.so is built by make test")
+    state = os.path.realpath(str(tmp_path)) + "/state"
+    env = {"LD_PRELOAD": os.path.abspath(SLOW_SYNC),
+           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
+    env.update({"VSC_SLOW_" + k: v.format(state=state) for k, v in slow.items()})
+    return Vscd(state, env=env, extra_args=[a for kv in settings for a in ("--set", kv)]).start()
+
+
+class EchoBeside:
+    """A console echoing beside other work, in a thread: each line's trip through vscd (from
+    the VM's side to a WebSocket viewer) in .echoes, seconds."""
+
+    def __init__(self, vm, con):
+        self.vm, self.con, self.echoes = vm, con, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            t0 = time.monotonic()
+            self.vm.send(b"<%d>" % n)
+            self.con.read_bytes(b"<%d>" % n)
+            self.echoes.append(time.monotonic() - t0)
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def slowest(self):
+        assert self.echoes, "no console echo came back"
+        return max(self.echoes)
+
+
 def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
     """Checkpoints off the loop (service/db_checkpoint.h). Every sync of the database file
     takes 1.5 s (tests/faultfs/slowsync.c, as a BMC's eMMC or a busy disk could) and vscd
     checkpoints every 8 pages of log, while REST writes go on and, beside them, a console
     echoes: the database file is synced, only ever by another thread than the loop's, and
     neither a request nor a console byte waits for it. What was written is all there."""
-    if not os.path.exists(SLOW_SYNC):
-        pytest.skip("build/slowsync.so is built by make test")
-    state = os.path.realpath(str(tmp_path)) + "/state"
     syncs = str(tmp_path / "syncs")
-    env = {"LD_PRELOAD": os.path.abspath(SLOW_SYNC), "VSC_SLOW_SYNC_FILE": state + "/vsc.db",
-           "VSC_SLOW_SYNC_MS": "1500", "VSC_SLOW_SYNC_LOG": syncs,
-           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
-    v = Vscd(state, env=env, extra_args=["--set", "db_checkpoint_pages=8"]).start()
+    v = slow_disk_vscd(tmp_path, ["db_checkpoint_pages=8"], SYNC_FILE="{state}/vsc.db",
+                       SYNC_MS="1500", SYNC_LOG=syncs)
+    state = v.state_dir
     try:
         admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
         port = allocate_ok(admin, Backend="unix", HostName="slowdisk")["Ports"][0]
@@ -273,34 +313,16 @@ def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
         v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
         con = connect(v, port["Id"])
         before = open(syncs).read().split() if os.path.exists(syncs) else []
-        stop = threading.Event()
-        echoes = []
-
-        def echo():  # the console, beside the writes: each line's trip through vscd
-            n = 0
-            while not stop.is_set():
-                n += 1
-                t0 = time.monotonic()
-                vm.send(b"<%d>" % n)
-                con.read_bytes(b"<%d>" % n)
-                echoes.append(time.monotonic() - t0)
-                time.sleep(0.01)
-
-        console = threading.Thread(target=echo)
-        console.start()
         slowest_request = 0.0
         end = time.monotonic() + 5
         i = 0
-        try:
+        with EchoBeside(vm, con) as console:
             while time.monotonic() < end:
                 i += 1
                 t0 = time.monotonic()
                 r = admin.patch("/redfish/v1/SessionService", json={"SessionTimeout": 600 + i})
                 slowest_request = max(slowest_request, time.monotonic() - t0)
                 assert r.status_code == 200, r.text
-        finally:
-            stop.set()
-            console.join()
         # Read before stopping: at exit, the closing connection checkpoints in the main
         # thread, as SQLite does (the loop has stopped serving by then).
         during = open(syncs).read().split()[len(before):]
@@ -311,7 +333,7 @@ def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
         v.stop()
     assert "main" not in during, "the loop thread synced the database: %r" % during
     assert slowest_request < 0.5, "a request waited %.2f s" % slowest_request
-    assert echoes and max(echoes) < 0.5, "console output waited %.2f s" % max(echoes)
+    assert console.slowest() < 0.5, "console output waited %.2f s" % console.slowest()
     assert "other" in during, "no checkpoint synced the database in 5 s: %r" % during
     assert kept == 600 + i
     db = sqlite3.connect(os.path.join(state, "vsc.db"))
@@ -321,3 +343,38 @@ def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
                           ).fetchone()[0] == str(600 + i)
     finally:
         db.close()
+
+
+def test_a_slow_disk_does_not_stall_the_loop_when_reading_history(tmp_path):
+    """Transcripts are read on the worker thread (res_console_transcript.c). Every read of a
+    history file takes 0.2 s (tests/faultfs/slowsync.c): a VM's transcript takes that long to
+    come, whole, while another VM's console echoes at once beside it, and no history file is
+    read by the loop thread."""
+    reads = str(tmp_path / "reads")
+    v = slow_disk_vscd(tmp_path, READ_DIR="{state}/history", READ_MS="200", READ_LOG=reads)
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        a = allocate_ok(admin, Backend="unix", HostName="history")
+        vm = FakeUnixVM.connect_retry(a["Ports"][0]["BindPath"])
+        lines = b"".join(b"boot line %05d\r\n" % i for i in range(6000))  # 96 KB
+        vm.send(lines)
+        b = allocate_ok(admin, Backend="unix", HostName="beside")
+        other = FakeUnixVM.connect_retry(b["Ports"][0]["BindPath"])
+        v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+        con = connect(v, b["Ports"][0]["Id"])
+        uri = a["System"]["@odata.id"] + "/LogServices/Console/Oem/Vsc/Transcript"
+        with EchoBeside(other, con) as console:
+            t0 = time.monotonic()
+            r = admin.get(uri, params={"Tail": 1048576})
+            took = time.monotonic() - t0
+        assert r.status_code == 200, r.text
+        assert r.content == lines
+        who = open(reads).read().split()
+        con.close()
+        vm.close()
+        other.close()
+    finally:
+        v.stop()
+    assert who and took >= 0.2 * len(who), (took, who)
+    assert "main" not in who, "the loop thread read the history: %r" % who
+    assert console.slowest() < 0.15, "console output waited %.2f s" % console.slowest()

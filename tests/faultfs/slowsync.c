@@ -1,11 +1,15 @@
 /*
- * slowsync — an LD_PRELOAD shim that makes syncing one file slow, as a BMC's eMMC or a disk
- * busy with other writes would, and writes down which thread synced it: fsync() and
- * fdatasync() on a descriptor of VSC_SLOW_SYNC_FILE sleep VSC_SLOW_SYNC_MS first, and each
- * such call appends "main" (the process's first thread) or "other" to VSC_SLOW_SYNC_LOG.
- * Other files sync as usual. Test tooling only (tests/api/test_faults.py).
+ * slowsync — an LD_PRELOAD shim for a slow disk, as a BMC's eMMC or a disk busy with other
+ * writes would be, that writes down which thread waited for it:
+ * - fsync() and fdatasync() on a descriptor of VSC_SLOW_SYNC_FILE sleep VSC_SLOW_SYNC_MS
+ *   first;
+ * - pread() on a file under the directory VSC_SLOW_READ_DIR sleeps VSC_SLOW_READ_MS first.
+ * Each such call appends "main" (the process's first thread) or "other" to VSC_SLOW_SYNC_LOG
+ * (VSC_SLOW_READ_LOG for reads). Other files behave as usual. Test tooling only
+ * (tests/api/test_faults.py).
  *
  *   VSC_SLOW_SYNC_FILE=<state>/vsc.db  VSC_SLOW_SYNC_MS=1500  VSC_SLOW_SYNC_LOG=<file>
+ *   VSC_SLOW_READ_DIR=<state>/history  VSC_SLOW_READ_MS=200  VSC_SLOW_READ_LOG=<file>
  *   LD_PRELOAD=build/slowsync.so  vscd ...
  */
 #include <dlfcn.h>
@@ -20,21 +24,36 @@
 
 #define NEXT(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
+/* The file behind fd, into target; false when it has none. */
+static bool fd_path(int fd, char *target, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, size - 1);
+    if (n <= 0)
+        return false;
+    target[n] = '\0';
+    return true;
+}
+
 static bool is_the_slow_file(int fd)
 {
     const char *want = getenv("VSC_SLOW_SYNC_FILE");
-    char link[64], target[PATH_MAX];
-    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, target, sizeof(target) - 1);
-    if (!want || n <= 0)
-        return false;
-    target[n] = '\0';
-    return strcmp(target, want) == 0;
+    char target[PATH_MAX];
+    return want && fd_path(fd, target, sizeof(target)) && strcmp(target, want) == 0;
 }
 
-static void note_and_wait(void)
+static bool is_under_the_slow_dir(int fd)
 {
-    const char *log = getenv("VSC_SLOW_SYNC_LOG");
+    const char *dir = getenv("VSC_SLOW_READ_DIR");
+    char target[PATH_MAX];
+    size_t n = dir ? strlen(dir) : 0;
+    return n && fd_path(fd, target, sizeof(target)) && strncmp(target, dir, n) == 0 &&
+           target[n] == '/';
+}
+
+static void note_and_wait(const char *log, const char *ms)
+{
     if (log) {
         int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (fd >= 0) {
@@ -44,7 +63,6 @@ static void note_and_wait(void)
             close(fd);
         }
     }
-    const char *ms = getenv("VSC_SLOW_SYNC_MS");
     long wait_ms = ms ? atol(ms) : 0;
     struct timespec ts = {.tv_sec = wait_ms / 1000, .tv_nsec = (wait_ms % 1000) * 1000000L};
     while (wait_ms > 0 && nanosleep(&ts, &ts) != 0)
@@ -54,13 +72,20 @@ static void note_and_wait(void)
 int fsync(int fd)
 {
     if (is_the_slow_file(fd))
-        note_and_wait();
+        note_and_wait(getenv("VSC_SLOW_SYNC_LOG"), getenv("VSC_SLOW_SYNC_MS"));
     return NEXT(fsync)(fd);
 }
 
 int fdatasync(int fd)
 {
     if (is_the_slow_file(fd))
-        note_and_wait();
+        note_and_wait(getenv("VSC_SLOW_SYNC_LOG"), getenv("VSC_SLOW_SYNC_MS"));
     return NEXT(fdatasync)(fd);
+}
+
+ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+    if (is_under_the_slow_dir(fd))
+        note_and_wait(getenv("VSC_SLOW_READ_LOG"), getenv("VSC_SLOW_READ_MS"));
+    return NEXT(pread)(fd, buf, count, offset);
 }
