@@ -1563,7 +1563,6 @@ int history_stat(struct history *h, const char *vm_uuid, uint64_t *bytes, int64_
     char uuid[UUID_MAX + 1];
     if (!h || !uuid_norm(vm_uuid, uuid))
         return -ENOENT;
-    history_sync(h);
     uint64_t sum = 0;
     int64_t first = INT64_MAX, last = 0;
     pthread_mutex_lock(&h->mu);

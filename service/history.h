@@ -30,9 +30,10 @@
  * wakes it, so the loop thread signals it about once per batch, not once per read, and
  * writes each port's records of a batch with one writev (up to 64 records, never across
  * a segment's end); a failed or short write loses the whole write, marked by one gap.
- * Readers (cursor, tail, stat) run in the caller's thread: they first wait for what was
- * queued before them (history_sync(): bounded by queue_bytes of writes) and then read the
- * files without holding up the writer.
+ * Readers (cursor, tail) run in the caller's thread: they first wait for what was queued
+ * before them (history_sync(): bounded by queue_bytes of writes) and then read the files
+ * without holding up the writer; vscd calls them on its worker thread, never in the loop.
+ * history_stat() does not wait: it counts what the writer has written.
  *
  * Losses, never silent:
  * - Queue full: the bytes are dropped at once (history_append never waits); the port's
@@ -140,7 +141,8 @@ int history_tail_start(struct history *h, const char *vm_uuid, int port_idx, uin
                        int64_t to_us, int64_t *from_us);
 
 /* What is kept for a VM: bytes on disk (record headers included), first and last record
- * times; -ENOENT when nothing. */
+ * times; -ENOENT when nothing. Never waits for the writer (the loop calls it): output still
+ * queued (gather_ms and the write, typically) is not counted yet. */
 int history_stat(struct history *h, const char *vm_uuid, uint64_t *bytes, int64_t *first_us,
                  int64_t *last_us);
 

@@ -264,6 +264,18 @@ def slow_disk_vscd(tmp_path, settings=(), **slow):
     return Vscd(state, env=env, extra_args=[a for kv in settings for a in ("--set", kv)]).start()
 
 
+def vm_and_a_watched_neighbour(v, name):
+    """A VM (one unix port) and a second one whose console a WebSocket watches:
+    (admin client, the first allocation, its VM side, the neighbour's VM side, the viewer)."""
+    admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+    a = allocate_ok(admin, Backend="unix", HostName=name)
+    vm = FakeUnixVM.connect_retry(a["Ports"][0]["BindPath"])
+    b = allocate_ok(admin, Backend="unix", HostName=name + "-beside")
+    other = FakeUnixVM.connect_retry(b["Ports"][0]["BindPath"])
+    v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
+    return admin, a, vm, other, connect(v, b["Ports"][0]["Id"])
+
+
 class EchoBeside:
     """A console echoing beside other work, in a thread: each line's trip through vscd (from
     the VM's side to a WebSocket viewer) in .echoes, seconds."""
@@ -353,15 +365,9 @@ def test_a_slow_disk_does_not_stall_the_loop_when_reading_history(tmp_path):
     reads = str(tmp_path / "reads")
     v = slow_disk_vscd(tmp_path, READ_DIR="{state}/history", READ_MS="200", READ_LOG=reads)
     try:
-        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
-        a = allocate_ok(admin, Backend="unix", HostName="history")
-        vm = FakeUnixVM.connect_retry(a["Ports"][0]["BindPath"])
+        admin, a, vm, other, con = vm_and_a_watched_neighbour(v, "history")
         lines = b"".join(b"boot line %05d\r\n" % i for i in range(6000))  # 96 KB
         vm.send(lines)
-        b = allocate_ok(admin, Backend="unix", HostName="beside")
-        other = FakeUnixVM.connect_retry(b["Ports"][0]["BindPath"])
-        v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
-        con = connect(v, b["Ports"][0]["Id"])
         uri = a["System"]["@odata.id"] + "/LogServices/Console/Oem/Vsc/Transcript"
         with EchoBeside(other, con) as console:
             t0 = time.monotonic()
@@ -377,4 +383,35 @@ def test_a_slow_disk_does_not_stall_the_loop_when_reading_history(tmp_path):
         v.stop()
     assert who and took >= 0.2 * len(who), (took, who)
     assert "main" not in who, "the loop thread read the history: %r" % who
+    assert console.slowest() < 0.15, "console output waited %.2f s" % console.slowest()
+
+
+def test_a_slow_disk_does_not_stall_the_loop_when_writing_history(tmp_path):
+    """Console history is written by its own thread (history.c) and the console LogService
+    counts what is written without waiting for it. Every write of history takes 0.5 s
+    (tests/faultfs/slowsync.c) while a VM prints: its LogService answers at once, another
+    VM's console echoes at once, the history is written, and never by the loop thread."""
+    writes = str(tmp_path / "writes")
+    v = slow_disk_vscd(tmp_path, WRITE_DIR="{state}/history", WRITE_MS="500", WRITE_LOG=writes)
+    try:
+        admin, a, vm, other, con = vm_and_a_watched_neighbour(v, "printing")
+        log = a["System"]["@odata.id"] + "/LogServices/Console"
+        slowest_get = 0.0
+        with EchoBeside(other, con) as console:
+            for i in range(30):
+                vm.send(b"boot line %05d\r\n" % i * 20)
+                t0 = time.monotonic()
+                assert admin.get(log).status_code == 200
+                slowest_get = max(slowest_get, time.monotonic() - t0)
+                time.sleep(0.1)
+        kept = get_json(admin, log)["Oem"]["Vsc"]["HistoryBytes"]
+        who = open(writes).read().split()
+        con.close()
+        vm.close()
+        other.close()
+    finally:
+        v.stop()
+    assert "main" not in who, "the loop thread wrote the history: %r" % who
+    assert "other" in who and kept > 0, (who, kept)
+    assert slowest_get < 0.3, "the console LogService waited %.2f s" % slowest_get
     assert console.slowest() < 0.15, "console output waited %.2f s" % console.slowest()

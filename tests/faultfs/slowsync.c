@@ -3,13 +3,15 @@
  * writes would be, that writes down which thread waited for it:
  * - fsync() and fdatasync() on a descriptor of VSC_SLOW_SYNC_FILE sleep VSC_SLOW_SYNC_MS
  *   first;
- * - pread() on a file under the directory VSC_SLOW_READ_DIR sleeps VSC_SLOW_READ_MS first.
+ * - pread() on a file under the directory VSC_SLOW_READ_DIR sleeps VSC_SLOW_READ_MS first;
+ * - writev() to a file under the directory VSC_SLOW_WRITE_DIR sleeps VSC_SLOW_WRITE_MS first.
  * Each such call appends "main" (the process's first thread) or "other" to VSC_SLOW_SYNC_LOG
- * (VSC_SLOW_READ_LOG for reads). Other files behave as usual. Test tooling only
+ * (VSC_SLOW_READ_LOG, VSC_SLOW_WRITE_LOG). Other files behave as usual. Test tooling only
  * (tests/api/test_faults.py).
  *
  *   VSC_SLOW_SYNC_FILE=<state>/vsc.db  VSC_SLOW_SYNC_MS=1500  VSC_SLOW_SYNC_LOG=<file>
  *   VSC_SLOW_READ_DIR=<state>/history  VSC_SLOW_READ_MS=200  VSC_SLOW_READ_LOG=<file>
+ *   VSC_SLOW_WRITE_DIR=<state>/history  VSC_SLOW_WRITE_MS=500  VSC_SLOW_WRITE_LOG=<file>
  *   LD_PRELOAD=build/slowsync.so  vscd ...
  */
 #include <dlfcn.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,9 +46,8 @@ static bool is_the_slow_file(int fd)
     return want && fd_path(fd, target, sizeof(target)) && strcmp(target, want) == 0;
 }
 
-static bool is_under_the_slow_dir(int fd)
+static bool is_under(const char *dir, int fd)
 {
-    const char *dir = getenv("VSC_SLOW_READ_DIR");
     char target[PATH_MAX];
     size_t n = dir ? strlen(dir) : 0;
     return n && fd_path(fd, target, sizeof(target)) && strncmp(target, dir, n) == 0 &&
@@ -85,7 +87,14 @@ int fdatasync(int fd)
 
 ssize_t pread(int fd, void *buf, size_t count, off_t offset)
 {
-    if (is_under_the_slow_dir(fd))
+    if (is_under(getenv("VSC_SLOW_READ_DIR"), fd))
         note_and_wait(getenv("VSC_SLOW_READ_LOG"), getenv("VSC_SLOW_READ_MS"));
     return NEXT(pread)(fd, buf, count, offset);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    if (is_under(getenv("VSC_SLOW_WRITE_DIR"), fd))
+        note_and_wait(getenv("VSC_SLOW_WRITE_LOG"), getenv("VSC_SLOW_WRITE_MS"));
+    return NEXT(writev)(fd, iov, iovcnt);
 }
