@@ -143,11 +143,13 @@ void audit_escape(const void *data, size_t len, char *out, size_t outsz)
         out[o < outsz ? o : outsz - 1] = '\0';
 }
 
-int audit_ids(struct db *db, int64_t *ids, size_t max)
+int audit_ids(struct db *db, size_t skip, int64_t *ids, size_t max)
 {
-    sqlite3_stmt *st = db_stmt(db, "SELECT id FROM audit_log ORDER BY id");
+    sqlite3_stmt *st = db_stmt(db, "SELECT id FROM audit_log ORDER BY id LIMIT ?1 OFFSET ?2");
     if (!st)
         return -EIO;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)skip);
     size_t n = 0;
     int rc;
     while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)

@@ -67,8 +67,8 @@ struct audit_entry {
     char detail[2048];
 };
 
-/* Entry ids, oldest first (at most max); the count or -EIO. */
-int audit_ids(struct db *db, int64_t *ids, size_t max);
+/* Entry ids, oldest first, from the skip-th on (at most max); the count or -EIO. */
+int audit_ids(struct db *db, size_t skip, int64_t *ids, size_t max);
 /* 0, -ENOENT, -EIO. */
 int audit_get(struct db *db, int64_t id, struct audit_entry *e);
 int audit_count(struct db *db, int64_t *n);

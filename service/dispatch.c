@@ -216,11 +216,7 @@ static void apply_paging(const char *path, const struct query *q, struct rf_resp
     for (size_t i = skip; i < total && i - skip < top; i++)
         json_array_append(page, json_array_get(members, i));
     json_object_set_new(r->body, "Members", page);
-    if (top > 0 && skip + top < total) {
-        char next[1100];
-        snprintf(next, sizeof(next), "%s?$skip=%zu&$top=%zu", path, skip + top, top);
-        json_object_set_new(r->body, "Members@odata.nextLink", json_string(next));
-    }
+    rf_set_next_link(r->body, path, skip, top, total);
 }
 
 /* Adds the describedby Link for the body's @odata.type (DSP0266 §8.2). */
@@ -396,6 +392,10 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
         parse_body(in, req.method, &body, r) < 0)
         goto out;
     req.body = body;
+    req.paging = (struct rf_paging){.has_top = q.has_top,
+                                    .has_skip = q.has_skip,
+                                    .top = q.has_top ? (size_t)q.top : 0,
+                                    .skip = q.has_skip ? (size_t)q.skip : 0};
     bool changes = req.method & (HTTP_PATCH | HTTP_PUT | HTTP_DELETE);
     if (changes && check_if_match(&req, in->if_match, r) < 0)
         goto out;
@@ -414,9 +414,10 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
         render_get(&req, r); /* a successful PATCH answers with the updated resource */
     bool is_get = req.method == HTTP_GET || req.method == HTTP_HEAD;
     if (is_get && r->status == 200) {
-        if (json_is_array(json_object_get(r->body, "Members")))
-            apply_paging(path, &q, r);
-        else if (q.has_top || q.has_skip) {
+        if (json_is_array(json_object_get(r->body, "Members"))) {
+            if (!r->paged)
+                apply_paging(path, &q, r);
+        } else if (q.has_top || q.has_skip) {
             json_decref(r->body);
             r->body = NULL;
             free(r->raw);

@@ -145,6 +145,29 @@ void rf_collection_add(json_t *collection, const char *member_uri)
                         json_integer((json_int_t)json_array_size(members)));
 }
 
+void rf_set_next_link(json_t *body, const char *path, size_t skip, size_t top, size_t total)
+{
+    if (top == 0 || skip + top >= total)
+        return;
+    char next[1100];
+    snprintf(next, sizeof(next), "%s?$skip=%zu&$top=%zu", path, skip + top, top);
+    json_object_set_new(body, "Members@odata.nextLink", json_string(next));
+}
+
+void rf_page_window(const struct rf_request *req, size_t server_top, size_t *skip, size_t *top)
+{
+    *skip = req->paging.has_skip ? req->paging.skip : 0;
+    *top = req->paging.has_top ? req->paging.top : server_top;
+}
+
+void rf_collection_paged(struct rf_response *r, const char *path, size_t skip, size_t top,
+                         size_t total)
+{
+    json_object_set_new(r->body, "Members@odata.count", json_integer((json_int_t)total));
+    rf_set_next_link(r->body, path, skip, top, total);
+    r->paged = true;
+}
+
 void rf_not_found(struct rf_response *r, const char *type, const char *id)
 {
     rf_error(r, 404, msg_resource_not_found(type, id));

@@ -55,6 +55,12 @@ struct rf_query_param {
     const char *key, *value; /* value may be NULL ("?flag") */
 };
 
+/* $skip and $top as dispatch checked them, for handlers that page a collection themselves. */
+struct rf_paging {
+    bool has_top, has_skip;
+    size_t top, skip;
+};
+
 struct rf_request {
     enum http_method method;
     const char *path; /* normalized: no trailing slash */
@@ -72,6 +78,7 @@ struct rf_request {
     bool tls;
     const char *last_event_id; /* the Last-Event-ID header (SSE resume), or NULL */
     const char *filter;        /* $filter, for ROUTE_QUERY_FILTER routes only, or NULL */
+    struct rf_paging paging;
     struct vsc_app *app;
     struct rf_async *async; /* password work off the loop (worker.h) */
 };
@@ -103,6 +110,7 @@ struct rf_response {
     struct rf_stream *stream; /* owned until sent: a streamed body (content_type says what) */
     json_t *headers;          /* owned; extra headers, name -> string */
     json_t *messages;         /* owned; @Message.ExtendedInfo collected by rf_error() */
+    bool paged;               /* Members is the page already (rf_collection_paged()) */
 };
 
 void rf_response_init(struct rf_response *r);
@@ -127,6 +135,20 @@ json_t *rf_error_body(const json_t *messages);
 /* A collection body with @odata.id/@odata.type/Name/Members/Members@odata.count. */
 json_t *rf_collection(const char *odata_id, const char *odata_type, const char *name);
 void rf_collection_add(json_t *collection, const char *member_uri);
+
+/*
+ * A collection too long to build whole (the audit trail): the handler builds only the page
+ * rf_page_window() gives — $skip and $top, or at most `server_top` members when the client
+ * set no $top (server-driven paging, DSP0266 "Collections": the next link brings the rest)
+ * — then rf_collection_paged() states the whole count and the next link, and marks r so
+ * that dispatch does not page it again.
+ */
+void rf_page_window(const struct rf_request *req, size_t server_top, size_t *skip, size_t *top);
+void rf_collection_paged(struct rf_response *r, const char *path, size_t skip, size_t top,
+                         size_t total);
+/* Members@odata.nextLink for the page after [skip, skip + top) of `total` (dispatch's paging
+ * and rf_collection_paged() alike); nothing when that page was the last. */
+void rf_set_next_link(json_t *body, const char *path, size_t skip, size_t top, size_t total);
 
 /* The value of query parameter `key` (first occurrence); NULL when absent. `*present`
  * (may be NULL) tells a valueless "?key" from an absent one. */

@@ -117,7 +117,13 @@ def port_oem(client, port_id):
 
 
 def members(client, path):
-    return [m["@odata.id"] for m in get_json(client, path)["Members"]]
+    """Every member's URI, following Members@odata.nextLink through a paged collection."""
+    out = []
+    while path:
+        page = get_json(client, path)
+        out += [m["@odata.id"] for m in page["Members"]]
+        path = page.get("Members@odata.nextLink")
+    return out
 
 
 # ---- waits ---------------------------------------------------------------------------------------

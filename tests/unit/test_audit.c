@@ -40,7 +40,7 @@ TEST(audit_entries_keep_their_fields)
     audit(app, AUDIT_LOGIN_FAILED, "mallory", "192.0.2.7", "/redfish/v1/Systems", "try %d", 3);
     audit(app, AUDIT_FREE, NULL, NULL, NULL, "no one");
     int64_t ids[4];
-    REQUIRE(audit_ids(&app->db, ids, 4) == 2);
+    REQUIRE(audit_ids(&app->db, 0, ids, 4) == 2);
     struct audit_entry e;
     REQUIRE(audit_get(&app->db, ids[0], &e) == 0);
     CHECK_EQ_INT(e.action, AUDIT_LOGIN_FAILED);
@@ -68,12 +68,16 @@ TEST(audit_keeps_the_newest_entries_and_clears)
     int64_t n = 0, ids[200];
     REQUIRE(audit_count(&app->db, &n) == 0);
     CHECK_EQ_INT(n, 100);
-    REQUIRE(audit_ids(&app->db, ids, 200) == 100);
+    REQUIRE(audit_ids(&app->db, 0, ids, 200) == 100);
     struct audit_entry e;
     REQUIRE(audit_get(&app->db, ids[0], &e) == 0);
     CHECK_STREQ(e.detail, "n30");
+    int64_t page[10];
+    REQUIRE(audit_ids(&app->db, 95, page, 10) == 5); /* a page: the 96th to the 100th */
+    CHECK(page[0] == ids[95] && page[4] == ids[99]);
+    CHECK_EQ_INT(audit_ids(&app->db, 100, page, 10), 0);
     CHECK_EQ_INT(audit_clear(&app->db), 0);
-    CHECK_EQ_INT(audit_ids(&app->db, ids, 200), 0);
+    CHECK_EQ_INT(audit_ids(&app->db, 0, ids, 200), 0);
     close_app(app, dir);
 }
 
