@@ -188,18 +188,33 @@ int db_console_entries_each(struct db *db, const char *vm_uuid, bool latest_only
     return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
-int db_console_entry_ids(struct db *db, const char *vm_uuid, int64_t *ids, size_t max)
+int db_console_entry_ids(struct db *db, const char *vm_uuid, size_t skip, int64_t *ids, size_t max)
 {
-    sqlite3_stmt *st = db_stmt(db, "SELECT id FROM console_log WHERE vm_uuid = ?1 ORDER BY id");
+    sqlite3_stmt *st =
+        db_stmt(db, "SELECT id FROM console_log WHERE vm_uuid = ?1 ORDER BY id LIMIT ?2 OFFSET ?3");
     if (!st)
         return -EIO;
     sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)skip);
     size_t n = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < max)
         ids[n++] = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? (int)n : -EIO;
+}
+
+int db_console_entry_count(struct db *db, const char *vm_uuid, int64_t *n)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT count(*) FROM console_log WHERE vm_uuid = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : -EIO;
 }
 
 int db_console_entries_clear(struct db *db, const char *vm_uuid)

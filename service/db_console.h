@@ -49,8 +49,11 @@ int db_console_entry_get(struct db *db, const char *vm_uuid, int64_t id,
 /* The VM's entries, oldest first (latest_only: only the newest one); cb's `e` is borrowed. */
 int db_console_entries_each(struct db *db, const char *vm_uuid, bool latest_only,
                             int (*cb)(void *ctx, const struct db_console_entry *e), void *ctx);
-/* Entry ids of the VM, oldest first, into ids (at most max); the count or -EIO. */
-int db_console_entry_ids(struct db *db, const char *vm_uuid, int64_t *ids, size_t max);
+/* Entry ids of the VM, oldest first, from the skip-th on, into ids (at most max); the count
+ * or -EIO. */
+int db_console_entry_ids(struct db *db, const char *vm_uuid, size_t skip, int64_t *ids, size_t max);
+/* How many entries the VM has: 0 or -EIO. */
+int db_console_entry_count(struct db *db, const char *vm_uuid, int64_t *n);
 int db_console_entries_clear(struct db *db, const char *vm_uuid);
 /* Drops entries created before `before_us` (the age cap). The number dropped or -EIO. */
 int db_console_entries_expire(struct db *db, int64_t before_us);

@@ -158,6 +158,8 @@ void rf_page_window(const struct rf_request *req, size_t server_top, size_t *ski
 {
     *skip = req->paging.has_skip ? req->paging.skip : 0;
     *top = req->paging.has_top ? req->paging.top : server_top;
+    if (*top > RF_PAGE_MAX)
+        *top = RF_PAGE_MAX;
 }
 
 void rf_collection_paged(struct rf_response *r, const char *path, size_t skip, size_t top,

@@ -17,11 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#define LOGS_PATTERN   "/redfish/v1/Managers/{id}/LogServices"
-#define AUDIT_PATTERN  LOGS_PATTERN "/Audit"
-#define AUDIT_URI      MANAGER_URI "/LogServices/Audit"
-#define AUDIT_PAGE     1000  /* members per answer without $top */
-#define AUDIT_PAGE_MAX 10000 /* members per answer whatever $top says */
+#define LOGS_PATTERN  "/redfish/v1/Managers/{id}/LogServices"
+#define AUDIT_PATTERN LOGS_PATTERN "/Audit"
+#define AUDIT_URI     MANAGER_URI "/LogServices/Audit"
 
 static void get_log_services(struct rf_request *req, struct rf_response *r)
 {
@@ -58,15 +56,15 @@ static void get_entries(struct rf_request *req, struct rf_response *r)
     if (!rf_is_our_manager(req, r))
         return;
     /* Up to audit_entries (100,000; 10 million allowed) members: only the page asked for is
-     * read and built, at most AUDIT_PAGE without $top, so that no listing holds the loop. */
+     * read and built (rf_page_window()), so that no listing holds the loop. */
     size_t skip, top;
-    rf_page_window(req, AUDIT_PAGE, &skip, &top);
+    rf_page_window(req, RF_PAGE, &skip, &top);
     int64_t total = 0;
-    size_t want = top < AUDIT_PAGE_MAX ? top : AUDIT_PAGE_MAX;
-    int64_t *ids = calloc(want ? want : 1, sizeof(*ids));
-    int n = !ids                                     ? -ENOMEM
-            : audit_count(&req->app->db, &total) < 0 ? -EIO
-                                                     : audit_ids(&req->app->db, skip, ids, want);
+    int n = -ENOMEM;
+    int64_t *ids = calloc(top ? top : 1, sizeof(*ids));
+    if (ids)
+        n = audit_count(&req->app->db, &total) < 0 ? -EIO
+                                                   : audit_ids(&req->app->db, skip, ids, top);
     if (n < 0) {
         free(ids);
         rf_error(r, 500, msg_internal_error());
@@ -81,7 +79,7 @@ static void get_entries(struct rf_request *req, struct rf_response *r)
         rf_collection_add(r->body, member);
     }
     free(ids);
-    rf_collection_paged(r, req->path, skip, want, (size_t)total);
+    rf_collection_paged(r, req->path, skip, top, (size_t)total);
 }
 
 static json_t *entry_json(const struct audit_entry *e)

@@ -22,7 +22,6 @@
 
 #define LOGS_PATTERN    "/redfish/v1/Systems/{id}/LogServices"
 #define CONSOLE_PATTERN LOGS_PATTERN "/Console"
-#define LOG_ENTRIES_MAX 100000 /* console_log_entries' maximum */
 
 void rf_console_log_uri(const char *vm_uuid, char *out, size_t outsz)
 {
@@ -57,7 +56,7 @@ int rf_log_target(struct rf_request *req, struct rf_response *r, struct rf_log_t
 bool rf_console_history_kept(struct vsc_app *app, const char *vm_uuid)
 {
     int64_t id;
-    return db_console_entry_ids(&app->db, vm_uuid, &id, 1) > 0 ||
+    return db_console_entry_ids(&app->db, vm_uuid, 0, &id, 1) > 0 ||
            console_history_kept(app, vm_uuid);
 }
 
@@ -164,22 +163,28 @@ static void get_entries(struct rf_request *req, struct rf_response *r)
     char uri[192], member[224];
     rf_console_log_uri(t.vm.uuid, uri, sizeof(uri));
     strcat(uri, "/Entries");
-    json_t *c = rf_collection(uri, "#LogEntryCollection.LogEntryCollection", "Console Log Entries");
-    size_t max = (size_t)req->app->cfg.console_log_entries;
-    int64_t *ids = calloc(max, sizeof(*ids));
-    int n = ids ? db_console_entry_ids(&req->app->db, t.vm.uuid, ids, max) : -EIO;
+    size_t skip, top; /* console_log_entries may be 100,000: a page at a time */
+    rf_page_window(req, RF_PAGE, &skip, &top);
+    int64_t total = 0;
+    int n = -ENOMEM;
+    int64_t *ids = calloc(top ? top : 1, sizeof(*ids));
+    if (ids)
+        n = db_console_entry_count(&req->app->db, t.vm.uuid, &total) < 0
+                ? -EIO
+                : db_console_entry_ids(&req->app->db, t.vm.uuid, skip, ids, top);
     if (n < 0) {
         free(ids);
-        json_decref(c);
         rf_error(r, 500, msg_internal_error());
         return;
     }
+    rf_reply(r, 200,
+             rf_collection(uri, "#LogEntryCollection.LogEntryCollection", "Console Log Entries"));
     for (int i = 0; i < n; i++) {
         snprintf(member, sizeof(member), "%s/%lld", uri, (long long)ids[i]);
-        rf_collection_add(c, member);
+        rf_collection_add(r->body, member);
     }
     free(ids);
-    rf_reply(r, 200, c);
+    rf_collection_paged(r, req->path, skip, top, (size_t)total);
 }
 
 static void get_entry(struct rf_request *req, struct rf_response *r)

@@ -137,12 +137,14 @@ json_t *rf_collection(const char *odata_id, const char *odata_type, const char *
 void rf_collection_add(json_t *collection, const char *member_uri);
 
 /*
- * A collection too long to build whole (the audit trail): the handler builds only the page
- * rf_page_window() gives — $skip and $top, or at most `server_top` members when the client
- * set no $top (server-driven paging, DSP0266 "Collections": the next link brings the rest)
- * — then rf_collection_paged() states the whole count and the next link, and marks r so
- * that dispatch does not page it again.
+ * A collection too long to build whole (the audit trail, console log entries): the handler
+ * builds only the page rf_page_window() gives — $skip and $top up to RF_PAGE_MAX, or
+ * `server_top` (RF_PAGE) members when the client set no $top (server-driven paging, DSP0266
+ * "Collections": the next link brings the rest) — then rf_collection_paged() states the
+ * whole count and the next link, and marks r so that dispatch does not page it again.
  */
+#define RF_PAGE     1000  /* members per page of such a collection without $top */
+#define RF_PAGE_MAX 10000 /* and whatever $top says */
 void rf_page_window(const struct rf_request *req, size_t server_top, size_t *skip, size_t *top);
 void rf_collection_paged(struct rf_response *r, const char *path, size_t skip, size_t top,
                          size_t total);

@@ -1,6 +1,7 @@
 """VM state from the console (docs/console-states.md): the detector's verdict on the
 ComputerSystem (Status, PowerState, BootProgress, Oem.Vsc), the console LogService's
 entries, administrator rules, and what outlives the VM and vscd."""
+import sqlite3
 import time
 from urllib.parse import quote
 
@@ -172,6 +173,32 @@ def test_entries_page_with_top_and_skip(make_vscd):
     assert_error(v.admin.get(log_uri(a) + "/Entries?$top=x"), 400,
                  "QueryParameterValueTypeError")
     vm.close()
+
+
+def test_many_entries_come_a_page_at_a_time(make_vscd):
+    """console_log_entries may be 100,000 per VM: without $top the Entries collection answers
+    1,000 members, the count of all and a next link; $top asks for up to 10,000 a page."""
+    v = make_vscd(extra_args=["--set", "console_log_entries=100000"])
+    a, vm = boot_vm(v)
+    uuid = a["System"]["@odata.id"].rsplit("/", 1)[1]
+    vm.close()
+    v.stop()
+    db = sqlite3.connect(v.state_dir + "/vsc.db")
+    db.executemany("INSERT INTO console_log (vm_uuid, port_idx, created_us, state, previous, "
+                   "rule_id, line) VALUES (?, 1, ?, 'Running', 'Booting', 'r', 'l')",
+                   [(uuid, 1700000000000000 + i) for i in range(2500)])
+    db.commit()
+    ids = [r[0] for r in db.execute("SELECT id FROM console_log WHERE vm_uuid = ? ORDER BY id",
+                                    (uuid,))]
+    db.close()
+    v.start()
+    first = get_json(v.admin, log_uri(a) + "/Entries")
+    assert first["Members@odata.count"] == len(ids) == 2500
+    assert [int(m["@odata.id"].rsplit("/", 1)[1]) for m in first["Members"]] == ids[:1000]
+    assert first["Members@odata.nextLink"] == log_uri(a) + "/Entries?$skip=1000&$top=1000"
+    assert len(get_json(v.admin, log_uri(a) + "/Entries?$top=5000")["Members"]) == 2500
+    everything = members(v.admin, log_uri(a) + "/Entries")
+    assert [int(m.rsplit("/", 1)[1]) for m in everything] == ids
 
 
 def test_clear_log(make_vscd):
