@@ -11,8 +11,10 @@
  * thread with a connection of its own, woken when a commit leaves `pages` or more in the log.
  * Its checkpoints are PASSIVE: they never wait for a lock, and the loop's readers and writer
  * never wait for them (WAL lets both run at once). Durability is unchanged (synchronous =
- * NORMAL on both connections). If the log keeps growing because checkpoints fail, the
- * failure is logged once per spell, and SQLite's closing checkpoint still runs at exit.
+ * NORMAL on both connections). One sync stays in the loop: SQLite's of a new log's header,
+ * when the first commit after a complete checkpoint starts the log over (a few bytes, once
+ * per log). If the log keeps growing because checkpoints fail, the failure is logged once
+ * per spell, and SQLite's closing checkpoint still runs at exit.
  */
 #ifndef VSC_DB_CHECKPOINT_H
 #define VSC_DB_CHECKPOINT_H
