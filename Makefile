@@ -53,7 +53,7 @@ CLIENT_REL_OBJ := $(patsubst %.c,$(BUILD)/rel/%.o,$(CLIENT_SRC))
 CLIENT_SAN_OBJ := $(patsubst %.c,$(BUILD)/san/%.o,$(CLIENT_SRC))
 
 .PHONY: all deps deps-test deps-bench build run test unit api format format-check bench \
-	bench-fanout bench-detect bench-soak bench-send-cost bench-echo bench-viewer-rss clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
+	bench-fanout bench-detect bench-soak bench-send-cost bench-echo bench-viewer-rss bench-loop-stall clean vm-image e2e demo fuzz fuzz-build fuzz-replay \
 	install uninstall deb deb-systemd-test valgrind
 
 all: deps
@@ -251,6 +251,11 @@ bench-echo: deps-bench build
 bench-viewer-rss: deps-bench build $(BUILD)/bench/fanout_src $(BUILD)/bench/fanout_view \
                   $(BUILD)/bench/fanout_floor
 	$(PYTHON) bench/viewer_rss.py $(ARGS)
+
+# How long a big request (a whole transcript, the audit listing) holds up a console beside it
+# (docs/BENCHMARKS.md): ARGS="--vscd OLD/build/vscd" measures another build.
+bench-loop-stall: deps-test build
+	$(PYTHON) bench/loop_stall.py $(ARGS)
 
 # Hours of mixed load shortened to minutes (docs/BENCHMARKS.md): ARGS="--minutes 5".
 bench-soak: deps-test build

@@ -162,7 +162,7 @@ def test_a_long_trail_is_listed_a_page_at_a_time(make_vscd):
     """100,000 entries (the default cap) fill the trail: the collection answers 1,000 members
     at a time without $top (Members@odata.count the whole, a next link for the rest), honours
     $skip/$top up to 10,000 a page, and listing it holds up no console (it built all 100,000
-    members in the loop before: 0.8 s of every console waiting here)."""
+    members in the loop before: 0.23-0.25 s of every console waiting, docs/BENCHMARKS.md)."""
     v = make_vscd()
     v.stop()
     db = sqlite3.connect(v.state_dir + "/vsc.db")
