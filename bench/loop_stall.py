@@ -50,25 +50,20 @@ REQUESTS = [
 ]
 
 PROBE = r"""
-import json, ssl, socket, sys, time
+import json, select, socket, ssl, sys, time
 import websocket
 url, token, path = sys.argv[1:4]
 vm = socket.socket(socket.AF_UNIX)
 vm.connect(path)
+origin = url.replace("wss://", "https://").split("/redfish")[0]
 ws = websocket.create_connection(url, sslopt={"cert_reqs": ssl.CERT_NONE},
-                                 header=["X-Auth-Token: " + token], origin=url.replace("wss", "https").split("/redfish")[0])
+                                 header=["X-Auth-Token: " + token], origin=origin, timeout=10)
 for _ in range(2):
     ws.recv()  # hello, mode
 print("ready", flush=True)
-WARM = 10
+WARM = 10  # the first echoes of a new viewer (~40 ms) are not the loop's
 times, n = [], 0
-ws.settimeout(10)
-stop_at = None
-import select
-while True:
-    if select.select([sys.stdin], [], [], 0)[0]:
-        sys.stdin.readline()
-        break
+while not select.select([sys.stdin], [], [], 0)[0]:  # until told to stop
     n += 1
     mark = b"<%d>" % n
     t0 = time.monotonic()
@@ -83,7 +78,7 @@ while True:
             got += data
     times.append(time.monotonic() - t0)
     time.sleep(0.002)
-times = sorted(times[WARM:])  # the first echoes of a new viewer (~40 ms) are not the loop's
+times = sorted(times[WARM:])
 print(json.dumps({"n": len(times), "max_ms": times[-1] * 1000,
                   "p99_ms": times[int(len(times) * 0.99)] * 1000,
                   "median_ms": times[len(times) // 2] * 1000}), flush=True)
