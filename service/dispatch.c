@@ -16,11 +16,6 @@
 #include <string.h>
 #include <strings.h>
 
-struct query {
-    bool has_top, has_skip;
-    long long top, skip;
-};
-
 /* Parses a non-negative decimal query value. */
 static int parse_count(const char *s, long long *out)
 {
@@ -39,8 +34,9 @@ static int parse_count(const char *s, long long *out)
  * we do not implement answer 501; unknown non-$ parameters are ignored.
  */
 static int parse_query(const struct dispatch_input *in, struct rf_request *req,
-                       const struct route *route, struct query *q, struct rf_response *r)
+                       const struct route *route, struct rf_response *r)
 {
+    struct rf_paging *q = &req->paging;
     enum http_method method = req->method;
     static const char *const unsupported[] = {
         "$expand", "$select", "$filter", "$levels", "$orderby",
@@ -67,7 +63,7 @@ static int parse_query(const struct dispatch_input *in, struct rf_request *req,
                 rf_error(r, 400, msg_query_combination_invalid());
                 return -1;
             }
-            *(is_top ? &q->top : &q->skip) = n;
+            *(is_top ? &q->top : &q->skip) = (size_t)n;
             *(is_top ? &q->has_top : &q->has_skip) = true;
             continue;
         }
@@ -206,12 +202,12 @@ static int check_if_match(struct rf_request *req, const char *if_match, struct r
     return 0;
 }
 
-static void apply_paging(const char *path, const struct query *q, struct rf_response *r)
+static void apply_paging(const char *path, const struct rf_paging *q, struct rf_response *r)
 {
     json_t *members = json_object_get(r->body, "Members");
     size_t total = json_array_size(members);
-    size_t skip = q->has_skip ? (size_t)q->skip : 0;
-    size_t top = q->has_top ? (size_t)q->top : total;
+    size_t skip = q->skip; /* 0 when absent */
+    size_t top = q->has_top ? q->top : total;
     json_t *page = json_array();
     for (size_t i = skip; i < total && i - skip < top; i++)
         json_array_append(page, json_array_get(members, i));
@@ -363,7 +359,6 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
                              .last_event_id = in->last_event_id,
                              .async = in->async ? in->async : &local};
     uint32_t allowed = 0;
-    struct query q;
     app->db.full = false; /* db_error() sets it when this request's write finds no space */
     json_t *body = NULL;
     const struct route *route = NULL;
@@ -388,14 +383,9 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     route = admit(app, in, &req, &allowed, r);
     if (req.async->pending)
         goto pending;
-    if (!route || parse_query(in, &req, route, &q, r) < 0 ||
-        parse_body(in, req.method, &body, r) < 0)
+    if (!route || parse_query(in, &req, route, r) < 0 || parse_body(in, req.method, &body, r) < 0)
         goto out;
     req.body = body;
-    req.paging = (struct rf_paging){.has_top = q.has_top,
-                                    .has_skip = q.has_skip,
-                                    .top = q.has_top ? (size_t)q.top : 0,
-                                    .skip = q.has_skip ? (size_t)q.skip : 0};
     bool changes = req.method & (HTTP_PATCH | HTTP_PUT | HTTP_DELETE);
     if (changes && check_if_match(&req, in->if_match, r) < 0)
         goto out;
@@ -416,8 +406,8 @@ enum dispatch_result dispatch(struct vsc_app *app, const struct dispatch_input *
     if (is_get && r->status == 200) {
         if (json_is_array(json_object_get(r->body, "Members"))) {
             if (!r->paged)
-                apply_paging(path, &q, r);
-        } else if (q.has_top || q.has_skip) {
+                apply_paging(path, &req.paging, r);
+        } else if (req.paging.has_top || req.paging.has_skip) {
             json_decref(r->body);
             r->body = NULL;
             free(r->raw);

@@ -156,7 +156,7 @@ void rf_set_next_link(json_t *body, const char *path, size_t skip, size_t top, s
 
 void rf_page_window(const struct rf_request *req, size_t server_top, size_t *skip, size_t *top)
 {
-    *skip = req->paging.has_skip ? req->paging.skip : 0;
+    *skip = req->paging.skip;
     *top = req->paging.has_top ? req->paging.top : server_top;
     if (*top > RF_PAGE_MAX)
         *top = RF_PAGE_MAX;

@@ -156,7 +156,7 @@ static int read_range(struct history *h, const char *uuid, const struct transcri
 /* One transcript read, done on the worker thread: nothing in it touches the loop's state. */
 struct transcript_job {
     struct history *h;
-    char uuid[40];
+    char uuid[sizeof(((struct vm *)0)->uuid)];
     struct transcript_query q;
     struct text t;
     int rc;

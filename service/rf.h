@@ -55,7 +55,8 @@ struct rf_query_param {
     const char *key, *value; /* value may be NULL ("?flag") */
 };
 
-/* $skip and $top as dispatch checked them, for handlers that page a collection themselves. */
+/* $skip and $top as dispatch parsed them (0 when absent), for its paging and for handlers
+ * that page a collection themselves. */
 struct rf_paging {
     bool has_top, has_skip;
     size_t top, skip;

@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import stat
 import tempfile
+import threading
 import time
 import tty
 import uuid as uuidlib
@@ -124,6 +125,38 @@ def members(client, path):
         out += [m["@odata.id"] for m in page["Members"]]
         path = page.get("Members@odata.nextLink")
     return out
+
+
+class EchoBeside:
+    """A console echoing beside other work, in a thread: each line's trip through vscd (from
+    the VM's side to a WebSocket viewer) in .echoes, seconds."""
+
+    def __init__(self, vm, con):
+        self.vm, self.con, self.echoes = vm, con, []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            t0 = time.monotonic()
+            self.vm.send(b"<%d>" % n)
+            self.con.read_bytes(b"<%d>" % n)
+            self.echoes.append(time.monotonic() - t0)
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def slowest(self):
+        assert self.echoes, "no console echo came back"
+        return max(self.echoes)
 
 
 # ---- waits ---------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ import requests
 
 from conftest import ADMIN_PASSWORD, Client, assert_error
 from helpers_auth import create_account, unique
-from helpers_ports import FakeUnixVM, allocate_ok, free, get_json, members, vscd_factory
+from helpers_ports import (EchoBeside, FakeUnixVM, allocate_ok, free, get_json, members,
+                           vscd_factory)
 from test_console_ws import connect
 
 AUDIT = "/redfish/v1/Managers/bmc/LogServices/Audit"
@@ -191,7 +192,6 @@ def test_a_long_trail_is_listed_a_page_at_a_time(make_vscd):
     everything = members(v.admin, entries)
     assert len(everything) == total == len(set(everything))
 
-    from test_faults import EchoBeside
     p = allocate_ok(v.admin, Backend="unix", HostName="beside")["Ports"][0]
     vm = FakeUnixVM.connect_retry(p["BindPath"])
     v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)

@@ -16,8 +16,8 @@ import conftest
 
 from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error
 from helpers_auth import create_account, unique
-from helpers_ports import (FakeUnixVM, allocate_ok, check_consistency, get_json, members,
-                           wait_for, wait_port_field)
+from helpers_ports import (EchoBeside, FakeUnixVM, allocate_ok, check_consistency, get_json,
+                           members, wait_for, wait_port_field)
 from test_console_ws import connect
 
 TMPFS_BYTES = 8 << 20
@@ -274,38 +274,6 @@ def vm_and_a_watched_neighbour(v, name):
     other = FakeUnixVM.connect_retry(b["Ports"][0]["BindPath"])
     v.token, _ = Client(v.base).login("admin", ADMIN_PASSWORD)
     return admin, a, vm, other, connect(v, b["Ports"][0]["Id"])
-
-
-class EchoBeside:
-    """A console echoing beside other work, in a thread: each line's trip through vscd (from
-    the VM's side to a WebSocket viewer) in .echoes, seconds."""
-
-    def __init__(self, vm, con):
-        self.vm, self.con, self.echoes = vm, con, []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run)
-
-    def _run(self):
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            t0 = time.monotonic()
-            self.vm.send(b"<%d>" % n)
-            self.con.read_bytes(b"<%d>" % n)
-            self.echoes.append(time.monotonic() - t0)
-            time.sleep(0.01)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-
-    def slowest(self):
-        assert self.echoes, "no console echo came back"
-        return max(self.echoes)
 
 
 def test_a_slow_disk_does_not_stall_the_loop(tmp_path):
