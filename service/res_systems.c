@@ -94,6 +94,15 @@ static void add_console_state(json_t *sys, const struct vm *vm)
     json_object_set_new(sys, "Oem", json_pack("{s:o}", "Vsc", oem));
 }
 
+/* Boot and Actions, empty: vsc neither overrides a VM's boot nor resets it (the hypervisor
+ * does), but OpenStack's sushy refuses a ComputerSystem without them, as bmcweb always
+ * sends both. BootProgress, what vsc does know of booting, is a property of its own. */
+static void add_client_expected(json_t *sys)
+{
+    json_object_set_new(sys, "Boot", json_object());
+    json_object_set_new(sys, "Actions", json_object());
+}
+
 static void get_system(struct rf_request *req, struct rf_response *r)
 {
     struct vm *vm = ports_find_vm(&req->app->ports, req->params[0]);
@@ -111,6 +120,7 @@ static void get_system(struct rf_request *req, struct rf_response *r)
                   "SystemType", "Virtual", "UUID", vm->uuid, "Description",
                   "A virtual machine whose serial ports vsc serves", "LogServices", rf_link(logs));
     add_console_state(sys, vm);
+    add_client_expected(sys);
     if (vm->host_name[0])
         json_object_set_new(sys, "HostName", json_string(vm->host_name));
     json_t *console = serial_console(req, vm);
