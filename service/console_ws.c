@@ -294,13 +294,14 @@ static void notice(struct cw *cw, const char *error)
     send_json(cw, json_pack("{s:s, s:s}", "type", "notice", "error", error));
 }
 
-/* Re-reads the connection's rights (a rule or the account's role may have changed). */
+/* Re-reads the connection's rights (a rule, or the account's role or name, may have
+ * changed: user rules name the account by its current name, as the session does). */
 static uint32_t cw_refresh_rights(struct cw *cw)
 {
     struct session *s = cw_session(cw);
     if (s)
         cw->role = s->role;
-    cw->reader.rights = port_rights(cw->app, cw->port->id, cw->reader.user, cw->role);
+    cw->reader.rights = port_rights(cw->app, cw->port->id, s ? s->user : cw->reader.user, cw->role);
     return cw->reader.rights;
 }
 

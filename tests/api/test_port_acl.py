@@ -380,3 +380,34 @@ def test_a_rule_denying_watch_closes_open_consoles(make_vscd):
     admin_ws.send('{"type":"ping"}')
     assert any('"pong"' in admin_ws.recv() for _ in range(8))  # the administrator stays
     admin_ws.close()
+
+
+def test_renaming_an_account_keeps_its_rules_on_open_consoles(make_vscd):
+    """A user rule follows the account through a rename also on consoles already open: a
+    denied Control stays denied (an open console re-reads its rights with the account's
+    current name, as the rules show it)."""
+    from helpers_ports import FakeUnixVM, wait_port_state
+    from test_console_ws import connect
+    v = make_vscd()
+    op = make_user(v.admin, "typist", "Operator")
+    p = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    vm = FakeUnixVM(p["BindPath"])
+    wait_port_state(v.admin, p["Id"], "Connected")
+    add(v.admin, p["Id"], UserName="typist", Right="Control", Effect="Deny")
+    token, _ = Client(v.base).login("typist", op.password)
+    con = connect(v, p["Id"], token=False, header=["X-Auth-Token: " + token])
+    try:
+        con.ws.send_binary(b"before\r")
+        con.read_until(lambda c: any("no control right" in t.get("error", "")
+                                     for t in c.texts), 5, "a notice")
+        assert v.admin.patch(op.account_uri, json={"UserName": "renamed"}).status_code == 200
+        renamed = Client(v.base, auth=("renamed", op.password))
+        assert rights(renamed, p["Id"]) == ["Watch"]  # the rule followed the account
+        con.texts.clear()
+        con.ws.send_binary(b"after\r")
+        assert b"after" not in vm.read_for(0.5)
+        con.read_until(lambda c: any("no control right" in t.get("error", "")
+                                     for t in c.texts), 5, "a notice")
+    finally:
+        con.close()
+        vm.close()
