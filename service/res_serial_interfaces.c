@@ -262,6 +262,33 @@ static int check_mode(struct rf_request *req, struct port *p, enum console_mode 
     return rc;
 }
 
+/* Applies and stores the line settings and InterfaceEnabled: 0, or -1 (500; unchanged). */
+static int update_line(struct rf_request *req, struct port *p, const struct jb_value *v,
+                       struct rf_response *r)
+{
+    struct port before = *p;
+    if (v[SF_BIT_RATE].present)
+        p->line.bit_rate = strtoll(v[SF_BIT_RATE].s, NULL, 10);
+    if (v[SF_PARITY].present)
+        snprintf(p->line.parity, sizeof(p->line.parity), "%s", v[SF_PARITY].s);
+    if (v[SF_DATA_BITS].present)
+        p->line.data_bits = atoi(v[SF_DATA_BITS].s);
+    if (v[SF_STOP_BITS].present)
+        p->line.stop_bits = atoi(v[SF_STOP_BITS].s);
+    if (v[SF_FLOW].present)
+        snprintf(p->line.flow_control, sizeof(p->line.flow_control), "%s", v[SF_FLOW].s);
+    if (v[SF_ENABLED].present)
+        p->enabled = v[SF_ENABLED].b;
+    if (ports_update(&req->app->ports, p, before.enabled) < 0) {
+        p->line = before.line;
+        p->enabled = before.enabled;
+        rf_error(r, 500, msg_internal_error());
+        return -1;
+    }
+    log_info("port %lld changed by '%s'", (long long)p->id, req->who.user);
+    return 0;
+}
+
 static void patch_port(struct rf_request *req, struct rf_response *r)
 {
     struct port *p = rf_target_port(req, r);
@@ -284,32 +311,13 @@ static void patch_port(struct rf_request *req, struct rf_response *r)
     }
     if (mode_given && check_mode(req, p, mode, &rights, r) < 0)
         return;
+    /* The line settings first: when they cannot be stored, the mode stays as it was. */
+    if (line_given && update_line(req, p, v, r) < 0)
+        return;
     if (mode_given && console_set_mode(&p->console, mode, req->who.user, rights,
                                        (rights & PORT_RIGHT_FORCE) != 0) > 0)
         log_info("port %lld: mode %s by '%s'%s", (long long)p->id, console_mode_name(mode),
                  req->who.user, p->console.forced ? " (forced)" : "");
-    if (!line_given)
-        return;
-    struct port before = *p;
-    if (v[SF_BIT_RATE].present)
-        p->line.bit_rate = strtoll(v[SF_BIT_RATE].s, NULL, 10);
-    if (v[SF_PARITY].present)
-        snprintf(p->line.parity, sizeof(p->line.parity), "%s", v[SF_PARITY].s);
-    if (v[SF_DATA_BITS].present)
-        p->line.data_bits = atoi(v[SF_DATA_BITS].s);
-    if (v[SF_STOP_BITS].present)
-        p->line.stop_bits = atoi(v[SF_STOP_BITS].s);
-    if (v[SF_FLOW].present)
-        snprintf(p->line.flow_control, sizeof(p->line.flow_control), "%s", v[SF_FLOW].s);
-    if (v[SF_ENABLED].present)
-        p->enabled = v[SF_ENABLED].b;
-    if (ports_update(&req->app->ports, p, before.enabled) < 0) {
-        p->line = before.line;
-        p->enabled = before.enabled;
-        rf_error(r, 500, msg_internal_error());
-        return;
-    }
-    log_info("port %lld changed by '%s'", (long long)p->id, req->who.user);
 }
 
 /* The console WebSocket's URI without "Upgrade: websocket": http.c upgrades real

@@ -249,6 +249,33 @@ def test_read_only_state_dir_while_running(tmp_path):
     stored_intact(v.state_dir, keep)
 
 
+def test_read_only_state_dir_keeps_a_patch_all_or_nothing(tmp_path):
+    """A PATCH of line settings and Oem.Vsc.Mode whose write fails changes neither: the
+    console's mode is not taken when the line settings could not be stored."""
+    if not os.path.exists(SHIM):
+        pytest.skip("build/readonlyfs.so is built by make test")
+    flag = str(tmp_path / "read-only-now")
+    state = str(tmp_path / "state")
+    env = {"LD_PRELOAD": os.path.abspath(SHIM), "VSC_RO_DIR": state, "VSC_RO_FLAG": flag,
+           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
+    v = Vscd(state, env=env).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        port = allocate_ok(admin, Backend="unix", HostName="rofsmode")["Ports"][0]
+        uri = "/redfish/v1/Managers/bmc/SerialInterfaces/" + port["Id"]
+        open(flag, "w").close()  # read-only from now on
+        r = admin.patch(uri, json={"BitRate": "9600", "Oem": {"Vsc": {"Mode": "Private"}}})
+        assert r.status_code >= 500 and r.json()["error"]["@Message.ExtendedInfo"], r.text
+        after = get_json(admin, uri)
+        assert after["BitRate"] == "115200"
+        assert (after["Oem"]["Vsc"]["Mode"], after["Oem"]["Vsc"]["ModeHolder"]) == ("Free", None)
+        os.unlink(flag)
+    finally:
+        if os.path.exists(flag):
+            os.unlink(flag)
+        v.stop()
+
+
 SLOW_SYNC = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "slowsync.so")
 
 
