@@ -157,17 +157,28 @@ static const struct jb_field port_fields[] = {
 };
 
 /* Oem.Vsc: Mode is writable, the rest are facts. */
-enum { OV_MODE, OV_N = 17 };
+enum { OV_MODE, OV_N = 20 };
 static const struct jb_field oem_fields[OV_N] = {
-    [OV_MODE] = {"Mode", JB_STRING, 0, 0, 0},        {"@odata.type", JB_STRING, JB_READONLY, 0, 0},
-    {"Backend", JB_STRING, JB_READONLY, 0, 0},       {"BindPath", JB_STRING, JB_READONLY, 0, 0},
-    {"PortState", JB_STRING, JB_READONLY, 0, 0},     {"Index", JB_INT, JB_READONLY, 0, 0},
-    {"ComPort", JB_STRING, JB_READONLY, 0, 0},       {"Label", JB_STRING, JB_READONLY, 0, 0},
-    {"AttachedClients", JB_INT, JB_READONLY, 0, 0},  {"BytesFromVM", JB_INT, JB_READONLY, 0, 0},
-    {"BytesToVM", JB_INT, JB_READONLY, 0, 0},        {"Error", JB_STRING, JB_READONLY, 0, 0},
-    {"ConsoleSocket", JB_STRING, JB_READONLY, 0, 0}, {"ConsoleURI", JB_STRING, JB_READONLY, 0, 0},
-    {"ModeHolder", JB_STRING, JB_READONLY, 0, 0},    {"Attached", JB_ARRAY, JB_READONLY, 0, 0},
+    [OV_MODE] = {"Mode", JB_STRING, 0, 0, 0},
+    {"@odata.type", JB_STRING, JB_READONLY, 0, 0},
+    {"Backend", JB_STRING, JB_READONLY, 0, 0},
+    {"BindPath", JB_STRING, JB_READONLY, 0, 0},
+    {"PortState", JB_STRING, JB_READONLY, 0, 0},
+    {"Index", JB_INT, JB_READONLY, 0, 0},
+    {"ComPort", JB_STRING, JB_READONLY, 0, 0},
+    {"Label", JB_STRING, JB_READONLY, 0, 0},
+    {"AttachedClients", JB_INT, JB_READONLY, 0, 0},
+    {"BytesFromVM", JB_INT, JB_READONLY, 0, 0},
+    {"BytesToVM", JB_INT, JB_READONLY, 0, 0},
+    {"Error", JB_STRING, JB_READONLY, 0, 0},
+    {"ConsoleSocket", JB_STRING, JB_READONLY, 0, 0},
+    {"ConsoleURI", JB_STRING, JB_READONLY, 0, 0},
+    {"ModeHolder", JB_STRING, JB_READONLY, 0, 0},
+    {"Attached", JB_ARRAY, JB_READONLY, 0, 0},
     {"Connections", JB_OBJECT, JB_READONLY, 0, 0},
+    {"SlowClientsDropped", JB_INT, JB_READONLY, 0, 0},
+    {"AccessRules", JB_OBJECT, JB_READONLY, 0, 0},
+    {"EffectiveRights", JB_ARRAY, JB_READONLY, 0, 0},
 };
 
 /* Reads Oem {"Vsc": {"Mode": ...}}: 0 with *mode set (or not present), -1 with errors. */

@@ -354,6 +354,20 @@ def test_patch_mode_errors(env):
     assert patch_mode(a["ro"], pid, "Free").status_code == 200  # nothing held: no change
 
 
+def test_patch_of_any_other_oem_property_is_not_writable(env):
+    """Every Oem.Vsc property GET shows, but Mode, is a read-only fact: PATCHing it back
+    (as a client echoing the resource does) is 400 PropertyNotWritable, and changes nothing."""
+    p, _ = new_port(env, vm=False)
+    uri = port_uri(p["Id"])
+    oem = port_oem(env.admin, p["Id"])
+    for key, value in oem.items():
+        if key == "Mode":
+            continue
+        r = env.admin.patch(uri, json={"Oem": {"Vsc": {key: value}}})
+        assert_error(r, 400, "PropertyNotWritable")
+    assert port_oem(env.admin, p["Id"])["Mode"] == "Free"
+
+
 def test_patch_mode_without_connection_is_held_until_released(env):
     """A mode taken by PATCH by a user with no console connection stays until that user
     releases it, an Administrator forces it, or a console connection of the holder to the
