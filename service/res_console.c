@@ -111,7 +111,8 @@ static void delete_connection(struct rf_request *req, struct rf_response *r)
 enum { SI_PORTS, SI_DATA, SI_ENCODING, SI_N };
 static const struct jb_field send_fields[] = {
     [SI_PORTS] = {"Ports", JB_ARRAY, JB_REQUIRED, 0, 0},
-    [SI_DATA] = {"Data", JB_STRING, JB_REQUIRED, 1, SEND_DATA_MAX * 2},
+    /* Not empty; how long, read_data() says in bytes (ActionParameterValueFormatError). */
+    [SI_DATA] = {"Data", JB_STRING, JB_REQUIRED, 1, INT64_MAX},
     [SI_ENCODING] = {"Encoding", JB_STRING, 0, 0, 0},
 };
 
