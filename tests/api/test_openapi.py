@@ -151,6 +151,24 @@ def test_body_operations_list_400(routes, spec):
     assert not problems, "\n".join(problems)
 
 
+def test_changing_operations_take_if_match(routes, spec):
+    """dispatch checks If-Match on every PATCH, PUT and DELETE (412 PreconditionFailed when it
+    does not match): each such operation describes the header and the 412."""
+    ops = operations(spec)
+    problems = []
+    for r in routes:
+        op = ops.get((r["path"], r["method"]))
+        if r["method"] not in ("PATCH", "PUT", "DELETE") or op is None:
+            continue
+        name = "%s %s" % (r["method"], r["path"])
+        refs = [p.get("$ref", "") for p in op.get("parameters") or []]
+        if "#/components/parameters/IfMatch" not in refs:
+            problems.append("%s does not describe If-Match" % name)
+        if "412" not in status_codes(op):
+            problems.append("%s lists no 412 response" % name)
+    assert not problems, "\n".join(problems)
+
+
 def resolve_pointer(doc, ref):
     """The node a local reference ('#/a/b~1c') names; raises KeyError/IndexError if none."""
     node = doc

@@ -191,6 +191,20 @@ def test_patch_changes_only_the_effect(env, port):
     assert env.admin.get(uri).json()["Effect"] == "Deny"
 
 
+def test_if_match_guards_changes(env, port):
+    """PATCH and DELETE of a rule honour If-Match: a stale ETag is 412 and changes nothing."""
+    uri = add(env.admin, port, RoleId="Operator", Right="Observe", Effect="Deny").json()["@odata.id"]
+    etag = env.admin.get(uri).headers["ETag"]
+    assert env.admin.patch(uri, json={"Effect": "Grant"}, headers={"If-Match": etag}).status_code \
+        == 200
+    for r in (env.admin.patch(uri, json={"Effect": "Deny"}, headers={"If-Match": etag}),
+              env.admin.delete(uri, headers={"If-Match": etag})):
+        assert_error(r, 412, "PreconditionFailed")
+    assert env.admin.get(uri).json()["Effect"] == "Grant"
+    etag = env.admin.get(uri).headers["ETag"]
+    assert env.admin.delete(uri, headers={"If-Match": etag}).status_code == 204
+
+
 @pytest.mark.parametrize("suffix", ["/0", "/01", "/-1", "/x", "/99999999"])
 def test_unknown_rule_ids_are_404(env, port, suffix):
     assert_error(env.admin.get(rules_uri(port) + suffix), 404, "ResourceNotFound")
