@@ -194,7 +194,12 @@ static int check_if_match(struct rf_request *req, const char *if_match, struct r
     int found = render_get(req, &cur);
     if (found == 0)
         compute_etag(cur.body, etag);
+    /* No such resource (or not the caller's): the handler answers that, as without the
+     * header (RFC 9110 §13.2.1: such failures take precedence over preconditions). */
+    bool client_error = found < 0 && cur.status >= 400 && cur.status < 500;
     rf_response_fini(&cur);
+    if (client_error)
+        return 0;
     if (found < 0 || !etag_listed(if_match, etag, false)) {
         rf_error(r, 412, msg_precondition_failed());
         return -1;

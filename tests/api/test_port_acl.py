@@ -205,6 +205,18 @@ def test_if_match_guards_changes(env, port):
     assert env.admin.delete(uri, headers={"If-Match": etag}).status_code == 204
 
 
+@pytest.mark.parametrize("if_match", ['"0000000000000000"', "*"])
+def test_unknown_rule_with_if_match_is_404(env, port, if_match):
+    """A precondition is not evaluated on a resource that does not exist: 404, as without
+    it (RFC 9110 §13.2.1: failures found before the request is processed take precedence)."""
+    uri = rules_uri(port) + "/99999999"
+    assert_error(env.admin.patch(uri, json={"Effect": "Grant"}, headers={"If-Match": if_match}),
+                 404, "ResourceNotFound")
+    assert_error(env.admin.delete(uri, headers={"If-Match": if_match}), 404, "ResourceNotFound")
+    assert_error(env.admin.patch(port_uri(99999999), json={"Oem": {"Vsc": {"Mode": "Free"}}},
+                                 headers={"If-Match": if_match}), 404, "ResourceNotFound")
+
+
 @pytest.mark.parametrize("suffix", ["/0", "/01", "/-1", "/x", "/99999999"])
 def test_unknown_rule_ids_are_404(env, port, suffix):
     assert_error(env.admin.get(rules_uri(port) + suffix), 404, "ResourceNotFound")
