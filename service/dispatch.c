@@ -194,11 +194,12 @@ static int check_if_match(struct rf_request *req, const char *if_match, struct r
     int found = render_get(req, &cur);
     if (found == 0)
         compute_etag(cur.body, etag);
-    /* No such resource (or not the caller's): the handler answers that, as without the
-     * header (RFC 9110 §13.2.1: such failures take precedence over preconditions). */
-    bool client_error = found < 0 && cur.status >= 400 && cur.status < 500;
+    /* No such resource: the handler answers 404, as without the header (RFC 9110
+     * §13.2.1: such failures take precedence over preconditions). Any other failure to
+     * read it (a 403 to a GET need not be the change's answer) fails the precondition. */
+    bool missing = found < 0 && cur.status == 404;
     rf_response_fini(&cur);
-    if (client_error)
+    if (missing)
         return 0;
     if (found < 0 || !etag_listed(if_match, etag, false)) {
         rf_error(r, 412, msg_precondition_failed());
