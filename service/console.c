@@ -172,6 +172,26 @@ void console_detach(struct console *c, struct console_reader *r)
         mode_change(c, CONSOLE_FREE, "", r->user, false, "holder left");
 }
 
+void console_user_renamed(struct console *c, const char *old, const char *now, const char *by)
+{
+    for (size_t i = 0; i < c->npriv; i++) {
+        if (strcmp(c->priv[i].holder, old) == 0)
+            snprintf(c->priv[i].holder, sizeof(c->priv[i].holder), "%s", now ? now : "");
+    }
+    for (struct console_reader *r = c->readers; r && now; r = r->next) {
+        if (!r->local && strcmp(r->user, old) == 0)
+            snprintf(r->user, sizeof(r->user), "%s", now);
+    }
+    if (c->mode == CONSOLE_FREE || strcmp(c->holder, old) != 0)
+        return;
+    if (!now) {
+        mode_change(c, CONSOLE_FREE, "", by, false, "holder deleted");
+        return;
+    }
+    snprintf(c->holder, sizeof(c->holder), "%s", now); /* the same mode: no new range */
+    mode_change(c, c->mode, now, by, c->forced, "holder renamed");
+}
+
 bool console_user_attached(const struct console *c, const char *user,
                            const struct console_reader *except)
 {

@@ -152,6 +152,14 @@ int console_set_mode(struct console *c, enum console_mode mode, const char *user
 int console_mode_check(const struct console *c, enum console_mode mode, const char *user,
                        uint32_t rights, bool force);
 
+/*
+ * An account was renamed to `now`, or deleted (`now` NULL; `by` did it). Readers, the
+ * mode and the output private to `old` follow a rename (reason "holder renamed"); on a
+ * deletion that output becomes nobody's and a mode `old` held is released ("holder
+ * deleted"), so that a new account of the old name inherits neither.
+ */
+void console_user_renamed(struct console *c, const char *old, const char *now, const char *by);
+
 /* Whether a reader (other than `except`) of `user` is attached. */
 bool console_user_attached(const struct console *c, const char *user,
                            const struct console_reader *except);

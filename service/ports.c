@@ -690,6 +690,12 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled)
     return 0;
 }
 
+void ports_user_renamed(struct ports *ps, const char *old, const char *now, const char *by)
+{
+    for (struct port *p = ps->ports; p; p = p->next)
+        console_user_renamed(&p->console, old, now, by);
+}
+
 /* ---- helpers for backends -------------------------------------------------------------------- */
 
 /* Viewers are told of new output at once, or once per ports_batch_ms(): fewer, larger

@@ -174,6 +174,10 @@ uint32_t ports_batch_ms(struct ports *ps);
  */
 int ports_update(struct ports *ps, struct port *p, bool was_enabled);
 
+/* An account was renamed to `now` or deleted (`now` NULL) by `by`: every port's consoles
+ * follow (console_user_renamed). */
+void ports_user_renamed(struct ports *ps, const char *old, const char *now, const char *by);
+
 /* For backends: the VM side came, went or failed. */
 void port_set_state(struct port *p, enum port_state state, const char *error);
 

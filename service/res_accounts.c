@@ -371,9 +371,11 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
     if (!account_written(db_account_update(&req->app->db, &updated), updated.user, r))
         return;
     auth_account_changed(&req->app->auth, a.id);
-    if (strcmp(a.user, updated.user) != 0)
+    if (strcmp(a.user, updated.user) != 0) {
         port_acl_load(&req->app->acl, &req->app->db); /* rules show the new name */
-    console_ws_rights_changed(&req->app->ports);      /* a new role or name: new rights */
+        ports_user_renamed(&req->app->ports, a.user, updated.user, req->who.user);
+    }
+    console_ws_rights_changed(&req->app->ports); /* a new role or name: new rights */
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
     char uri[96];
     account_uri(updated.id, uri, sizeof(uri));
@@ -399,6 +401,7 @@ static void delete_account(struct rf_request *req, struct rf_response *r)
     }
     auth_account_changed(&req->app->auth, a.id);
     port_acl_load(&req->app->acl, &req->app->db); /* its rules went with it (migration 0004) */
+    ports_user_renamed(&req->app->ports, a.user, NULL, req->who.user);
     log_info("account '%s' deleted by '%s'", a.user, req->who.user);
     char uri[96];
     account_uri(a.id, uri, sizeof(uri));

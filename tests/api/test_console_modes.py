@@ -403,6 +403,79 @@ def test_patch_mode_without_connection_is_held_until_released(env):
         closing(op, vm)
 
 
+def private_spell(env, holder_client, pid, vm, watcher):
+    """The holder takes the port private by PATCH; the VM prints a secret meanwhile."""
+    assert patch_mode(holder_client, pid, "Private").status_code == 200
+    take(watcher, "mode", lambda m: m["mode"] == "Private")
+    vm.send(SECRET + b"<end-private>")
+
+
+def attach_as(env, name, password, pid):
+    """A console WebSocket of an account by name, with the whole history."""
+    from conftest import Client
+    token, _ = Client(env.base).login(name, password)
+    return connect(env, pid, token=False, header=["X-Auth-Token: " + token],
+                   query="?history=100000")
+
+
+def test_a_deleted_holders_mode_and_private_output_pass_to_nobody(env):
+    """Modes and private output are kept by user name: deleting the account releases its
+    mode (reason "holder deleted") and makes its private output nobody's, so that a new
+    account of the same name inherits neither, live or by history."""
+    from conftest import Client
+    p, vm = new_port(env)
+    pid = p["Id"]
+    name = unique("boss")
+    uri, pw = create_account(env.admin, name, "Administrator")
+    op, again = ws(env, "op", pid), None
+    try:
+        private_spell(env, Client(env.base, auth=(name, pw)), pid, vm, op)
+        assert env.admin.delete(uri).status_code == 204
+        m = take(op, "mode")
+        assert (m["mode"], m["holder"], m["reason"]) == ("Free", None, "holder deleted"), m
+        assert port_oem(env.admin, pid)["Mode"] == "Free"
+        vm.send(b"<public>")
+        op.read_bytes(b"<public>")
+        _, pw2 = create_account(env.admin, name, "Administrator", password="new-" + pw)
+        again = attach_as(env, name, pw2, pid)
+        assert again.mode["mode"] == "Free"
+        again.read_bytes(b"<public>")
+        assert b"<end-private>" not in again.buf and SECRET not in again.buf, again.buf
+        assert SECRET not in op.buf
+    finally:
+        closing(op, again, vm)
+
+
+def test_a_renamed_holder_keeps_its_mode_and_private_output(env):
+    """A rename carries the holder's mode and private output to the new name (reason
+    "holder renamed"); a new account of the old name gets neither."""
+    from conftest import Client
+    p, vm = new_port(env)
+    pid = p["Id"]
+    name, renamed = unique("chief"), unique("chief-renamed")
+    uri, pw = create_account(env.admin, name, "Administrator")
+    op, own, other = ws(env, "op", pid), None, None
+    try:
+        private_spell(env, Client(env.base, auth=(name, pw)), pid, vm, op)
+        assert env.admin.patch(uri, json={"UserName": renamed}).status_code == 200
+        m = take(op, "mode")
+        assert (m["mode"], m["holder"], m["reason"]) == ("Private", renamed, "holder renamed"), m
+        assert port_oem(env.admin, pid)["ModeHolder"] == renamed
+        own = attach_as(env, renamed, pw, pid)
+        own.read_bytes(b"<end-private>")  # its own private output, replayed
+        assert own.hello["connection"]["ReceivesOutput"] is True
+        _, pw2 = create_account(env.admin, name, "Administrator", password="new-" + pw)
+        other = attach_as(env, name, pw2, pid)
+        assert other.hello["connection"]["ReceivesOutput"] is False
+        assert patch_mode(Client(env.base, auth=(renamed, pw)), pid, "Free").status_code == 200
+        vm.send(b"<public>")
+        for c in (op, own, other):
+            c.read_bytes(b"<public>")
+        assert SECRET not in other.buf and SECRET not in op.buf, other.buf
+    finally:
+        closing(op, own, other, vm)
+
+
 # ---- force and release ----------------------------------------------------------------------
 
 
