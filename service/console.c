@@ -23,10 +23,17 @@ void console_fini(struct console *c)
     c->readers = NULL;
 }
 
-/* Forgets private ranges the ring no longer holds. */
+/* Forgets private ranges the ring no longer holds and no reader has yet to pass (a reader
+ * behind the tail needs them to tell what it missed from what was hidden from it). */
 static void private_trim(struct console *c)
 {
     uint64_t tail = ring_tail(&c->ring);
+    if (!c->npriv || c->priv[0].end > tail)
+        return; /* the common case: nothing to drop, no reader to look at */
+    for (const struct console_reader *r = c->readers; r; r = r->next) {
+        if (r->offset < tail)
+            tail = r->offset;
+    }
     size_t drop = 0;
     while (drop < c->npriv && c->priv[drop].end <= tail &&
            !(c->mode == CONSOLE_PRIVATE && drop == c->npriv - 1))
@@ -125,6 +132,8 @@ void console_attach(struct console *c, struct console_reader *r, uint64_t histor
     uint64_t tail = ring_tail(&c->ring);
     uint64_t held = c->shown > tail ? c->shown - tail : 0;
     r->offset = c->shown - (history < held ? history : held);
+    if (r->offset < tail) /* a batch not shown yet overran the ring: nothing missed here */
+        r->offset = tail;
     r->missed = 0;
     r->next = c->readers;
     c->readers = r;
@@ -239,19 +248,21 @@ size_t console_peek(struct console *c, struct console_reader *r, const uint8_t *
         r->offset = c->ring.head; /* no right to watch: nothing is delivered */
         return 0;
     }
-    uint64_t missed, next_start;
+    uint64_t missed, next_start, tail = ring_tail(&c->ring);
     private_trim(c);
     const struct console_private_range *pr;
-    while ((pr = hidden_at(c, r, r->offset, &next_start)) != NULL)
-        r->offset = pr->end; /* private output: skipped, not counted as missed */
-    size_t n = ring_peek(&c->ring, &r->offset, data, max, &missed);
-    r->missed += missed;
-    if (missed) {
-        /* The reader was moved to the tail: look again from there. */
+    for (;;) {
         while ((pr = hidden_at(c, r, r->offset, &next_start)) != NULL)
-            r->offset = pr->end;
-        n = ring_peek(&c->ring, &r->offset, data, max, &missed);
+            r->offset = pr->end; /* private output: skipped, not counted as missed */
+        if (r->offset >= tail)
+            break;
+        /* Fell behind the tail: what it could have seen up to the next hidden range (or
+         * the tail) is missed. */
+        uint64_t upto = next_start < tail ? next_start : tail;
+        r->missed += upto - r->offset;
+        r->offset = upto;
     }
+    size_t n = ring_peek(&c->ring, &r->offset, data, max, &missed);
     if (next_start != UINT64_MAX && r->offset + n > next_start)
         n = (size_t)(next_start - r->offset);
     if (r->offset + n > c->shown) /* stored for a batch that is not due yet */

@@ -17,9 +17,11 @@
  * reader with PORT_RIGHT_CONTROL may type; in observe-only and private the mode's holder
  * alone types; in private the holder alone receives output. Output written while a port
  * is private is remembered as offset ranges (bounded, dropped once older than the ring's
- * tail) and console_peek() skips them for every reader but the holder's, live and in
- * history replay, also after the mode ended. The core decides; callers supply rights
- * (port_rights()) and tell their clients what happened (the `mode` callback).
+ * tail and every reader's offset) and console_peek() skips them for every reader but the
+ * holder's, live and in history replay, also after the mode ended; a reader that fell a
+ * ring behind is told as missed only the bytes it could have seen. The core decides;
+ * callers supply rights (port_rights()) and tell their clients what happened (the `mode`
+ * callback).
  */
 #ifndef VSC_CONSOLE_H
 #define VSC_CONSOLE_H

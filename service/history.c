@@ -101,6 +101,7 @@ struct history {
     struct hentry *q_head, *q_tail;
     uint64_t q_bytes;
     uint64_t seq_in, seq_done;
+    uint64_t lost_seq; /* the seq of the newest loss waiting in lost_list for its gap */
     size_t sync_waiters;
     struct hport *lost_list;
     struct hport *buckets[HASH_BUCKETS];
@@ -1041,6 +1042,7 @@ static void *writer_main(void *arg)
         h->q_head = h->q_tail = NULL;
         struct hport *lost = h->lost_list;
         h->lost_list = NULL;
+        uint64_t lost_seq = lost ? h->lost_seq : 0; /* done once their gaps are written */
         for (struct hport *p = lost; p; p = p->lost_next) {
             p->gnext = p->lost_next; /* lost_next is the appender's again once unlocked */
             p->glost = p->qlost;
@@ -1077,7 +1079,9 @@ static void *writer_main(void *arg)
             h->next_idle_ms = mono_ms() + (uint64_t)h->cfg.idle_close_ms;
         }
         pthread_mutex_lock(&h->mu);
-        if (seq)
+        if (lost_seq > seq)
+            seq = lost_seq;
+        if (seq > h->seq_done)
             h->seq_done = seq;
         if (h->sync_waiters)
             pthread_cond_broadcast(&h->done);
@@ -1212,6 +1216,7 @@ void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int
             p->lost_next = h->lost_list;
             h->lost_list = p;
         }
+        h->lost_seq = ++h->seq_in; /* a reader after this waits for the gap (history_sync) */
     } else {
         *e = (struct hentry){.port = p, .time_us = time_us, .len = len, .seq = ++h->seq_in};
         memcpy(e->data, data, len);
@@ -1249,8 +1254,8 @@ void history_sync(struct history *h)
     pthread_mutex_lock(&h->mu);
     uint64_t target = h->seq_in;
     h->sync_waiters++;
-    if (h->writer_gathering)
-        pthread_cond_signal(&h->wake);
+    if (h->writer_gathering || (h->writer_idle && h->seq_done < target))
+        pthread_cond_signal(&h->wake); /* idle: only a loss's gap is left to write */
     while (h->seq_done < target)
         pthread_cond_wait(&h->done, &h->mu);
     h->sync_waiters--;

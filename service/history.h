@@ -106,8 +106,9 @@ void history_append(struct history *h, const char *vm_uuid, int port_idx, const 
 void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int64_t time_us,
                        const void *data, size_t len);
 
-/* Waits until everything queued before the call is on disk (or counted as lost). The
- * readers below call it first; bounded by queue_bytes of writes. */
+/* Waits until everything queued before the call is on disk (or counted as lost), and the
+ * gap record of every loss before it too. The readers below call it first; bounded by
+ * queue_bytes of writes. */
 void history_sync(struct history *h);
 
 struct history_chunk {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -82,13 +83,19 @@ static void read_later(struct port *p, uint32_t wait)
         loop_mod(p->registry->loop, w, w->events & ~(uint32_t)EPOLLIN);
 }
 
+static int pump_output(struct port *p, int fd, uint64_t at_least);
+
 /* What the kernel held while reading was put off goes into the console now (ring, history,
  * state detection); the caller tells the readers. Errors and end of file are left to the
- * backend's watch, which reports them again. */
-static void read_held_output(struct port *p)
+ * backend's watch, which reports them again. With `whole`, everything the kernel holds
+ * now is read, however much that is (else one call's bounded reads). */
+static void read_held_output(struct port *p, bool whole)
 {
+    int fd = p->vm_watch->fd, held = 0;
+    if (!whole || ioctl(fd, FIONREAD, &held) < 0 || held < 0)
+        held = 0;
     p->reading_held = true;
-    (void)port_pump_output(p, p->vm_watch->fd);
+    (void)pump_output(p, fd, (uint64_t)held);
     p->reading_held = false;
 }
 
@@ -98,14 +105,19 @@ static void tell_readers(struct port *p)
     console_notify(&p->console);
 }
 
-/* Output the VM sent before a mode change is filed under the mode it was sent in: what a
- * port reading later has not read yet is read now (a private spell's last output stays
- * private after it ends). Its readers hear of it when the batch is due, as before. */
+/* Output the VM sent before a mode change is filed under the mode it was sent in: what the
+ * kernel holds and the port has not read yet (reading put off for a batch, or the rest of
+ * a burst longer than one turn's reads) is read now, all of it (a private spell's last
+ * output stays private after it ends). Its readers hear of it when the batch is due, or
+ * at the next turn of the loop when none is pending. */
 static void on_mode_changing(struct console *c)
 {
     struct port *p = c->owner;
-    if (reading_put_off(p))
-        read_held_output(p);
+    if (!p->vm_watch)
+        return;
+    read_held_output(p, true);
+    if (console_held(c) && !p->batch_due.armed)
+        loop_timer_arm(p->registry->loop, &p->batch_due, 0);
 }
 
 void port_watch_output(struct port *p, struct loop_watch *w)
@@ -162,7 +174,7 @@ static void on_batch_due(struct loop_timer *t)
     struct port *p = t->data;
     if (reading_put_off(p)) {
         read_now_again(p);
-        read_held_output(p);
+        read_held_output(p, false);
     }
     tell_readers(p);
 }
@@ -723,16 +735,21 @@ static void console_output_batched(struct port *p, const uint8_t *buf, size_t n)
     }
 }
 
-int port_pump_output(struct port *p, int fd)
+/* Reads up to 16 times, or on until at least `at_least` bytes were read. */
+static int pump_output(struct port *p, int fd, uint64_t at_least)
 {
     uint8_t buf[16384];
-    for (int rounds = 0; rounds < 16; rounds++) { /* bounded: let others run */
+    uint64_t got = 0;
+    for (int rounds = 0; rounds < 16 || got < at_least; rounds++) { /* bounded: let others run */
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n > 0) {
-            console_output_batched(p, buf, (size_t)n);
+            got += (uint64_t)n;
+            /* History first: telling the readers may change the mode, which reads on
+             * (on_mode_changing) before this read's bytes would be appended. */
             history_append(p->registry->app->history, p->vm->uuid, p->idx, buf, (size_t)n);
             console_state_port_output(p, buf, (size_t)n);
-            if ((size_t)n < sizeof(buf))
+            console_output_batched(p, buf, (size_t)n);
+            if ((size_t)n < sizeof(buf) && got >= at_least)
                 return 0; /* drained for now: the (level-triggered) watch says when more comes */
             continue;
         }
@@ -741,6 +758,11 @@ int port_pump_output(struct port *p, int fd)
         return n == 0 ? -EPIPE : -errno;
     }
     return 0;
+}
+
+int port_pump_output(struct port *p, int fd)
+{
+    return pump_output(p, fd, 0);
 }
 
 int port_pump_input(struct port *p, int fd)

@@ -307,6 +307,55 @@ def test_private_output_still_waiting_for_its_batch_stays_private(batched_env):
         closing(holder, op, late, vm)
 
 
+def test_private_output_held_in_the_kernel_stays_private_however_much(batched_env):
+    """What the kernel holds for a batch not due yet is read whole when the mode ends, not
+    just the first reads' worth: a hypervisor's socket may hold far more than 256 KiB."""
+    env = batched_env
+    p, vm = new_port(env)
+    pid = p["Id"]
+    vm.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    holder, op = ws(env, "admin", pid), ws(env, "op", pid)
+    try:
+        set_mode(holder, "private")
+        for c in (holder, op):
+            assert take(c, "mode")["mode"] == "Private"
+        vm.send(b"<private>")  # read at once: its batch is due in 100 ms
+        time.sleep(0.02)
+        vm.send(SECRET * (480 * 1024 // len(SECRET)))  # waits in the kernel for that batch
+        set_mode(holder, "free")
+        for c in (holder, op):
+            assert take(c, "mode")["mode"] == "Free"
+        vm.send(b"<public>")
+        op.read_bytes(b"<public>")
+        assert SECRET not in op.buf and SECRET[:3] not in op.buf, op.buf[:200]
+        assert op.buf == b"<public>", op.buf[:200]
+    finally:
+        closing(holder, op, vm)
+
+
+def test_private_burst_read_in_parts_stays_private(env):
+    """A burst larger than one turn of reading (16 reads) is still partly in the kernel
+    when the holder's release arrives in the same turn: all of it stays private."""
+    p, vm = new_port(env)
+    pid = p["Id"]
+    vm.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    holder, op = ws(env, "admin", pid), ws(env, "op", pid)
+    try:
+        for i in range(10):
+            set_mode(holder, "private")
+            for c in (holder, op):
+                assert take(c, "mode")["mode"] == "Private"
+            vm.send(SECRET * (1024 * 1024 // len(SECRET)))
+            set_mode(holder, "free")
+            for c in (holder, op):
+                assert take(c, "mode")["mode"] == "Free"
+            vm.send(b"<public%d>" % i)
+            op.read_bytes(b"<public%d>" % i)
+            assert SECRET[:3] not in op.buf, (i, op.buf[:200])
+    finally:
+        closing(holder, op, vm)
+
+
 def test_private_needs_the_private_right(env):
     p, _ = new_port(env, vm=False)
     pid = p["Id"]

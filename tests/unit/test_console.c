@@ -210,6 +210,52 @@ TEST(console_private_ranges_are_dropped_with_the_ring_tail)
     console_fini(&c);
 }
 
+/* A reader that falls a ring behind is told how many bytes it lost that it could have seen:
+ * private output another user printed meanwhile is skipped, not reported as missed. */
+TEST(console_missed_counts_no_private_output)
+{
+    struct console c;
+    REQUIRE(console_init(&c, 4096) == 0);
+    struct rd slow, holder;
+    rd_init(&slow, "op", OPERATOR, false);
+    rd_init(&holder, "admin", ADMIN, false);
+    console_attach(&c, &slow.r, 0);
+    console_attach(&c, &holder.r, 0);
+    char fill[1000], secret[700];
+    memset(fill, 'f', sizeof(fill));
+    memset(secret, 'S', sizeof(secret));
+    console_output(&c, fill, 100); /* [0, 100): seen by all */
+    CHECK_EQ_INT(console_set_mode(&c, CONSOLE_PRIVATE, "admin", ADMIN, false), 1);
+    console_output(&c, secret, sizeof(secret)); /* [100, 800): private */
+    CHECK_EQ_INT(console_set_mode(&c, CONSOLE_FREE, "admin", ADMIN, false), 1);
+    for (int i = 0; i < 8; i++)
+        console_output(&c, fill, sizeof(fill)); /* [800, 8800): the tail is at 4704 */
+    drain(&c, &holder); /* the holder reads on: the ring's tail passed the private range */
+    drain(&c, &slow);
+    CHECK_EQ_INT(slow.len, 4096);
+    CHECK(strchr(slow.got, 'S') == NULL);
+    CHECK_EQ_INT(slow.r.missed, 4704 - 700); /* the lost bytes it may see, no private one */
+    CHECK_EQ_INT(holder.r.missed, 4704);     /* the holder lost its own private bytes too */
+
+    /* A private range the tail cut through: only its hidden part is skipped, silently. */
+    struct rd slow2;
+    rd_init(&slow2, "op", OPERATOR, false);
+    console_attach(&c, &slow2.r, 0); /* at 8800 */
+    console_output(&c, fill, 100);   /* [8800, 8900) */
+    CHECK_EQ_INT(console_set_mode(&c, CONSOLE_PRIVATE, "admin", ADMIN, false), 1);
+    for (int i = 0; i < 5; i++)
+        console_output(&c, fill, sizeof(fill)); /* [8900, 13900): private */
+    CHECK_EQ_INT(console_set_mode(&c, CONSOLE_FREE, "admin", ADMIN, false), 1);
+    console_output(&c, fill, 100); /* [13900, 14000): the tail is at 9904 */
+    drain(&c, &slow2);
+    CHECK_EQ_INT(slow2.len, 100);
+    CHECK_EQ_INT(slow2.r.missed, 100); /* [8800, 8900) */
+    console_detach(&c, &slow2.r);
+    console_detach(&c, &slow.r);
+    console_detach(&c, &holder.r);
+    console_fini(&c);
+}
+
 TEST(console_holders_last_reader_leaving_releases_the_mode)
 {
     struct console c;
@@ -270,6 +316,33 @@ TEST(console_stored_output_waits_for_its_notify_whoever_peeks)
     CHECK_STREQ(late.got, "shown batched");
     console_detach(&c, &late.r);
     console_detach(&c, &d.r);
+    console_fini(&c);
+}
+
+/* A batch larger than the ring lost its oldest bytes before anyone was shown them: readers
+ * attached before are told, one attaching now (at the live end) missed nothing. */
+TEST(console_reader_attaching_before_an_overlong_batch_missed_nothing)
+{
+    struct console c;
+    REQUIRE(console_init(&c, 4096) == 0);
+    struct rd old, fresh;
+    rd_init(&old, "old", READONLY, false);
+    rd_init(&fresh, "fresh", READONLY, false);
+    console_attach(&c, &old.r, 0);
+    out(&c, "shown");
+    drain(&c, &old);
+    char fill[8192];
+    memset(fill, 'f', sizeof(fill));
+    console_store(&c, fill, sizeof(fill)); /* not shown yet: the ring holds its last 4096 */
+    console_attach(&c, &fresh.r, 0);
+    console_notify(&c);
+    drain(&c, &old);
+    drain(&c, &fresh);
+    CHECK_EQ_INT(old.r.missed, 8192 - 4096);
+    CHECK_EQ_INT(fresh.r.missed, 0);
+    CHECK_EQ_INT(fresh.len, 4096);
+    console_detach(&c, &fresh.r);
+    console_detach(&c, &old.r);
     console_fini(&c);
 }
 

@@ -536,6 +536,25 @@ TEST(history_queue_full_loses_bytes_and_marks_a_gap)
     close_and_remove(h, dir);
 }
 
+/* A loss with nothing after it is not silent to a reader that comes right after: the
+ * reader waits for its gap as for queued bytes (not for the writer's next idle check). */
+TEST(history_a_reader_right_after_a_loss_sees_its_gap)
+{
+    char dir[256], got[1024];
+    struct history_config cfg = big;
+    cfg.queue_bytes = 1000;
+    struct history *h = open_fresh(dir, sizeof(dir), &cfg);
+    REQUIRE(h);
+    char big_write[5000];
+    memset(big_write, 'z', sizeof(big_write));
+    put(h, VM, 1, T0 + 1, "kept ");
+    history_sync(h);
+    history_append_at(h, VM, 1, T0 + 2, big_write, sizeof(big_write)); /* never fits */
+    CHECK_EQ_INT(read_all(h, VM, 0, 0, 0, got, sizeof(got)), 0);
+    CHECK_STREQ(got, "1@1:kept |1@2:<lost 5000>");
+    close_and_remove(h, dir);
+}
+
 static int64_t mono_ms_now(void)
 {
     struct timespec ts;
