@@ -167,8 +167,13 @@ static void get_accounts(struct rf_request *req, struct rf_response *r)
     }
     json_t *c = rf_collection(ACCOUNTS_URI, "#ManagerAccountCollection.ManagerAccountCollection",
                               "Accounts Collection");
+    /* Lists only what the caller may GET: ConfigureSelf alone reads just the own account, so
+     * clients that fetch every member (Ansible's ListUsers) do not stop at a 403. */
+    bool all = req->who.privileges & (PRIV_CONFIGURE_MANAGER | PRIV_CONFIGURE_USERS);
     char uri[96];
     for (size_t i = 0; i < n; i++) {
+        if (!all && ids[i] != req->who.account_id)
+            continue;
         account_uri(ids[i], uri, sizeof(uri));
         rf_collection_add(c, uri);
     }

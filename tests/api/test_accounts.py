@@ -470,13 +470,16 @@ def test_readonly_cannot_change_own_role(shared_vscd, shared_admin):
 
 def test_readonly_reads_only_own_account(shared_vscd, shared_admin):
     """Privilege registry, ManagerAccount GET: ConfigureSelf reads only the own account;
-    another account is 403."""
+    another account is 403, and not listed in the collection (clients that read every
+    member, such as Ansible's ListUsers, would stop at it)."""
     name = unique("self")
     uri, pw = create_account(shared_admin, name, "ReadOnly")
     me = Client(shared_vscd.base, auth=(name, pw))
     assert get_json(me, uri)["UserName"] == name
     admin_uri = account_uri_of(shared_admin, "admin")
     assert_error(me.get(admin_uri), 403, "InsufficientPrivilege")
+    assert members(me) == [uri]
+    assert {uri, admin_uri} <= set(members(shared_admin))
 
 
 def test_readonly_cannot_change_or_delete_others(shared_vscd, shared_admin):
