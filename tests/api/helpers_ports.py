@@ -75,6 +75,17 @@ def vscd_factory():
 # ---- actions ----------------------------------------------------------------------------------
 
 
+def served_vm():
+    """Body of a module's `served` fixture (the Redfish client tests): one vscd with one VM,
+    web1 (HostName web1.example), of two ports; v.vm_uuid is its UUID."""
+    gen = vscd_factory()
+    v = next(gen)()
+    v.vm_uuid = new_uuid()
+    allocate_ok(v.admin, uuid=v.vm_uuid, name="web1", count=2, HostName="web1.example")
+    yield v
+    next(gen, None)
+
+
 def new_uuid():
     return str(uuidlib.uuid4())
 

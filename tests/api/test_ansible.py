@@ -23,26 +23,18 @@ import pytest
 
 from conftest import ADMIN_PASSWORD, Client
 from helpers_auth import ACCOUNT_SERVICE, ACCOUNTS, SESSION_SERVICE, SESSIONS, account_uri_of
-from helpers_ports import MANAGER, allocate_ok, get_json, new_uuid, vscd_factory
+from helpers_ports import MANAGER, get_json, served_vm
 
 AUDIT = MANAGER + "/LogServices/Audit"
 ANSIBLE_PLAYBOOK = "/usr/bin/ansible-playbook"
 
 
 @pytest.fixture(scope="module")
-def make_vscd():
-    yield from vscd_factory()
-
-
-@pytest.fixture(scope="module")
-def served(make_vscd):
-    """A vscd with one VM of two ports."""
-    v = make_vscd()
-    uuid = new_uuid()
-    allocate_ok(v.admin, uuid=uuid, name="web1", count=2, HostName="web1.example")
-    v.vm_uuid = uuid
-    v.baseuri = v.base.split("://", 1)[1]
-    return v
+def served():
+    """A vscd with one VM of two ports (helpers_ports.served_vm)."""
+    for v in served_vm():
+        v.baseuri = v.base.split("://", 1)[1]
+        yield v
 
 
 def hermetic_env(home):

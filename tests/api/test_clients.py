@@ -12,24 +12,15 @@ from sushy.resources.manager import constants as manager_constants
 from sushy.resources.system import constants as system_constants
 
 from conftest import ADMIN_PASSWORD
-from helpers_ports import allocate_ok, new_uuid, vscd_factory
+from helpers_ports import served_vm
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
-def make_vscd():
-    yield from vscd_factory()
-
-
-@pytest.fixture(scope="module")
-def served(make_vscd):
-    """A vscd with one VM of two ports."""
-    v = make_vscd()
-    uuid = new_uuid()
-    allocate_ok(v.admin, uuid=uuid, name="web1", count=2, HostName="web1.example")
-    v.vm_uuid = uuid
-    return v
+def served():
+    """A vscd with one VM of two ports (helpers_ports.served_vm)."""
+    yield from served_vm()
 
 
 def sushy_root(v, auth):
