@@ -126,6 +126,13 @@ static int parse_effect(const struct jb_value *v, struct rf_response *r)
     return -1;
 }
 
+/* Whether the body names a property at all: one it named with a bad value was refused
+ * already (jb_read), and is not reported as missing too. */
+static bool given(const struct rf_request *req, int field)
+{
+    return json_object_get(req->body, post_fields[field].name) != NULL;
+}
+
 /* Checks a POST body's values and fills `rule`. Records every problem; 0 or -1. */
 static int read_new_rule(struct rf_request *req, const struct jb_value *v, struct db_acl_rule *rule,
                          struct rf_response *r)
@@ -133,7 +140,7 @@ static int read_new_rule(struct rf_request *req, const struct jb_value *v, struc
     int rc = 0;
     static const int required[] = {RF_RIGHT, RF_EFFECT};
     for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        if (!v[required[i]].present) {
+        if (!given(req, required[i])) {
             rf_error(r, 400,
                      msg_create_failed_missing_req_properties(post_fields[required[i]].name));
             rc = -1;
@@ -142,7 +149,7 @@ static int read_new_rule(struct rf_request *req, const struct jb_value *v, struc
     if (v[RF_USER].present && v[RF_ROLE].present) {
         rf_error(r, 400, msg_property_value_conflict("UserName", "RoleId"));
         rc = -1;
-    } else if (!v[RF_USER].present && !v[RF_ROLE].present) {
+    } else if (!given(req, RF_USER) && !given(req, RF_ROLE)) {
         rf_error(r, 400, msg_create_failed_missing_req_properties("UserName"));
         rc = -1;
     }

@@ -156,6 +156,21 @@ def test_bad_rule_is_refused_and_nothing_created(env, port, body, message):
     assert members(env.admin, rules_uri(port)) == []
 
 
+@pytest.mark.parametrize("body,prop", [
+    ({"RoleId": "ReadOnly", "Right": 1, "Effect": "Grant"}, "Right"),
+    ({"RoleId": "ReadOnly", "Right": "Watch", "Effect": None}, "Effect"),
+    ({"RoleId": 3, "Right": "Watch", "Effect": "Grant"}, "RoleId"),
+    ({"UserName": ["admin"], "Right": "Watch", "Effect": "Grant"}, "UserName"),
+])
+def test_a_wrongly_typed_property_is_one_error_not_also_missing(env, port, body, prop):
+    r = env.admin.post(rules_uri(port), json=body)
+    assert_error(r, 400, "PropertyValueTypeError")
+    info = r.json()["error"]["@Message.ExtendedInfo"]
+    assert [(m["MessageId"].rsplit(".", 1)[1], m["MessageArgs"][-1]) for m in info] == [
+        ("PropertyValueTypeError", prop)], info
+    assert members(env.admin, rules_uri(port)) == []
+
+
 def test_unknown_user_is_named_in_the_message(env, port):
     r = env.admin.post(rules_uri(port), json={"UserName": "ghost", "Right": "Watch",
                                               "Effect": "Grant"})
