@@ -20,6 +20,9 @@
 #define WS_GUID      "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_LINGER_MS 3000 /* how long a closing connection waits for the peer's close */
 #define WS_OUT_KEEP  4096 /* an output buffer this large or smaller is kept once drained */
+/* Bytes read from one peer per turn of the loop: a client that sends faster than we take
+ * its frames must not keep the loop (every other connection) waiting. */
+#define WS_READ_BUDGET (64 * 1024)
 
 /* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
  * wslay writes (control frames); over TLS, `out` is sealed into `wire` at the flush. One
@@ -45,7 +48,9 @@ struct ws_conn {
     uint8_t *extra;
     size_t extra_len, extra_off;
     const struct ws_ops *ops;
-    void *owner; /* NULL once the owner let go */
+    void *owner;      /* NULL once the owner let go */
+    size_t read_left; /* of WS_READ_BUDGET, in this step */
+    bool backlog;     /* the last read stopped at the budget, not at EAGAIN */
     bool in_wslay, dead;
     bool interactive; /* TCP_NODELAY is on (ws_interactive) */
 };
@@ -136,16 +141,25 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
 {
     (void)flags;
     struct ws_conn *ws = user;
+    if (!ws->read_left) {
+        ws->backlog = true; /* more next turn (on_kick: TLS may hold it decrypted) */
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    len = len < ws->read_left ? len : ws->read_left;
     if (ws->extra_off < ws->extra_len) {
         size_t n = ws->extra_len - ws->extra_off;
         n = n < len ? n : len;
         memcpy(buf, ws->extra + ws->extra_off, n);
         ws->extra_off += n;
+        ws->read_left -= n;
         return (ssize_t)n;
     }
     ssize_t n = ws->t.io_ops ? ws->t.io_ops->recv(ws->t.io, buf, len) : recv(ws->t.fd, buf, len, 0);
-    if (n > 0)
+    if (n > 0) {
+        ws->read_left -= (size_t)n;
         return n;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
     else
@@ -235,13 +249,17 @@ static int transport_flush(struct ws_conn *ws)
     return 0;
 }
 
-/* Lets wslay read (when `readable`) and write its frames into the output buffer. */
+/* Lets wslay read (when `readable`; WS_READ_BUDGET at most) and write its frames into the
+ * output buffer. */
 static int wslay_step(struct ws_conn *ws, bool readable)
 {
     ws->in_wslay = true;
     int rc = 0;
-    if (readable && wslay_event_want_read(ws->ctx))
+    if (readable && wslay_event_want_read(ws->ctx)) {
+        ws->read_left = WS_READ_BUDGET;
+        ws->backlog = false;
         rc = wslay_event_recv(ws->ctx);
+    }
     if (rc == 0 && wslay_event_want_write(ws->ctx))
         rc = wslay_event_send(ws->ctx);
     ws->in_wslay = false;
@@ -261,6 +279,8 @@ static void settle(struct ws_conn *ws, int rc, int pending)
     uint32_t events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
     if (events != ws->watch.events)
         loop_mod(ws->loop, &ws->watch, events);
+    if (want_read && ws->backlog && !ws->kick.armed)
+        loop_timer_arm(ws->loop, &ws->kick, 0);
 }
 
 /* Reads (when `readable`) and writes what wslay wants; updates the epoll interest. */

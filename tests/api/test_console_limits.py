@@ -5,6 +5,7 @@ Oem.Vsc.SlowClientsDropped; the other viewers never notice."""
 import os
 import socket
 import ssl
+import threading
 import time
 
 import pytest
@@ -84,6 +85,81 @@ def test_client_that_sends_without_reading_is_dropped(make_vscd):
     assert "it sends without reading" in v.read_log()
     wait_port_field(v.admin, pid, "AttachedClients", 0)
     ws.close()
+
+
+def test_a_client_that_never_stops_sending_does_not_stall_other_consoles(make_vscd):
+    """vscd reads a bounded amount from one WebSocket per turn of its loop: a client that
+    sends faster than vscd can take its frames (here unsolicited pongs, RFC 6455 5.5.3,
+    which need no answer) must not keep the loop, and so every other console, waiting."""
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    port = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    vm = FakeUnixVM.connect_retry(port["BindPath"])
+    watcher = open_console(v, token, port["Id"])
+    flooder = open_console(v, token, port["Id"])
+    wait_port_field(v.admin, port["Id"], "AttachedClients", 2)
+    pong = websocket.ABNF.create_frame(b"", websocket.ABNF.OPCODE_PONG).format()
+    chunk = pong * (64 * 1024 // len(pong))
+    stop = threading.Event()
+
+    def flood():
+        try:
+            while not stop.is_set():
+                flooder.sock.sendall(chunk)
+        except (OSError, ssl.SSLError):
+            pass
+
+    sender = threading.Thread(target=flood, daemon=True)
+    sender.start()
+    try:
+        time.sleep(0.5)  # the flood is on
+        for i in range(3):
+            line = b"tick %d\r\n" % i
+            sent = time.monotonic()
+            vm.send(line)
+            got = b""
+            while line not in got:
+                watcher.settimeout(max(0.01, sent + 5 - time.monotonic()))
+                try:
+                    op, data = watcher.recv_data()
+                except websocket.WebSocketTimeoutException:
+                    raise AssertionError("the watcher waited over 5 s for %r" % line)
+                if op == websocket.ABNF.OPCODE_BINARY:
+                    got += data
+            assert time.monotonic() - sent < 2.0, "the watcher's output waited for the flood"
+    finally:
+        stop.set()
+        sender.join(30)
+        flooder.close()
+        watcher.close()
+        vm.close()
+
+
+def test_a_message_read_over_two_turns_arrives_whole_over_tls(make_vscd):
+    """The read budget can stop inside a TLS record whose rest gnutls already holds
+    decrypted, with nothing left on the socket for epoll to report: vscd comes back for it
+    at the next turn of its loop by itself."""
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    port = allocate_ok(v.admin, Backend="unix")["Ports"][0]
+    vm = FakeUnixVM.connect_retry(port["BindPath"])
+    ws = open_console(v, token, port["Id"])
+    first, second = b"1" * 40000, b"2" * 29983 + b"E"
+    frames = (websocket.ABNF.create_frame(first, websocket.ABNF.OPCODE_BINARY).format() +
+              websocket.ABNF.create_frame(second, websocket.ABNF.OPCODE_BINARY).format())
+    assert len(frames) == 70000
+    for i in range(0, len(frames), 10000):  # 10 kB records: 64 KiB ends inside the last
+        ws.sock.sendall(frames[i:i + 10000])
+    vm.sock.settimeout(0.2)
+    got, deadline = b"", time.time() + 5
+    while not got.endswith(b"E") and time.time() < deadline:
+        try:
+            got += vm.sock.recv(65536)
+        except socket.timeout:
+            pass
+    assert got == first + second, "%d of %d bytes reached the VM" % (len(got), len(first + second))
+    ws.close()
+    vm.close()
 
 
 def fresh_get(v):
