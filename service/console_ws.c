@@ -446,6 +446,9 @@ static void on_check(struct loop_timer *t)
         cw_end(cw, WS_POLICY, "session ended");
         return;
     }
+    /* Past the slack without a message of ours: ws.c's own answers (pongs) piled up. */
+    if (ws_queued(cw->ws) >= CONSOLE_WS_QUEUE_MAX + CONSOLE_WS_CONTROL_SLACK)
+        cw->overflow = true;
     uint64_t limit_ms = (uint64_t)cw->app->cfg.console_stall_timeout * 1000;
     bool stalled = cw->stuck_since_ms && loop_now_ms() - cw->stuck_since_ms >= limit_ms;
     if (stalled || cw->overflow) {

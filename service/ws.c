@@ -23,6 +23,10 @@
 /* Bytes read from one peer per turn of the loop: a client that sends faster than we take
  * its frames must not keep the loop (every other connection) waiting. */
 #define WS_READ_BUDGET (64 * 1024)
+/* No reading while this much waits for the peer: what wslay answers by itself (pongs)
+ * cannot pile up behind a client that sends and never reads. Above what an owner queues
+ * (console_ws.h: 256 + 64 KiB), so the owner sees such a client first. */
+#define WS_READ_PAUSE (1024 * 1024)
 
 /* Bytes on their way out, in order: data frames that ws_send() encodes itself and what
  * wslay writes (control frames); over TLS, `out` is sealed into `wire` at the flush. One
@@ -249,13 +253,19 @@ static int transport_flush(struct ws_conn *ws)
     return 0;
 }
 
+/* wslay reads, and the peer takes what we have for it (WS_READ_PAUSE). */
+static bool may_read(const struct ws_conn *ws)
+{
+    return wslay_event_want_read(ws->ctx) && ws_queued(ws) < WS_READ_PAUSE;
+}
+
 /* Lets wslay read (when `readable`; WS_READ_BUDGET at most) and write its frames into the
  * output buffer. */
 static int wslay_step(struct ws_conn *ws, bool readable)
 {
     ws->in_wslay = true;
     int rc = 0;
-    if (readable && wslay_event_want_read(ws->ctx)) {
+    if (readable && may_read(ws)) {
         ws->read_left = WS_READ_BUDGET;
         ws->backlog = false;
         rc = wslay_event_recv(ws->ctx);
@@ -276,10 +286,11 @@ static void settle(struct ws_conn *ws, int rc, int pending)
         die(ws);
         return;
     }
-    uint32_t events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
+    bool reading = may_read(ws);
+    uint32_t events = (reading ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
     if (events != ws->watch.events)
         loop_mod(ws->loop, &ws->watch, events);
-    if (want_read && ws->backlog && !ws->kick.armed)
+    if (reading && ws->backlog && !ws->kick.armed)
         loop_timer_arm(ws->loop, &ws->kick, 0);
 }
 

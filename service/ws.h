@@ -7,6 +7,8 @@
  * - Single-threaded, non-blocking: reads and writes happen when epoll says so; a slow
  *   client only grows this connection's send queue, which its owner bounds (ws_queued).
  *   A fast one is read 64 KiB per turn of the loop at most, so it never holds up the rest.
+ *   While 1 MiB waits for the peer it is not read at all: what ws.c answers by itself
+ *   (pongs) cannot pile up behind a client that sends and never reads.
  * - The owner gets complete messages (at most `max_msg` bytes; larger ones close the
  *   connection with 1009), a `writable` call when the send queue drained, and one
  *   `closed` call when the connection ended by itself (peer close, error, timeout).

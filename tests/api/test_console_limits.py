@@ -87,6 +87,27 @@ def test_client_that_sends_without_reading_is_dropped(make_vscd):
     ws.close()
 
 
+def test_client_that_pings_without_reading_is_dropped(make_vscd):
+    """WebSocket pings are answered by vscd itself (pongs, RFC 6455 5.5.2), not by the
+    console: a client that sends them and never reads must not make the pongs pile up in
+    vscd's memory either. It is dropped like one whose notices pile up."""
+    v = make_vscd()
+    token, _ = v.admin.login("admin", ADMIN_PASSWORD)
+    pid = allocate_ok(v.admin, Backend="unix")["Ports"][0]["Id"]
+    ws = open_console(v, token, pid, rcvbuf=4096)
+    ping = websocket.ABNF.create_frame(b"p" * 125, websocket.ABNF.OPCODE_PING).format()
+    try:
+        for _ in range(400):  # 26 MB of pings, as many pongs if nothing stopped it
+            ws.sock.sendall(ping * 500)
+    except (OSError, ssl.SSLError):
+        pass  # dropped (or no longer read) while sending: that is the point
+    wait_for(lambda: port_oem(v.admin, pid)["SlowClientsDropped"] == 1, timeout=10,
+             what="the client dropped")
+    assert "it sends without reading" in v.read_log()
+    wait_port_field(v.admin, pid, "AttachedClients", 0)
+    ws.close()
+
+
 def test_a_client_that_never_stops_sending_does_not_stall_other_consoles(make_vscd):
     """vscd reads a bounded amount from one WebSocket per turn of its loop: a client that
     sends faster than vscd can take its frames (here unsolicited pongs, RFC 6455 5.5.3,
