@@ -432,6 +432,34 @@ static bool wants_websocket(struct MHD_Connection *c, const char *method)
     return strcmp(method, "GET") == 0 && up && strcasecmp(up, "websocket") == 0;
 }
 
+/* Every Sec-WebSocket-Protocol line, joined into one list (RFC 6455 11.3.4: several lines
+ * are one list); the buffer may hold a token. */
+struct header_list {
+    char *s;
+    size_t len;
+};
+
+static enum MHD_Result join_protocols(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    struct header_list *l = cls;
+    if (!key || !value || strcasecmp(key, "Sec-WebSocket-Protocol") != 0)
+        return MHD_YES;
+    size_t n = strlen(value);
+    char *s = realloc(l->s, l->len + n + 3);
+    if (!s)
+        return MHD_NO; /* what was joined so far stands */
+    if (l->len) {
+        memcpy(s + l->len, ", ", 2);
+        l->len += 2;
+    }
+    memcpy(s + l->len, value, n + 1);
+    l->len += n;
+    l->s = s;
+    return MHD_YES;
+}
+
 /* A WebSocket handshake on a console URI: refused with a Redfish error, or 101. */
 static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Connection *c,
                                        const char *url, const char *method,
@@ -439,10 +467,15 @@ static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Conne
 {
     char ip[64];
     client_ip(c, ip, sizeof(ip));
+    st->ticket = calloc(1, sizeof(*st->ticket));
+    if (!st->ticket)
+        return MHD_NO;
+    struct header_list protocols = {0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, join_protocols, &protocols);
     struct console_ws_request in = {
         .path = url,
         .x_auth_token = header(c, "X-Auth-Token"),
-        .protocols = header(c, "Sec-WebSocket-Protocol"),
+        .protocols = protocols.s,
         .origin = header(c, "Origin"),
         .host = header(c, MHD_HTTP_HEADER_HOST),
         .key = header(c, "Sec-WebSocket-Key"),
@@ -452,13 +485,14 @@ static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Conne
         .client_ip = ip,
         .tls = srv->tls,
     };
-    st->ticket = calloc(1, sizeof(*st->ticket));
-    if (!st->ticket)
-        return MHD_NO;
     struct rf_response r;
     rf_response_init(&r);
+    int admitted = console_ws_admit(srv->app, &in, st->ticket, &r);
+    if (protocols.s)
+        explicit_bzero(protocols.s, protocols.len);
+    free(protocols.s);
     enum MHD_Result ok;
-    if (console_ws_admit(srv->app, &in, st->ticket, &r) < 0) {
+    if (admitted < 0) {
         struct dispatch_input din = {
             .method = method, .path = url, .client_ip = ip, .tls = srv->tls};
         dispatch_finish(srv->app, &din, &r);

@@ -224,6 +224,20 @@ def test_token_in_subprotocol(pvscd):
         c.close()
 
 
+def test_subprotocols_over_several_header_lines(pvscd):
+    """RFC 6455 11.3.4: Sec-WebSocket-Protocol may come as several header lines, which are
+    one list: the token is found in any of them, and vsc.v1 is answered from any of them."""
+    pid = unix_port(pvscd)["Id"]
+    v1 = "Sec-WebSocket-Protocol: vsc.v1"
+    token = "Sec-WebSocket-Protocol: vsc.token." + pvscd.token
+    for lines in ([v1, token], [token, v1]):
+        c = connect(pvscd, pid, token=False, header=lines)
+        try:
+            assert c.ws.getheaders().get("sec-websocket-protocol") == "vsc.v1", lines
+        finally:
+            c.close()
+
+
 def test_control_messages_and_notices(pvscd):
     pid = unix_port(pvscd)["Id"]
     c = connect(pvscd, pid)
