@@ -173,6 +173,7 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
         return -1;
     }
     if (!in->version || strcmp(in->version, "13") != 0) {
+        rf_set_header(r, "Sec-WebSocket-Version", "13"); /* ours (RFC 6455 4.4) */
         rf_error(r, 400, msg_header_invalid("Sec-WebSocket-Version"));
         return -1;
     }

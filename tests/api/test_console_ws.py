@@ -10,7 +10,7 @@ import pytest
 import requests
 import websocket
 
-from conftest import ADMIN_PASSWORD, assert_error
+from conftest import ADMIN_PASSWORD, Client, assert_error
 from helpers_ports import (FREE, MANAGER, FakeUnixVM, allocate_ok, fake_vm, get_json, port_oem,
                            port_uri, vscd_factory, wait_for, wait_port_field, wait_port_state)
 
@@ -211,6 +211,20 @@ def test_refused_before_upgrade(pvscd):
     assert pvscd.admin.get(console_path(999999)).status_code == 404
     assert requests.get(pvscd.base + console_path(pid), verify=False,
                         timeout=15).status_code == 401
+
+
+def test_unsupported_version_is_answered_with_ours(pvscd):
+    """RFC 6455 4.4: a handshake of a version we do not speak is refused with a
+    Sec-WebSocket-Version header naming the one we do, so that a client can retry."""
+    pid = unix_port(pvscd)["Id"]
+    c = Client(pvscd.base, token=pvscd.token)
+    hs = {"Upgrade": "websocket", "Connection": "Upgrade",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    for version in ("8", None):
+        headers = dict(hs, **({"Sec-WebSocket-Version": version} if version else {}))
+        r = c.get(console_path(pid), headers=headers)
+        assert_error(r, 400, "HeaderInvalid")
+        assert r.headers.get("Sec-WebSocket-Version") == "13", (version, r.headers)
 
 
 def test_token_in_subprotocol(pvscd):
