@@ -122,9 +122,9 @@ static int parse_history(const char *s, uint64_t *out)
     *out = 0;
     if (!s)
         return 0;
-    if (!*s || strlen(s) > 12 || strspn(s, "0123456789") != strlen(s))
+    if (!*s || strspn(s, "0123456789") != strlen(s))
         return -1;
-    *out = strtoull(s, NULL, 10);
+    *out = strtoull(s, NULL, 10); /* saturates: past the ring is the whole ring anyway */
     return 0;
 }
 

@@ -185,6 +185,25 @@ def test_history_then_live_without_gap(pvscd):
         vm.close()
 
 
+def test_history_of_any_size_is_capped_at_the_ring(pvscd):
+    """docs/console-protocol.md: history is any non-negative decimal, capped at the ring;
+    a client asking for "everything" with a huge number gets the ring, not a 400."""
+    p = unix_port(pvscd)
+    pid = p["Id"]
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(pvscd.admin, pid, "Connected")
+        vm.send(b"all of it")
+        wait_port_field(pvscd.admin, pid, "BytesFromVM", 9)
+        for n in ("0" * 20 + "5", str(2 ** 53), str(2 ** 64 - 1), "9" * 30):
+            c = connect(pvscd, pid, query="?history=" + n)
+            want = b"of it" if n.endswith("5") and n.startswith("0") else b"all of it"
+            assert c.read_bytes(b"it") == want, n
+            c.close()
+    finally:
+        vm.close()
+
+
 def connect_refused(v, port_id, **kw):
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
         connect(v, port_id, **kw).close()
