@@ -55,6 +55,7 @@ struct ws_conn {
     void *owner;      /* NULL once the owner let go */
     size_t read_left; /* of WS_READ_BUDGET, in this step */
     bool backlog;     /* the last read stopped at the budget, not at EAGAIN */
+    bool broken;      /* the transport failed or ended (not a bad frame) */
     bool in_wslay, dead;
     bool interactive; /* TCP_NODELAY is on (ws_interactive) */
 };
@@ -164,10 +165,12 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
         ws->read_left -= (size_t)n;
         return n;
     }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-    else
+    } else {
+        ws->broken = true;
         wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+    }
     return -1;
 }
 
@@ -269,6 +272,16 @@ static int wslay_step(struct ws_conn *ws, bool readable)
         ws->read_left = WS_READ_BUDGET;
         ws->backlog = false;
         rc = wslay_event_recv(ws->ctx);
+        if (rc == WSLAY_ERR_CALLBACK_FAILURE && !ws->broken &&
+            !wslay_event_get_close_sent(ws->ctx)) {
+            /* A frame wslay cannot parse (a control frame over 125 bytes or fragmented, a
+             * bad length): it stopped reading, and would close without a status; the peer
+             * is told why instead (RFC 6455 7.1.7), then the connection ends. */
+            static const uint8_t close_1002[] = {0x88, 0x02, WSLAY_CODE_PROTOCOL_ERROR >> 8,
+                                                 WSLAY_CODE_PROTOCOL_ERROR & 0xff};
+            wslay_event_shutdown_write(ws->ctx);
+            rc = out_append(&ws->out, close_1002, sizeof(close_1002)) == 0 ? 0 : rc;
+        }
     }
     if (rc == 0 && wslay_event_want_write(ws->ctx))
         rc = wslay_event_send(ws->ctx);
@@ -460,7 +473,7 @@ static size_t frame_header(uint8_t hdr[10], bool binary, size_t len)
  * wslay); wslay keeps the control frames, and whatever it still queues goes first. */
 int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 {
-    if (ws->dead || wslay_event_get_close_sent(ws->ctx))
+    if (ws->dead || !wslay_event_get_write_enabled(ws->ctx)) /* a close went out */
         return -EPIPE;
     if (wslay_event_get_queued_msg_count(ws->ctx)) {
         struct wslay_event_msg msg = {binary ? WSLAY_BINARY_FRAME : WSLAY_TEXT_FRAME, data, len};

@@ -288,6 +288,43 @@ def test_control_messages_and_notices(pvscd):
         c.close()
 
 
+def masked(first_byte, payload, length_field=None):
+    """A client frame: FIN/RSV/opcode byte, the payload masked (key 1 2 3 4)."""
+    n = len(payload)
+    if length_field is not None:
+        head = bytes([first_byte]) + length_field
+    elif n < 126:
+        head = bytes([first_byte, 0x80 | n])
+    else:
+        head = bytes([first_byte, 0x80 | 126]) + n.to_bytes(2, "big")
+    key = b"\x01\x02\x03\x04"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.parametrize("frame,code", [
+    (masked(0x89, b"p" * 126), 1002),  # a ping over 125 bytes (RFC 6455 5.5)
+    (masked(0x09, b"p"), 1002),  # a fragmented ping (5.5)
+    (masked(0x82, b"", b"\xff" + (1 << 63).to_bytes(8, "big")), 1002),  # length's top bit (5.2)
+    (bytes([0x82, 0x01]) + b"x", 1002),  # not masked (5.1)
+    (masked(0x83, b"x"), 1002),  # a reserved opcode
+    (masked(0xc2, b"x"), 1002),  # RSV1 without an extension
+    (masked(0x80, b"x"), 1002),  # a continuation of nothing
+    (masked(0x81, b"\xff\xfe"), 1007),  # a text frame that is not UTF-8 (8.1)
+], ids=["ping-126", "ping-fragmented", "length-msb", "unmasked", "opcode-3", "rsv1",
+        "continuation", "text-not-utf8"])
+def test_protocol_errors_close_with_a_code(pvscd, frame, code):
+    """RFC 6455 7.1.7: a connection failed for a bad frame is closed with a Close frame
+    that says why (1002 protocol error, 1007 bad data), not cut without a word."""
+    pid = unix_port(pvscd)["Id"]
+    c = connect(pvscd, pid)
+    try:
+        c.ws.sock.sendall(frame)
+        assert c.wait_closed() == code
+        assert pvscd.proc.poll() is None
+    finally:
+        c.close()
+
+
 def test_free_closes_the_socket(pvscd):
     p = unix_port(pvscd)
     c = connect(pvscd, p["Id"])
