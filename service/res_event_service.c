@@ -290,6 +290,28 @@ enum {
     T_COUNT
 };
 
+static bool is_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Prefix.Major.Minor.Key (DSP0266 "MessageId format"): what both the parameter's pattern
+ * (^\w+\.\d+\.\d+\.\w+$) and the Event's (^[A-Za-z0-9]+\.\d+\.\d+\.[A-Za-z0-9.]+$)
+ * accept. */
+static bool valid_message_id(const char *s)
+{
+    for (int part = 0; part < 4; part++) {
+        const char *start = s;
+        while (part == 1 || part == 2 ? (*s >= '0' && *s <= '9') : is_alnum(*s))
+            s++;
+        if (s == start || *s != (part < 3 ? '.' : '\0'))
+            return false;
+        if (part < 3)
+            s++;
+    }
+    return true;
+}
+
 static bool valid_severity(const char *s)
 {
     return strcmp(s, "OK") == 0 || strcmp(s, "Warning") == 0 || strcmp(s, "Critical") == 0;
@@ -300,6 +322,11 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
 {
     const char *action = "SubmitTestEvent";
     const json_t *args = v[T_ARGS].json;
+    if (!valid_message_id(v[T_MESSAGE_ID].s)) {
+        rf_error(r, 400,
+                 msg_action_parameter_value_format_error(v[T_MESSAGE_ID].s, "MessageId", action));
+        return NULL;
+    }
     for (size_t i = 0; args && i < json_array_size(args); i++) {
         if (!json_is_string(json_array_get(args, i))) {
             char *text = jb_value_text(args);

@@ -285,6 +285,21 @@ def test_submit_test_event_checks_its_parameters(admin):
     assert_error(submit(ro), 403, "InsufficientPrivilege")
 
 
+def test_submit_test_event_refuses_a_message_id_off_the_pattern(vscd, admin):
+    """MessageId follows DSP0266's Prefix.Major.Minor.Key (the parameter's pattern and the
+    Event's): anything else would be sent as an Event no schema accepts."""
+    s = opened(vscd.base)
+    try:
+        for bad in ("foo", "VscEvents.TestMessage", "VscEvents.1.0.", "VscEvents.1.x.TestMessage",
+                    "VscEvents.1.0.Test Message", ".1.0.TestMessage"):
+            assert_error(submit(admin, message_id=bad), 400, "ActionParameterValueFormatError")
+        submit_ok(admin, message_id="Acme.2.13.Anything")
+        rec = record(s.next(2))  # the only event: none of the refused ones was published
+        assert rec["MessageId"] == "Acme.2.13.Anything"
+    finally:
+        s.close()
+
+
 def test_ports_and_systems_created_removed_changed(served):
     admin = served.admin
     s = opened(served.base, **served.creds)
