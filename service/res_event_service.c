@@ -340,6 +340,13 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
         rf_error(r, 400, msg_action_parameter_value_not_in_list(sev, "MessageSeverity", action));
         return NULL;
     }
+    int64_t when;
+    if (v[T_TIMESTAMP].present && app_parse_time_us(v[T_TIMESTAMP].s, &when) < 0) {
+        rf_error(r, 400,
+                 msg_action_parameter_value_format_error(v[T_TIMESTAMP].s, "EventTimestamp",
+                                                         action));
+        return NULL;
+    }
     const char *origin = v[T_ORIGIN].present ? v[T_ORIGIN].s : "";
     if (origin[0] && strncmp(origin, "/redfish/v1", 11) != 0) {
         rf_error(r, 400,

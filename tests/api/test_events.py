@@ -300,6 +300,19 @@ def test_submit_test_event_refuses_a_message_id_off_the_pattern(vscd, admin):
         s.close()
 
 
+def test_submit_test_event_refuses_a_timestamp_that_is_no_date_time(vscd, admin):
+    """EventTimestamp is an RFC 3339 date-time in the Event (format date-time)."""
+    s = opened(vscd.base)
+    try:
+        for bad in ("garbage", "2025-13-01T00:00:00Z", "2025-01-01 00:00:00", "1700000000"):
+            assert_error(submit(admin, EventTimestamp=bad), 400, "ActionParameterValueFormatError")
+        submit_ok(admin, EventTimestamp="2025-01-02T03:04:05+01:00")
+        rec = record(s.next(2))
+        assert rec["EventTimestamp"] == "2025-01-02T03:04:05+01:00"
+    finally:
+        s.close()
+
+
 def test_ports_and_systems_created_removed_changed(served):
     admin = served.admin
     s = opened(served.base, **served.creds)
