@@ -119,6 +119,12 @@ static const char *message_template(const struct events *ev, const char *message
     return json_string_value(json_object_get(m, "Message"));
 }
 
+int events_message_nargs(const struct events *ev, const char *message_id)
+{
+    int nargs;
+    return message_template(ev, message_id, &nargs) ? nargs : -1;
+}
+
 char *events_message_text(const struct events *ev, const char *message_id, const json_t *args)
 {
     int nargs;

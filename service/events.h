@@ -107,6 +107,8 @@ uint64_t events_publish(struct events *ev, json_t *record, const char *resource_
  * "VscEvents.1.0.EventsLost", any version) with `args` filled in; NULL when unknown
  * or the argument count differs. malloc'd. */
 char *events_message_text(const struct events *ev, const char *message_id, const json_t *args);
+/* The NumberOfArgs of a registered message (as above, any version); -1 when unknown. */
+int events_message_nargs(const struct events *ev, const char *message_id);
 
 /*
  * Starts a listener: with `resume`, at the first kept event after `after_id` (a notice

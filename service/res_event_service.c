@@ -335,6 +335,13 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
             return NULL;
         }
     }
+    /* Any MessageId of the right form goes (DSP0266), but one of our registries' messages
+     * takes the arguments its registry text has (NumberOfArgs). */
+    int nargs = events_message_nargs(&app->events, v[T_MESSAGE_ID].s);
+    if (nargs >= 0 && (size_t)nargs != json_array_size(args)) {
+        rf_error(r, 400, msg_action_parameter_value_error("MessageArgs", action));
+        return NULL;
+    }
     const char *sev = v[T_SEVERITY].present ? v[T_SEVERITY].s : "OK";
     if (!valid_severity(sev)) {
         rf_error(r, 400, msg_action_parameter_value_not_in_list(sev, "MessageSeverity", action));

@@ -313,6 +313,27 @@ def test_submit_test_event_refuses_a_timestamp_that_is_no_date_time(vscd, admin)
         s.close()
 
 
+def test_submit_test_event_gives_a_known_message_its_registry_arguments(vscd, admin):
+    """A message of a registry vscd serves takes the registry's NumberOfArgs: other counts
+    would reach clients as an Event whose MessageArgs do not fill its registry text."""
+    s = opened(vscd.base)
+    try:
+        for mid, args in (("VscEvents.1.0.ConsolePanic", ["web1"]),
+                          ("VscEvents.1.0.ConsolePanic", ["web1", "panic", "extra"]),
+                          ("VscEvents.1.0.ConsoleStateChanged", []),
+                          (RE + "ResourceCreated", ["x"])):
+            assert_error(submit(admin, message_id=mid, MessageArgs=args), 400,
+                         "ActionParameterValueError")
+        assert_error(submit(admin, message_id="VscEvents.1.0.ConsolePanic"), 400,
+                     "ActionParameterValueError")
+        submit_ok(admin, message_id="Acme.1.0.Anything", MessageArgs=["free", "form"])
+        rec = record(s.next(2))
+        assert rec["MessageId"] == "Acme.1.0.Anything"
+        assert rec["MessageArgs"] == ["free", "form"]
+    finally:
+        s.close()
+
+
 def test_ports_and_systems_created_removed_changed(served):
     admin = served.admin
     s = opened(served.base, **served.creds)

@@ -106,6 +106,10 @@ TEST(events_registry_texts)
     CHECK_STREQ(t, "The system web1 panicked: Kernel panic");
     free(t);
     CHECK(events_message_text(ev, "VscEvents.1.0.Nope", args) == NULL);
+    CHECK_EQ_INT(events_message_nargs(ev, "VscEvents.1.0.ConsolePanic"), 2);
+    CHECK_EQ_INT(events_message_nargs(ev, "ResourceEvent.1.4.ResourceChanged"), 0);
+    CHECK_EQ_INT(events_message_nargs(ev, "VscEvents.1.0.Nope"), -1);
+    CHECK_EQ_INT(events_message_nargs(ev, "Acme.1.0.ConsolePanic"), -1);
     json_decref(args);
     json_t *none = json_array();
     t = events_message_text(ev, "ResourceEvent.1.4.ResourceCreated", none);
