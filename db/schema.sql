@@ -1,4 +1,4 @@
--- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 6).
+-- The database schema as the migrations in db/migrations/ leave it (PRAGMA user_version 7).
 -- Reference only: vscd applies the numbered migrations; a unit test checks that this file
 -- and the migrated schema have the same tables, columns and indexes.
 CREATE TABLE settings (
@@ -100,3 +100,13 @@ CREATE TABLE audit_log (
     target     TEXT NOT NULL DEFAULT '',
     detail     TEXT NOT NULL DEFAULT ''
 );
+
+-- 0007
+CREATE TABLE console_states (
+    vm_uuid  TEXT PRIMARY KEY REFERENCES vms (uuid),
+    port_idx INTEGER NOT NULL,
+    since_us INTEGER NOT NULL,
+    state    TEXT NOT NULL,
+    rule_id  TEXT NOT NULL,
+    line     TEXT NOT NULL
+) WITHOUT ROWID;

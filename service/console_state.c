@@ -186,6 +186,7 @@ static int64_t log_change(struct vsc_app *app, struct vm *vm, enum vm_state prev
     snprintf(e.line, sizeof(e.line), "%s", ch ? ch->line : s->line);
     e.before = ch ? lines_array(ch->before, ch->nbefore) : json_array();
     int rc = db_console_entry_insert(&app->db, &e, app->cfg.console_log_entries);
+    db_console_state_put(&app->db, &e); /* what a restart reads back, whatever the log keeps */
     db_console_entry_fini(&e);
     s->logged = s->state;
     publish(app, vm, s);
@@ -276,19 +277,17 @@ void console_state_port_fini(struct port *p)
 
 /* ---- restart and housekeeping ---------------------------------------------------------------- */
 
-static int restore_one(void *ctx, const struct db_console_entry *e)
+static void restore_one(struct vm *vm, const struct db_console_entry *e)
 {
-    struct vm *vm = ctx;
     struct vm_console_state *s = &vm->cstate;
     enum vm_state state;
     if (vm_state_parse(e->state, &state) < 0)
-        return 0;
+        return;
     s->state = s->logged = state;
     s->since_us = e->created_us;
     s->port_idx = e->port_idx;
     snprintf(s->rule_id, sizeof(s->rule_id), "%s", e->rule_id);
     snprintf(s->line, sizeof(s->line), "%s", e->line);
-    return 0;
 }
 
 /* Every second: ends a panic's following lines once its console went quiet, logs a state
@@ -318,8 +317,11 @@ static void on_tick(struct loop_timer *t)
 void console_state_start(struct console_state *cs)
 {
     struct vsc_app *app = cs->app;
-    for (struct vm *vm = app->ports.vms; vm; vm = vm->next)
-        db_console_entries_each(&app->db, vm->uuid, true, restore_one, vm);
+    for (struct vm *vm = app->ports.vms; vm; vm = vm->next) {
+        struct db_console_entry e;
+        if (db_console_state_get(&app->db, vm->uuid, &e) == 0)
+            restore_one(vm, &e);
+    }
     cs->tick = (struct loop_timer){.cb = on_tick, .data = cs};
     loop_timer_arm(&app->loop, &cs->tick, CONSOLE_STATE_TICK_MS);
 }

@@ -17,6 +17,7 @@ const struct db_migration db_migrations[] = {
     {4, "0004_port_access_rules", embed_migration_0004},
     {5, "0005_console_state", embed_migration_0005},
     {6, "0006_audit", embed_migration_0006},
+    {7, "0007_console_states", embed_migration_0007},
 };
 const size_t db_migration_count = sizeof(db_migrations) / sizeof(db_migrations[0]);
 

@@ -236,3 +236,40 @@ int db_console_entries_expire(struct db *db, int64_t before_us)
     int rc = db_step_change(db, st, "console log expire");
     return rc == -ENOENT ? 0 : rc < 0 ? rc : sqlite3_changes(db->sql);
 }
+
+int db_console_state_put(struct db *db, const struct db_console_entry *e)
+{
+    sqlite3_stmt *st = db_stmt(db, "INSERT OR REPLACE INTO console_states (vm_uuid, port_idx, "
+                                   "since_us, state, rule_id, line) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, e->vm_uuid, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, e->port_idx);
+    sqlite3_bind_int64(st, 3, e->created_us);
+    sqlite3_bind_text(st, 4, e->state, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, e->rule_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, e->line, -1, SQLITE_STATIC);
+    return db_step_change(db, st, "console state put");
+}
+
+int db_console_state_get(struct db *db, const char *vm_uuid, struct db_console_entry *e)
+{
+    sqlite3_stmt *st = db_stmt(db, "SELECT port_idx, since_us, state, rule_id, line "
+                                   "FROM console_states WHERE vm_uuid = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        memset(e, 0, sizeof(*e));
+        snprintf(e->vm_uuid, sizeof(e->vm_uuid), "%s", vm_uuid);
+        e->port_idx = sqlite3_column_int(st, 0);
+        e->created_us = sqlite3_column_int64(st, 1);
+        db_column_text(st, 2, e->state, sizeof(e->state));
+        db_column_text(st, 3, e->rule_id, sizeof(e->rule_id));
+        db_column_text(st, 4, e->line, sizeof(e->line));
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : -EIO;
+}

@@ -1,5 +1,6 @@
 /*
- * db_console — the console_state_rules and console_log tables (migration 0005). Plain
+ * db_console — the console_state_rules and console_log tables (migration 0005) and
+ * console_states (0007). Plain
  * data; console_state.c decides what they mean.
  * Functions return 0, -ENOENT (no such row), -EEXIST (the rule id is taken) or -EIO.
  */
@@ -57,5 +58,11 @@ int db_console_entry_count(struct db *db, const char *vm_uuid, int64_t *n);
 int db_console_entries_clear(struct db *db, const char *vm_uuid);
 /* Drops entries created before `before_us` (the age cap). The number dropped or -EIO. */
 int db_console_entries_expire(struct db *db, int64_t before_us);
+
+/* A VM's current state, kept apart from its entries (ClearLog and the caps leave it):
+ * put stores e's vm_uuid, port_idx, created_us (the state's time), state, rule_id and line;
+ * get fills those (before and after stay NULL). */
+int db_console_state_put(struct db *db, const struct db_console_entry *e);
+int db_console_state_get(struct db *db, const char *vm_uuid, struct db_console_entry *e);
 
 #endif

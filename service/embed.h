@@ -13,6 +13,7 @@ EMBED_DECLARE(embed_migration_0003);
 EMBED_DECLARE(embed_migration_0004);
 EMBED_DECLARE(embed_migration_0005);
 EMBED_DECLARE(embed_migration_0006);
+EMBED_DECLARE(embed_migration_0007);
 EMBED_DECLARE(embed_schema_sql);
 EMBED_DECLARE(embed_oem_csdl);
 EMBED_DECLARE(embed_oem_json);

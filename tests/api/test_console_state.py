@@ -141,6 +141,38 @@ def test_state_and_entries_survive_restart(make_vscd):
     assert len(members(v.admin, log_uri(a) + "/Entries")) == 3
 
 
+def test_state_survives_restart_after_clear_log_and_expiry(make_vscd):
+    """The state is what the console last said, not what the log still holds: neither
+    ClearLog nor entries past history_max_age (a VM up for longer than that) take it away
+    at the next restart."""
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    before = wait_state(v, a, "Running")
+    vm.close()
+    assert v.admin.post(log_uri(a) + "/Actions/LogService.ClearLog", json={}).status_code == 204
+    v.restart()
+    after = system(v, a)
+    assert after["Oem"]["Vsc"]["ConsoleState"] == "Running", after["Oem"]["Vsc"]
+    assert after["BootProgress"] == before["BootProgress"]
+    assert members(v.admin, log_uri(a) + "/Entries") == []
+
+    b, vm = boot_vm(v, host="vm-old")
+    vm.send(BOOT)
+    wait_state(v, b, "Running")
+    vm.close()
+    v.stop()
+    db = sqlite3.connect(v.state_dir + "/vsc.db")  # booted eight days ago
+    db.execute("UPDATE console_log SET created_us = created_us - 8 * 86400 * 1000000")
+    db.commit()
+    db.close()
+    v.start()
+    wait_for(lambda: members(v.admin, log_uri(b) + "/Entries") == [], timeout=5,
+             what="entries past history_max_age expired")
+    v.restart()
+    assert system(v, b)["Oem"]["Vsc"]["ConsoleState"] == "Running"
+
+
 def test_a_freed_vm_keeps_its_console_log(make_vscd):
     v = make_vscd()
     a, vm = boot_vm(v)
