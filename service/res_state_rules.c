@@ -100,8 +100,9 @@ static void post_rule(struct rf_request *req, struct rf_response *r)
         rf_error(r, 409, msg_resource_already_exists("ConsoleStateRule", "Id", v[RF_ID].s));
         return;
     case -EINVAL:
-        /* The detector says which of Id and Pattern is wrong, in words. */
-        rf_error(r, 400, msg_property_value_error(strstr(err, "Id") ? "Id" : "Pattern"));
+        /* The detector says what is wrong with the Id or the Pattern, in words. */
+        rf_error(r, 400,
+                 msg_property_value_error(detect_rule_id_valid(v[RF_ID].s) ? "Pattern" : "Id"));
         json_object_set_new(json_array_get(r->messages, json_array_size(r->messages) - 1),
                             "Resolution", json_string(err));
         return;

@@ -413,7 +413,7 @@ void detect_rules_free(struct detect_rules *rs)
     free(rs);
 }
 
-static bool id_valid(const char *id)
+bool detect_rule_id_valid(const char *id)
 {
     size_t n = id ? strlen(id) : 0;
     if (n == 0 || n > DETECT_ID_MAX)
@@ -433,7 +433,7 @@ static ssize_t rules_index(const struct detect_rules *rs, const char *id)
 int detect_rules_add(struct detect_rules *rs, const char *id, const char *pattern,
                      enum vm_state state, char *err, size_t errsz)
 {
-    if (!id_valid(id))
+    if (!detect_rule_id_valid(id))
         return set_err(err, errsz, -EINVAL,
                        "A rule id is 1 to %d characters from A-Z, a-z, 0-9, '_', '.' and '-'.",
                        DETECT_ID_MAX);

@@ -131,6 +131,8 @@ int detect_rules_add(struct detect_rules *rs, const char *id, const char *patter
 /* 0, -ENOENT, -EPERM (a built-in rule), -ENOMEM (nothing changed). */
 int detect_rules_remove(struct detect_rules *rs, const char *id);
 size_t detect_rules_count(const struct detect_rules *rs);
+/* Whether `id` is a valid rule id (^[A-Za-z0-9_.-]{1,64}$). */
+bool detect_rule_id_valid(const char *id);
 /* The i-th rule in matching order; NULL past the end. */
 const struct detect_rule *detect_rules_at(const struct detect_rules *rs, size_t i);
 const struct detect_rule *detect_rules_find(const struct detect_rules *rs, const char *id);

@@ -319,7 +319,11 @@ def test_bad_rules_are_refused(make_vscd):
     v = make_vscd()
     ok = {"Id": "r1", "Pattern": "READY", "State": "Running"}
     assert_error(v.admin.post(RULES, json=dict(ok, Pattern="(unclosed")), 400, "PropertyValueError")
-    assert_error(v.admin.post(RULES, json=dict(ok, Id="bad id!")), 400, "PropertyValueError")
+    r = v.admin.post(RULES, json=dict(ok, Id="bad id!"))
+    assert_error(r, 400, "PropertyValueError")
+    assert r.json()["error"]["@Message.ExtendedInfo"][0]["MessageArgs"] == ["Id"]
+    r = v.admin.post(RULES, json=dict(ok, Pattern="(unclosed"))
+    assert r.json()["error"]["@Message.ExtendedInfo"][0]["MessageArgs"] == ["Pattern"]
     assert_error(v.admin.post(RULES, json=dict(ok, State="Sleeping")), 400,
                  "PropertyValueNotInList")
     assert_error(v.admin.post(RULES, json=dict(ok, State="Unknown")), 400,
