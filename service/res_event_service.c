@@ -342,16 +342,22 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
         rf_error(r, 400, msg_action_parameter_value_error("MessageArgs", action));
         return NULL;
     }
-    const char *sev = v[T_SEVERITY].present ? v[T_SEVERITY].s : "OK";
+    /* Severity: the deprecated name, taken when MessageSeverity is not given. */
+    int sev_field = v[T_SEVERITY].present       ? T_SEVERITY
+                    : v[T_OLD_SEVERITY].present ? T_OLD_SEVERITY
+                                                : -1;
+    const char *sev = sev_field >= 0 ? v[sev_field].s : "OK";
     if (!valid_severity(sev)) {
-        rf_error(r, 400, msg_action_parameter_value_not_in_list(sev, "MessageSeverity", action));
+        rf_error(r, 400,
+                 msg_action_parameter_value_not_in_list(
+                     sev, sev_field == T_OLD_SEVERITY ? "Severity" : "MessageSeverity", action));
         return NULL;
     }
     int64_t when;
     if (v[T_TIMESTAMP].present && app_parse_time_us(v[T_TIMESTAMP].s, &when) < 0) {
-        rf_error(r, 400,
-                 msg_action_parameter_value_format_error(v[T_TIMESTAMP].s, "EventTimestamp",
-                                                         action));
+        rf_error(
+            r, 400,
+            msg_action_parameter_value_format_error(v[T_TIMESTAMP].s, "EventTimestamp", action));
         return NULL;
     }
     const char *origin = v[T_ORIGIN].present ? v[T_ORIGIN].s : "";

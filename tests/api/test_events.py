@@ -334,6 +334,20 @@ def test_submit_test_event_gives_a_known_message_its_registry_arguments(vscd, ad
         s.close()
 
 
+def test_submit_test_event_takes_the_deprecated_severity(vscd, admin):
+    """Severity (deprecated for MessageSeverity, still a parameter of the action) is taken
+    when MessageSeverity is absent, not accepted and dropped."""
+    s = opened(vscd.base)
+    try:
+        assert_error(submit(admin, Severity="Fatal"), 400, "ActionParameterValueNotInList")
+        submit_ok(admin, Severity="Critical")
+        assert record(s.next(2))["MessageSeverity"] == "Critical"
+        submit_ok(admin, Severity="Critical", MessageSeverity="Warning")
+        assert record(s.next(2))["MessageSeverity"] == "Warning"
+    finally:
+        s.close()
+
+
 def test_ports_and_systems_created_removed_changed(served):
     admin = served.admin
     s = opened(served.base, **served.creds)
