@@ -312,6 +312,19 @@ static bool valid_message_id(const char *s)
     return true;
 }
 
+/* Event.EventType (deprecated since Event v1_3_0, still the action's parameter). */
+static bool valid_event_type(const char *s)
+{
+    static const char *const types[] = {
+        "StatusChange", "ResourceUpdated", "ResourceAdded", "ResourceRemoved",
+        "Alert",        "MetricReport",    "Other"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strcmp(s, types[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 static bool valid_severity(const char *s)
 {
     return strcmp(s, "OK") == 0 || strcmp(s, "Warning") == 0 || strcmp(s, "Critical") == 0;
@@ -353,6 +366,11 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
                      sev, sev_field == T_OLD_SEVERITY ? "Severity" : "MessageSeverity", action));
         return NULL;
     }
+    if (v[T_EVENT_TYPE].present && !valid_event_type(v[T_EVENT_TYPE].s)) {
+        rf_error(r, 400,
+                 msg_action_parameter_value_not_in_list(v[T_EVENT_TYPE].s, "EventType", action));
+        return NULL;
+    }
     int64_t when;
     if (v[T_TIMESTAMP].present && app_parse_time_us(v[T_TIMESTAMP].s, &when) < 0) {
         rf_error(
@@ -380,6 +398,8 @@ static json_t *test_record(struct vsc_app *app, const struct jb_value *v, struct
     json_object_set_new(rec, "MessageArgs", a);
     if (v[T_TIMESTAMP].present)
         json_object_set_new(rec, "EventTimestamp", json_string(v[T_TIMESTAMP].s));
+    if (v[T_EVENT_TYPE].present) /* else events_publish() gives Other */
+        json_object_set_new(rec, "EventType", json_string(v[T_EVENT_TYPE].s));
     if (v[T_GROUP].present)
         json_object_set_new(rec, "EventGroupId", json_integer(v[T_GROUP].i));
     return rec;

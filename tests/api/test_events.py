@@ -348,6 +348,20 @@ def test_submit_test_event_takes_the_deprecated_severity(vscd, admin):
         s.close()
 
 
+def test_submit_test_event_takes_its_event_type(vscd, admin):
+    """EventType (deprecated, still a parameter) is the event's when given, one of the
+    Event schema's values; Other when not."""
+    s = opened(vscd.base)
+    try:
+        assert_error(submit(admin, EventType="Bogus"), 400, "ActionParameterValueNotInList")
+        submit_ok(admin, EventType="Alert")
+        assert record(s.next(2))["EventType"] == "Alert"
+        submit_ok(admin)
+        assert record(s.next(2))["EventType"] == "Other"
+    finally:
+        s.close()
+
+
 def test_ports_and_systems_created_removed_changed(served):
     admin = served.admin
     s = opened(served.base, **served.creds)
