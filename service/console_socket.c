@@ -22,6 +22,9 @@ struct cs_client {
     struct loop_watch watch;
     struct console_reader reader;
     uint64_t missed_reported;
+    /* "[vsc: ...]" lines not yet written: a notice waits for room like output does. */
+    char notes[1024];
+    size_t notes_len;
     struct cs_listener *owner;
     struct cs_client *next;
 };
@@ -51,20 +54,51 @@ static void client_close(struct cs_client *c)
     free(c);
 }
 
-/* Writes a notice into the client's stream; best effort (the client may be slow). */
-static void notice(struct cs_client *c, const char *text)
+/* Writes the waiting notices: 0 all written, 1 the socket is full, -1 the client is gone. */
+static int write_notes(struct cs_client *c)
 {
-    char line[160];
-    int n = snprintf(line, sizeof(line), "\r\n[vsc: %s]\r\n", text);
-    if (write(c->fd, line, (size_t)n) < 0 && errno != EAGAIN)
-        log_debug("console socket: %s", strerror(errno));
+    while (c->notes_len) {
+        ssize_t w = write(c->fd, c->notes, c->notes_len);
+        if (w < 0)
+            return errno == EAGAIN || errno == EINTR ? 1 : -1;
+        memmove(c->notes, c->notes + w, c->notes_len - (size_t)w);
+        c->notes_len -= (size_t)w;
+    }
+    return 0;
 }
 
-/* Sends what the client has not seen yet; returns -1 when the client is gone. */
+/* Queues a notice for the client's stream and writes it when the socket has room (bounded:
+ * a client that reads nothing at all keeps the first ones). */
+static void notice(struct cs_client *c, const char *text)
+{
+    char line[200];
+    int n = snprintf(line, sizeof(line), "\r\n[vsc: %s]\r\n", text);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    if (len > sizeof(c->notes) - c->notes_len) {
+        log_debug("console socket: a notice dropped for a client that does not read");
+        return;
+    }
+    memcpy(c->notes + c->notes_len, line, len);
+    c->notes_len += len;
+    if (write_notes(c) == 1)
+        loop_mod(c->owner->port->registry->loop, &c->watch, EPOLLIN | EPOLLOUT);
+}
+
+/* Sends what the client has not seen yet, notices first; returns -1 when the client is
+ * gone. */
 static int flush_output(struct cs_client *c)
 {
     struct console *con = &c->owner->port->console;
     for (;;) {
+        int rc = write_notes(c);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            loop_mod(c->owner->port->registry->loop, &c->watch, EPOLLIN | EPOLLOUT);
+            return 0;
+        }
         const uint8_t *data;
         size_t n = console_peek(con, &c->reader, &data, 65536);
         if (c->reader.missed != c->missed_reported) {
@@ -72,7 +106,8 @@ static int flush_output(struct cs_client *c)
             snprintf(msg, sizeof(msg), "%llu bytes skipped",
                      (unsigned long long)(c->reader.missed - c->missed_reported));
             c->missed_reported = c->reader.missed;
-            notice(c, msg);
+            notice(c, msg); /* fits: the notices were all written */
+            continue;
         }
         if (!n)
             break;

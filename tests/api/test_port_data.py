@@ -3,6 +3,7 @@
 clients on the port's ConsoleSocket. And what survives a vscd restart: the ports, their
 paths and settings, and a VM that reattaches; stray paths are cleaned up at start."""
 import os
+import re
 import socket
 import termios
 import threading
@@ -160,6 +161,35 @@ def test_second_unix_vm_connection_refused(pvscd, padmin):
             vm2.close()
         c.close()
     wait_port_state(padmin, pid, "Waiting")
+
+
+def test_a_client_that_stopped_reading_is_told_what_it_skipped(make_vscd):
+    """A console client that stops reading falls a ring behind and skips ahead; when it reads
+    again its stream says how much ("[vsc: N bytes skipped]"), although the skip happened
+    while its socket was full: what it got and what it was told it skipped add up to what
+    the VM printed."""
+    v = make_vscd(["--set", "console_ring_bytes=4096"])
+    p = one_port(v.admin, "unix", "behind")
+    pid = p["Id"]
+    c = attach_console(v.admin, pid, p["ConsoleSocket"], 1)
+    vm = FakeUnixVM(p["BindPath"])
+    try:
+        wait_port_state(v.admin, pid, "Connected")
+        line = b"y" * 1023 + b"\n"
+        total = 2048 * len(line)  # 2 MiB: far more than the client's socket holds
+        for _ in range(2048):
+            vm.send(line)
+        wait_port_field(v.admin, pid, "BytesFromVM", total)
+        got = c.read_for(1.0)
+        notice = re.compile(rb"\r\n\[vsc: (\d+) bytes skipped\]\r\n")
+        skipped = [int(n) for n in notice.findall(got)]
+        assert skipped, "no skip notice in %d bytes read" % len(got)
+        payload = notice.sub(b"", got)
+        assert payload.strip(b"y\n") == b"", payload[:200]
+        assert len(payload) + sum(skipped) == total, (len(payload), skipped)
+    finally:
+        vm.close()
+        c.close()
 
 
 def stable_view(client, port_id):
