@@ -10,9 +10,12 @@
 
 static struct termios saved;
 static int saved_fd = -1;
+static int saved_flags = -1, flags_fd = -1; /* its file status flags (O_NONBLOCK) */
 
 int term_raw(int fd)
 {
+    if (flags_fd < 0 && (saved_flags = fcntl(fd, F_GETFL)) >= 0)
+        flags_fd = fd;
     if (!isatty(fd))
         return -ENOTTY;
     struct termios t;
@@ -32,6 +35,9 @@ int term_raw(int fd)
 
 void term_restore(void)
 {
+    if (flags_fd >= 0) /* the open file is the shell's too: the event loop made it O_NONBLOCK */
+        fcntl(flags_fd, F_SETFL, saved_flags);
+    flags_fd = -1;
     if (saved_fd < 0)
         return;
     tcsetattr(saved_fd, TCSAFLUSH, &saved);

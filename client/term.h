@@ -10,9 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Puts fd (a terminal) in raw mode. 0, or -errno (not a terminal: -ENOTTY). */
+/* Puts fd (a terminal) in raw mode. 0, or -errno (not a terminal: -ENOTTY). Also saves
+ * fd's file status flags (terminal or not), which the event loop changes (O_NONBLOCK). */
 int term_raw(int fd);
-/* Restores the settings term_raw() saved. */
+/* Restores the settings and the file status flags term_raw() saved. */
 void term_restore(void);
 bool term_is_raw(void);
 

@@ -366,6 +366,31 @@ def test_signal_restores_the_terminal_and_logs_out(v, consoles):
     fake.close()
 
 
+def test_the_terminal_is_left_blocking_on_every_way_out(v, consoles):
+    """The terminal's open file is the shell's too: O_NONBLOCK, set while attached (the
+    event loop reads it), is cleared again at a detach, a signal and the server's close, or
+    the next program on that terminal reads EAGAIN."""
+    def blocking(c):
+        return not fcntl.fcntl(c.slave, fcntl.F_GETFL) & os.O_NONBLOCK
+
+    a, pid, fake = vm(v)
+    c = attach(consoles, v, pid, [a["host"]], 1)
+    detach(c)
+    assert blocking(c), "O_NONBLOCK left set after a detach"
+    c = attach(consoles, v, pid, [a["host"]], 1)
+    c.proc.send_signal(signal.SIGTERM)
+    assert c.wait() == 1
+    assert blocking(c), "O_NONBLOCK left set after a signal"
+    attached(v, pid, 0)
+    c = attach(consoles, v, pid, [a["host"]], 1)
+    r = v.admin.post("/redfish/v1/Managers/bmc/Actions/Oem/Vsc.FreePorts",
+                     json={"VMUUID": a["System"]["@odata.id"].rsplit("/", 1)[1]})
+    assert r.status_code == 200, r.text
+    assert c.wait() == 1
+    assert blocking(c), "O_NONBLOCK left set after the server closed the console"
+    fake.close()
+
+
 def test_port_freed_while_attached(v, consoles):
     a, pid, fake = vm(v)
     c = attach(consoles, v, pid, [a["host"]], 1)
