@@ -12,6 +12,7 @@
  * signal), 2 usage, 3 authentication. docs/vsc-console.1 is the manual.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -74,6 +75,7 @@ struct app {
     struct lws *ws;
     struct lws *stdin_wsi;
     bool connected, closed, detach_req, stdin_paused, stdin_eof;
+    bool stdin_hup; /* libwebsockets closed its copy of stdin on a hang-up: read it ourselves */
     char conn_error[256];
     int close_code;
     char close_reason[128];
@@ -264,25 +266,28 @@ static void run_escape(struct app *a, enum escape_cmd cmd)
     }
 }
 
-static void on_stdin(struct app *a, int fd)
+/* Reads typed input once; returns the bytes read, 0 at the end, -1 when none now. */
+static ssize_t on_stdin(struct app *a, int fd)
 {
     unsigned char buf[FRAME_MAX], send[2 * FRAME_MAX];
     size_t room = sizeof(a->input) - a->input_len;
     size_t want = room / 2 < sizeof(buf) ? room / 2 : sizeof(buf); /* each byte may send 2 */
     if (want == 0) {
-        lws_rx_flow_control(a->stdin_wsi, 0);
+        if (a->stdin_wsi)
+            lws_rx_flow_control(a->stdin_wsi, 0);
         a->stdin_paused = true;
-        return;
+        return -1;
     }
     ssize_t n = read(fd, buf, want);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+        return -1;
     if (n <= 0) { /* end of input: detach, or keep watching with -r */
-        lws_rx_flow_control(a->stdin_wsi, 0);
+        if (a->stdin_wsi)
+            lws_rx_flow_control(a->stdin_wsi, 0);
         a->stdin_eof = true;
         if (!a->readonly)
             detach(a);
-        return;
+        return 0;
     }
     size_t ns = 0;
     for (ssize_t i = 0; i < n && !a->detach_req; i++) {
@@ -298,6 +303,15 @@ static void on_stdin(struct app *a, int fd)
         }
     }
     queue_input(a, send, ns);
+    return n;
+}
+
+/* After a hang-up: reads what the pipe still holds, as far as there is room, then its end. */
+static void drain_hup(struct app *a)
+{
+    while (a->stdin_hup && !a->stdin_eof && !a->detach_req &&
+           a->input_len < sizeof(a->input) / 2 && on_stdin(a, STDIN_FILENO) > 0)
+        ;
 }
 
 /* ---- signals --------------------------------------------------------------------------- */
@@ -379,9 +393,13 @@ static int on_writeable(struct app *a, struct lws *wsi)
             return -1;
         memmove(a->input, a->input + n, a->input_len - n);
         a->input_len -= n;
-        if (a->stdin_paused && !a->stdin_eof && a->input_len < sizeof(a->input) / 2) {
-            a->stdin_paused = false;
-            lws_rx_flow_control(a->stdin_wsi, 1);
+        if (!a->stdin_eof && a->input_len < sizeof(a->input) / 2) {
+            if (a->stdin_hup) {
+                drain_hup(a);
+            } else if (a->stdin_paused) {
+                a->stdin_paused = false;
+                lws_rx_flow_control(a->stdin_wsi, 1);
+            }
         }
     } else if (a->detach_req) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"detached", 8);
@@ -409,9 +427,13 @@ static void on_established(struct app *a, struct lws *wsi)
             status(a, "connected to %s%s; no escape character", a->label,
                    a->readonly ? " (read-only)" : "");
     }
-    lws_sock_file_fd_type fd = {.filefd = STDIN_FILENO};
-    a->stdin_wsi = lws_adopt_descriptor_vhost(lws_get_vhost(wsi), LWS_ADOPT_RAW_FILE_DESC, fd,
-                                              FD_PROTOCOL, NULL);
+    /* A copy: libwebsockets closes the descriptor it watches (on a hang-up too), and a pipe
+     * may still hold input then. */
+    lws_sock_file_fd_type fd = {.filefd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)};
+    a->stdin_wsi = fd.filefd < 0 ? NULL
+                                 : lws_adopt_descriptor_vhost(lws_get_vhost(wsi),
+                                                              LWS_ADOPT_RAW_FILE_DESC, fd,
+                                                              FD_PROTOCOL, NULL);
     if (!a->stdin_wsi) {
         status(a, "cannot read the terminal");
         a->exit_code = EXIT_CONN;
@@ -484,7 +506,20 @@ static int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (fd == a->sigfd)
             on_signal(a);
         else
-            on_stdin(a, fd);
+            (void)on_stdin(a, fd);
+        return 0;
+    }
+    /* libwebsockets closes a raw file that polls as hung up without readable data (a pipe
+     * whose writer left, while empty or while we paused reading it) and says only this. */
+    if (reason == LWS_CALLBACK_RAW_CLOSE_FILE && wsi == a->stdin_wsi) {
+        a->stdin_wsi = NULL;
+        if (!a->closed && !a->stdin_eof) {
+            a->stdin_hup = true;
+            if (a->readonly)
+                a->stdin_eof = true; /* -r keeps watching */
+            else
+                drain_hup(a);
+        }
         return 0;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);

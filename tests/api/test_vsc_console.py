@@ -443,6 +443,47 @@ def test_a_large_paste_arrives_whole(v, consoles):
     fake.close()
 
 
+def test_end_of_piped_input_detaches(v):
+    """Input from a pipe (a script's printf, a file through cat): everything in it reaches
+    the VM, then its end detaches with status 0 as the end of any input does; an empty pipe
+    too. (libwebsockets closes a pipe it sees hung up without telling: vsc-console waited
+    forever.)"""
+    a, pid, fake = vm(v)
+    env = {k: val for k, val in os.environ.items() if not k.startswith("VSC_")}
+    env.update(VSC_URL=v.base, VSC_USER="admin", VSC_PASSWORD=ADMIN_PASSWORD)
+    big = bytes(range(1, 256)) * 1024  # 255 KiB: more than a pipe and the input buffer hold
+    for data in (b"", b"piped line\r", big):
+        r, w = os.pipe()
+        p = subprocess.Popen([VSC_CONSOLE, "--insecure", "-q", "-e", "none", "-p", pid],
+                             stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env=env)
+        os.close(r)
+        os.set_blocking(w, False)
+        view = memoryview(data)
+        deadline = time.time() + 30
+        while view:
+            assert time.time() < deadline, (len(data), len(view))
+            _, ready, _ = select.select([], [w], [], 0.05)
+            if ready:
+                view = view[os.write(w, view[:65536]):]
+            fake._read_some(0.01)
+        os.close(w)
+        try:
+            rc = p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            raise AssertionError("still attached after the end of %d bytes of piped input"
+                                 % len(data))
+        assert rc == 0, p.stderr.read()
+        p.stderr.close()
+        deadline = time.time() + 10
+        while len(fake.buf) < len(data) and time.time() < deadline:
+            fake._read_some(0.1)
+        assert fake.take() == data, len(data)
+    fake.close()
+
+
 def test_plain_http_service(consoles):
     d = short_dir()
     v = Vscd(os.path.join(d, "s"), http=True).start()
