@@ -309,8 +309,8 @@ static ssize_t on_stdin(struct app *a, int fd)
 /* After a hang-up: reads what the pipe still holds, as far as there is room, then its end. */
 static void drain_hup(struct app *a)
 {
-    while (a->stdin_hup && !a->stdin_eof && !a->detach_req &&
-           a->input_len < sizeof(a->input) / 2 && on_stdin(a, STDIN_FILENO) > 0)
+    while (a->stdin_hup && !a->stdin_eof && !a->detach_req && a->input_len < sizeof(a->input) / 2 &&
+           on_stdin(a, STDIN_FILENO) > 0)
         ;
 }
 
@@ -430,10 +430,10 @@ static void on_established(struct app *a, struct lws *wsi)
     /* A copy: libwebsockets closes the descriptor it watches (on a hang-up too), and a pipe
      * may still hold input then. */
     lws_sock_file_fd_type fd = {.filefd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)};
-    a->stdin_wsi = fd.filefd < 0 ? NULL
-                                 : lws_adopt_descriptor_vhost(lws_get_vhost(wsi),
-                                                              LWS_ADOPT_RAW_FILE_DESC, fd,
-                                                              FD_PROTOCOL, NULL);
+    a->stdin_wsi = fd.filefd < 0
+                       ? NULL
+                       : lws_adopt_descriptor_vhost(lws_get_vhost(wsi), LWS_ADOPT_RAW_FILE_DESC, fd,
+                                                    FD_PROTOCOL, NULL);
     if (!a->stdin_wsi) {
         status(a, "cannot read the terminal");
         a->exit_code = EXIT_CONN;
