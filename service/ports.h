@@ -30,6 +30,11 @@ struct port;
 
 enum backend_kind { BACKEND_PTY, BACKEND_UNIX, BACKEND_USB_GADGET, BACKEND_COUNT };
 
+/* A port's Label: at most 64 characters (JSON Schema counts characters), each up to 4
+ * bytes of UTF-8. */
+#define PORT_LABEL_CHARS 64
+#define PORT_LABEL_SIZE  (4 * PORT_LABEL_CHARS + 1)
+
 /* One small interface per backend (obmc-console's handler idea). */
 struct backend_ops {
     const char *name;
@@ -73,7 +78,7 @@ struct port {
     struct vm *vm;
     int idx; /* 1..N within its VM */
     char com_port[16];
-    char label[65];
+    char label[PORT_LABEL_SIZE];
     enum backend_kind kind;
     const struct backend_ops *ops;
     char bind_path[PATH_MAX]; /* what the hypervisor binds */
@@ -127,7 +132,7 @@ void ports_fini(struct ports *ps);
 
 struct port_request {
     char com_port[16];
-    char label[65];
+    char label[PORT_LABEL_SIZE];
 };
 
 struct allocate_request {

@@ -123,7 +123,7 @@ static int read_port_list(const json_t *list, struct allocate_request *req, stru
         return -1;
     }
     static const struct jb_field fields[] = {{"ComPort", JB_STRING, 0, 0, 0},
-                                             {"Label", JB_STRING, 0, 0, 64}};
+                                             {"Label", JB_STRING, 0, 0, PORT_LABEL_CHARS}};
     size_t i;
     const json_t *item;
     json_array_foreach(list, i, item)

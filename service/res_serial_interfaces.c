@@ -121,7 +121,7 @@ static void get_port(struct rf_request *req, struct rf_response *r)
                              "Rs232", "BitRate", bit_rate, "Parity", p->line.parity, "DataBits",
                              data_bits, "StopBits", stop_bits, "FlowControl", p->line.flow_control);
     if (p->com_port[0] || p->label[0]) {
-        char desc[128];
+        char desc[sizeof(p->com_port) + 2 + sizeof(p->label)];
         snprintf(desc, sizeof(desc), "%s%s%s", p->com_port,
                  p->com_port[0] && p->label[0] ? ": " : "", p->label);
         json_object_set_new(body, "Description", json_string(desc));

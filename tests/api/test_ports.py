@@ -296,6 +296,23 @@ def test_good_formats_accepted(pvscd, padmin):
     check_consistency(padmin, pvscd.state_dir)
 
 
+def test_label_of_64_characters_beyond_ascii_kept_whole(pvscd, padmin):
+    """Label's limit is 64 characters (JSON Schema counts characters), not 64 bytes: a
+    64-character label of multi-byte characters is kept as given, answered and served, and
+    the same request again is the same allocation."""
+    u = new_uuid()
+    ports = [{"ComPort": "COM1", "Label": "\u20ac" * 64},
+             {"Label": "Konsole f\u00fcr " + "\u00e9" * 50}]
+    body = allocate_ok(padmin, u, "labelvm", 2, Ports=ports)
+    assert [p["Label"] for p in body["Ports"]] == [q["Label"] for q in ports]
+    for p, q in zip(body["Ports"], ports):
+        assert port_oem(padmin, p["Id"])["Label"] == q["Label"]
+    r = allocate(padmin, u, "labelvm", 2, Ports=ports)
+    assert r.status_code == 200, r.text
+    assert r.json()["Created"] is False
+    check_consistency(padmin, pvscd.state_dir)
+
+
 def test_unknown_parameter(shared_populated):
     vscd, admin, _, _ = shared_populated
     before = snapshot(admin, vscd.state_dir)
