@@ -118,8 +118,10 @@ static int bad_value(struct rf_response *r, const json_t *v, const char *param)
 static int read_port_list(const json_t *list, struct allocate_request *req, struct rf_response *r)
 {
     if ((int64_t)json_array_size(list) != req->count) {
-        /* One entry per port: the list must be PortCount long. */
-        rf_error(r, 400, msg_action_parameter_value_error("Ports", ACTION_ALLOCATE));
+        /* One entry per port: the list must be PortCount long (a conflict between the two). */
+        char *text = jb_value_text(list);
+        rf_error(r, 400, msg_action_parameter_value_conflict("Ports", text));
+        free(text);
         return -1;
     }
     static const struct jb_field fields[] = {{"ComPort", JB_STRING, 0, 0, 0},

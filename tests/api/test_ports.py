@@ -329,7 +329,9 @@ def test_ports_length_differs_from_count(shared_populated, count, n_items):
     before = snapshot(admin, vscd.state_dir)
     items = [{"ComPort": "COM%d" % (i + 1)} for i in range(n_items)]
     r = admin.post(ALLOCATE, json=good_request(PortCount=count, Ports=items))
-    assert r.status_code == 400, r.text
+    assert_error(r, 400, "ActionParameterValueConflict")  # as openapi.yaml says
+    args = [m.get("MessageArgs") for m in r.json()["error"]["@Message.ExtendedInfo"]]
+    assert args[0][0] == "Ports", args
     assert_unchanged(admin, vscd, before)
 
 
