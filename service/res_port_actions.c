@@ -304,11 +304,12 @@ static void free_ports(struct rf_request *rq, struct rf_response *r)
     if (!rf_is_our_manager(rq, r) || jb_read(rq->body, free_fields, FP_N, v, ACTION_FREE, r) < 0)
         return;
     if (v[FP_UUID].present == v[FP_PORTS].present) {
-        /* Exactly one of them names what to free. */
+        /* Exactly one of them names what to free: both conflict. */
+        char *text = v[FP_PORTS].present ? jb_value_text(v[FP_PORTS].json) : NULL;
         rf_error(r, 400,
-                 v[FP_UUID].present
-                     ? msg_action_parameter_value_error("SerialInterfaces", ACTION_FREE)
-                     : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
+                 text ? msg_action_parameter_value_conflict("SerialInterfaces", text)
+                      : msg_action_parameter_missing(ACTION_FREE, "VMUUID"));
+        free(text);
         return;
     }
     char uuid[37] = "";

@@ -490,7 +490,9 @@ def test_free_both_selectors_refused(shared_populated):
     vscd, admin, a, _ = shared_populated
     before = snapshot(admin, vscd.state_dir)
     r = free(admin, VMUUID=a["VMUUID"], SerialInterfaces=[a["Ports"][0]["Id"]])
-    assert r.status_code == 400, r.text
+    assert_error(r, 400, "ActionParameterValueConflict")  # as openapi.yaml says
+    args = [m.get("MessageArgs") for m in r.json()["error"]["@Message.ExtendedInfo"]]
+    assert args[0][0] == "SerialInterfaces", args
     assert_unchanged(admin, vscd, before)
 
 
