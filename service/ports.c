@@ -568,6 +568,12 @@ undo:
     db_rollback(db);
     for (int i = 0; i < req->count; i++)
         port_destroy(made[i], true);
+    if (kind != BACKEND_USB_GADGET) {
+        /* No other active VM has this name: the folder is this allocation's, empty now. */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", ps->dir, vm->name);
+        rmdir(dir);
+    }
     return res;
 }
 

@@ -8,10 +8,11 @@ SerialInterfaces with Oem.Vsc, PATCH of InterfaceEnabled and the line settings.
 """
 import os
 import stat
+import tempfile
 
 import pytest
 
-from conftest import Client, assert_error, make_user
+from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error, make_user
 from helpers_ports import (ALLOCATE, ALLOCATE_INFO, FREE, FREE_INFO, MANAGER, SERIALS, SYSTEMS,
                            FakePtyVM, FakeUnixVM, allocate, allocate_ok, check_consistency, free,
                            get_json, members, new_uuid, port_oem, port_uri, snapshot,
@@ -186,6 +187,27 @@ def test_usb_gadget_refused_and_nothing_kept(populated):
     check_consistency(admin, vscd.state_dir)
     allocate_ok(admin, u, "gadgetvm", 2, Backend="pty")
     check_consistency(admin, vscd.state_dir)
+
+
+def test_backend_failure_leaves_no_vm_folder(make_vscd):
+    """A unix socket path longer than sun_path (a long state dir and a 64-character VMName)
+    fails the allocation, 503, and nothing is kept: not even the VM's folder under ports/.
+    The same name with the pty backend (a symlink has no such limit) then works."""
+    d = tempfile.mkdtemp(prefix="vsc", dir="/tmp")
+    make_vscd.dirs.append(d)
+    v = Vscd(os.path.join(d, "d" * 30)).start()
+    make_vscd.started.append(v)
+    admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+    _populate(admin)
+    name = "L" * 64
+    assert len(os.path.join(v.state_dir, "ports", name, "1")) >= 108
+    before = snapshot(admin, v.state_dir)
+    r = allocate(admin, new_uuid(), name, 2, Backend="unix")
+    assert_error(r, 503, "ResourceExhaustion")
+    assert_unchanged(admin, v, before)
+    check_consistency(admin, v.state_dir)
+    allocate_ok(admin, new_uuid(), name, 2, Backend="pty")
+    check_consistency(admin, v.state_dir)
 
 
 # ---- part 1: bad input ----------------------------------------------------------------------
