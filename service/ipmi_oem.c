@@ -372,6 +372,10 @@ static size_t handle_allocate(struct ports *ps, const struct ipmi_oem_request *r
 {
     if (limit < IPMI_OEM_RESP_HDR + IPMI_OEM_ALLOC_ENTRY)
         return ipmi_oem_encode_error(rq, IPMI_CC_RESPONSE_UNAVAILABLE, resp, limit);
+    /* A field of the request, checked before what exists (the VM, the name): the Redfish
+     * action's PortCount is out of range first too. */
+    if (rq->count > ps->app->cfg.max_ports_per_vm)
+        return ipmi_oem_encode_error(rq, IPMI_CC_PARAM_OUT_OF_RANGE, resp, limit);
 
     struct allocate_request req;
     memset(&req, 0, sizeof(req));
@@ -398,10 +402,9 @@ static size_t handle_allocate(struct ports *ps, const struct ipmi_oem_request *r
         cc = IPMI_CC_NOT_IN_PRESENT_STATE;
         break;
     case ALLOC_EXHAUSTED:
-        /* Above the per-VM limit: a bad request; else the service-wide pool is used up. */
+        /* The per-VM limit was checked above: the service-wide pool is used up. */
         log_warn("IPMI allocate: %s", err);
-        cc = rq->count > ps->app->cfg.max_ports_per_vm ? IPMI_CC_PARAM_OUT_OF_RANGE
-                                                       : IPMI_CC_OEM_NO_PORTS;
+        cc = IPMI_CC_OEM_NO_PORTS;
         break;
     case ALLOC_BACKEND:
         log_error("IPMI allocate: %s", err);

@@ -88,6 +88,20 @@ def test_over_ipmb_limit_is_refused_but_fits_lan(admin):
     assert "/redfish/v1/Systems/" + u in systems(admin)
 
 
+def test_count_above_per_vm_limit_is_c9_whatever_exists(admin):
+    """A port count above max_ports_per_vm (8 by default) is C9, as a count above 16 is, for a
+    VM that has ports and for a name another VM holds too (fields in byte order: the count
+    comes first), as the Redfish action's PortCount is out of range first."""
+    u = str(uuid.uuid4())
+    assert ipmi(admin, "01", allocate_bytes(u, 2, 1, "lim1"), transport="LAN")[0] == "00"
+    before = systems(admin)
+    cc, _ = ipmi(admin, "01", allocate_bytes(u, 9, 1, "lim1"), transport="LAN")
+    assert cc == "C9"
+    cc, _ = ipmi(admin, "01", allocate_bytes(str(uuid.uuid4()), 9, 1, "lim1"), transport="LAN")
+    assert cc == "C9"
+    assert systems(admin) == before
+
+
 @pytest.mark.parametrize("desc,cmd,data,netfn,want", [
     ("wrong IANA", "01", "01 02 03 " + "00" * 16 + " 01 01", "2E", "CC"),
     ("unknown sub-command", "09", IANA, "2E", "C1"),
