@@ -304,6 +304,8 @@ static int make_vm_dir(struct ports *ps, const char *vm_name)
 /* Opens the backend; a failure leaves the port (and its mapping) Down with the reason. */
 static void open_port_backend(struct port *p)
 {
+    if (p->kind != BACKEND_USB_GADGET)
+        make_vm_dir(p->registry, p->vm->name); /* removed with the paths in it, maybe */
     int rc = p->ops->open(p);
     if (rc < 0) {
         char msg[sizeof(p->error) + 32];

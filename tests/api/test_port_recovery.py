@@ -1,6 +1,7 @@
 """A backend that fails or loses its published path is re-created without the mapping
 changing (issue: port lifecycle, "Backend failures are visible")."""
 import os
+import shutil
 import socket
 import time
 
@@ -29,6 +30,24 @@ def test_removed_path_is_recreated_with_the_same_mapping(vscd_factory, backend):
         wait_port_state(v.admin, pid, "Connected")
         vm.send(b"after re-create\r\n")
         wait_for(lambda: port_oem(v.admin, pid)["BytesFromVM"] >= 17, what="bytes counted")
+    finally:
+        vm.close()
+
+
+@pytest.mark.parametrize("backend", ["pty", "unix"])
+def test_removed_vm_folder_is_recreated_with_the_same_mapping(vscd_factory, backend):
+    """The VM's whole folder under ports/ removed (a cleaner, a hand): the folder and every
+    path in it come back, as a removed path does."""
+    v = vscd_factory()
+    body = allocate_ok(v.admin, name="dir-" + backend, count=2, Backend=backend)
+    paths = [p["BindPath"] for p in body["Ports"]]
+    shutil.rmtree(os.path.dirname(paths[0]))
+    wait_for(lambda: all(os.path.lexists(p) for p in paths), timeout=8,
+             what="folder and paths re-created")
+    port = body["Ports"][0]
+    vm = fake_vm(backend, port["BindPath"])
+    try:
+        wait_port_state(v.admin, port["Id"], "Connected")
     finally:
         vm.close()
 
