@@ -102,6 +102,21 @@ def test_count_above_per_vm_limit_is_c9_whatever_exists(admin):
     assert systems(admin) == before
 
 
+def test_repeat_without_a_name_matches_another_name_conflicts(admin):
+    """docs/ipmi-oem.md: a repeat without a name is the same request whatever the VM's name;
+    one that names the VM otherwise is D5 and changes nothing."""
+    u = str(uuid.uuid4())
+    cc, first = ipmi(admin, "01", allocate_bytes(u, 2, 1, "rp1"))
+    assert cc == "00" and first[3] == 1
+    cc, again = ipmi(admin, "01", allocate_bytes(u, 2, 1))
+    assert cc == "00" and again[3] == 0 and again[6:] == first[6:]
+    before = systems(admin)
+    cc, _ = ipmi(admin, "01", allocate_bytes(u, 2, 1, "rp2"))
+    assert cc == "D5"
+    assert systems(admin) == before
+    assert admin.get("/redfish/v1/Systems/" + u).json()["Name"] == "rp1"
+
+
 @pytest.mark.parametrize("desc,cmd,data,netfn,want", [
     ("wrong IANA", "01", "01 02 03 " + "00" * 16 + " 01 01", "2E", "CC"),
     ("unknown sub-command", "09", IANA, "2E", "C1"),
