@@ -359,8 +359,11 @@ static int vm_ports(struct ports *ps, const struct vm *vm, struct ipmi_oem_port 
             .id = (uint32_t)p->id,
             .backend = wire_backend(p->kind),
             .state = wire_state(p),
-            /* ports.h records no USB interface number (the gadget backend is a stub). */
-            .usb_interface = IPMI_OEM_NO_USB_INTERFACE,
+            /* A gadget port's ACM control interface: 2 per port before it (its BindPath's
+             * -ifNN, docs/usb-gadget.md). */
+            .usb_interface = p->kind == BACKEND_USB_GADGET && p->idx >= 1 && p->idx <= 16
+                                 ? (uint8_t)(2 * (p->idx - 1))
+                                 : IPMI_OEM_NO_USB_INTERFACE,
             .path = p->bind_path,
         };
     }

@@ -1,8 +1,10 @@
 """The port command as IPMI bytes (Vsc.IpmiRequest; layout in docs/ipmi-oem.md)."""
+import os
 import uuid
 
 import pytest
 
+import conftest
 from conftest import assert_error
 
 IPMI = "/redfish/v1/Managers/bmc/Actions/Oem/Vsc.IpmiRequest"
@@ -115,6 +117,43 @@ def test_repeat_without_a_name_matches_another_name_conflicts(admin):
     assert cc == "D5"
     assert systems(admin) == before
     assert admin.get("/redfish/v1/Systems/" + u).json()["Name"] == "rp1"
+
+
+FAKE_CONFIGFS = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..",
+                             "fakeconfigfs.so")
+
+
+@pytest.mark.skipif(not os.path.exists(FAKE_CONFIGFS), reason="build/fakeconfigfs.so not built")
+def test_allocate_lists_the_usb_interface_of_gadget_ports(tmp_path):
+    """usb-gadget ports (on the fake configfs): allocate lists each port's USB interface
+    number, 2*(n-1) as in its BindPath's -ifNN (docs/usb-gadget.md), not FF."""
+    cfs, udc = tmp_path / "cfs", tmp_path / "udc"
+    cfs.mkdir()
+    udc.mkdir()
+    (udc / "udc0").mkdir()
+    env = {"LD_PRELOAD": FAKE_CONFIGFS, "FAKE_CONFIGFS_ROOT": str(cfs),
+           "FAKE_UDC_DIR": str(udc), "VSC_CONFIGFS": str(cfs), "VSC_UDC_DIR": str(udc),
+           "VSC_TTY_DIR": str(tmp_path), "ASAN_OPTIONS": "verify_asan_link_order=0"}
+    v = conftest.Vscd(str(tmp_path / "s"), env=env).start()
+    try:
+        admin = conftest.Client(v.base, auth=("admin", conftest.ADMIN_PASSWORD))
+        u = str(uuid.uuid4())
+        cc, data = ipmi(admin, "01", allocate_bytes(u, 3, 3, "usb"))
+        assert cc == "00", data
+        assert (data[3], data[4], data[5]) == (1, 3, 3)
+        links = {p["@odata.id"].rsplit("/", 1)[1]: p for p in
+                 admin.get("/redfish/v1/Systems/" + u).json()["Links"]["Oem"]["Vsc"][
+                     "SerialInterfaces"]}
+        assert len(links) == 3
+        for i in range(3):
+            entry = data[6 + 5 * i:11 + 5 * i]
+            pid = int.from_bytes(entry[:4], "little")
+            bind = admin.get("/redfish/v1/Managers/bmc/SerialInterfaces/%d" % pid).json()[
+                "Oem"]["Vsc"]["BindPath"]
+            assert bind.endswith("-if%02x" % (2 * i)), bind
+            assert entry[4] == 2 * i, (i, entry.hex())
+    finally:
+        v.stop()
 
 
 @pytest.mark.parametrize("desc,cmd,data,netfn,want", [
