@@ -45,6 +45,8 @@ struct tls_conn {
     bool send_again; /* gnutls_record_send said EAGAIN: call it again with `out` */
     bool torn;       /* the stream ended inside a record: say nothing more */
     bool adopted;    /* a WebSocket took the TLS stream over (tls_front_adopt) */
+    bool app_hup;    /* libmicrohttpd closed its end while `out` was full (linger runs) */
+    bool progress;   /* a record went to the client since the last pump */
     /* Adopted: where gnutls writes records (the WebSocket sends them); NULL: the socket. */
     int (*sink)(void *arg, const void *data, size_t len);
     void *sink_arg;
@@ -138,6 +140,7 @@ static int flush_out(struct tls_conn *c)
         if (w < 0)
             return -EIO;
         c->send_again = false;
+        c->progress = true;
         memmove(c->out, c->out + w, c->out_len - (size_t)w);
         c->out_len -= (size_t)w;
     }
@@ -208,11 +211,16 @@ static void pump(struct tls_conn *c)
         conn_free(c);
         return;
     }
-    if (c->app_eof && !c->linger.armed)
-        loop_timer_arm(loop, &c->linger, TLS_FRONT_LINGER_MS);
+    if ((c->app_eof && !c->linger.armed) || (c->app_hup && c->progress))
+        loop_timer_arm(loop, &c->linger, TLS_FRONT_LINGER_MS); /* a reader gets its time */
+    c->progress = false;
     bool in_blocked = c->in_off < c->in_len; /* libmicrohttpd is not taking input */
     uint32_t net = (in_blocked || c->net_eof ? 0 : EPOLLIN) | (c->send_again ? EPOLLOUT : 0);
     uint32_t app = (c->out_len || c->app_eof ? 0 : EPOLLIN) | (in_blocked ? EPOLLOUT : 0);
+    /* While the client takes nothing, `out` stays full and libmicrohttpd's end is not
+     * read: its close (idle timeout) shows only as a hang-up, which starts the linger. */
+    if (c->out_len && !c->app_eof && !c->app_hup)
+        app |= EPOLLRDHUP;
     if (set_events(loop, &c->net, net) < 0 || set_events(loop, &c->app, app) < 0)
         conn_free(c);
 }
@@ -226,12 +234,15 @@ static int on_net(struct loop_watch *w, uint32_t events)
 
 static int on_app(struct loop_watch *w, uint32_t events)
 {
-    (void)events;
     struct tls_conn *c = w->data;
     if (!c->handshaken) {
         /* libmicrohttpd speaks only after a request: this is it closing (idle timeout) */
         conn_free(c);
         return LOOP_OK;
+    }
+    if ((events & (EPOLLRDHUP | EPOLLHUP)) && c->out_len && !c->app_hup) {
+        c->app_hup = true; /* it closed: what it wrote waits no longer than the linger */
+        loop_timer_arm(c->front->loop, &c->linger, TLS_FRONT_LINGER_MS);
     }
     pump(c);
     return LOOP_OK;

@@ -103,6 +103,54 @@ def test_idle_client_without_handshake_times_out(make_vscd):
         assert time.time() - t0 < 4
 
 
+def open_fds(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def stalled_reader(port):
+    """A TLS client that pipelines requests and never reads an answer (a tiny receive
+    window): vscd's side of it fills up, and libmicrohttpd times the connection out."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.settimeout(5)
+    raw.connect(("127.0.0.1", port))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t = ctx.wrap_socket(raw)
+    t.setblocking(False)
+    data = b"GET /redfish/v1/$metadata HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
+    sent, blocked = 0, 0
+    while sent < len(data) and blocked < 10:  # until vscd stops reading for half a second
+        try:
+            sent += t.send(data[sent:sent + 16384])
+            blocked = 0
+        except (ssl.SSLWantWriteError, BlockingIOError):
+            blocked += 1
+            time.sleep(0.05)
+    return t
+
+
+def test_a_client_that_never_reads_is_let_go(make_vscd):
+    """tls_front.h: once libmicrohttpd closes its end (here its idle timeout, the client
+    reads none of its answers), the TLS connection goes within TLS_FRONT_LINGER_MS; it
+    no longer counts against max_connections_per_ip, so it must not stay open beside it.
+    It stayed for as long as the client kept the socket, two descriptors each."""
+    v = make_vscd(["--set", "connection_timeout=1", "--set", "max_connections_per_ip=2"])
+    v.admin.s.close()
+    base = open_fds(v.proc.pid)
+    held = []
+    for _ in range(3):  # two at a time (the limit), each timed out by libmicrohttpd
+        held += [stalled_reader(v.port), stalled_reader(v.port)]
+        assert open_fds(v.proc.pid) > base
+        time.sleep(2)
+    wait_for(lambda: open_fds(v.proc.pid) == base, timeout=10,
+             what="the stalled connections closed")
+    assert get_root(tls_connect(v.port)) == b"HTTP/1.1 200 OK"
+    for t in held:
+        t.close()
+
+
 def test_console_streams_megabytes_over_https(make_vscd):
     v = make_vscd()
     token, _ = v.admin.login("admin", ADMIN_PASSWORD)
