@@ -115,8 +115,12 @@ int auth_check_password(struct auth *a, struct rf_async *async, const char *user
         return rc < 0 ? rc : -EACCES;
     }
     int64_t now = time(NULL);
-    if (auth_account_locked(a, &acct, now))
-        return -EACCES;
+    if (auth_account_locked(a, &acct, now)) {
+        /* Refused whatever the password, at the same cost: a quick answer would tell that
+         * the name exists (a few wrong passwords lock only real accounts). */
+        rc = pw_verify(async, password, a->dummy_hash);
+        return rc < 0 ? rc : -EACCES;
+    }
     rc = pw_verify(async, password, acct.hash);
     if (rc < 0)
         return rc; /* nothing is recorded until the verification is done */

@@ -4,13 +4,14 @@ self-service and account lockout."""
 import glob
 import os
 import sqlite3
+import time
 
 import pytest
 
 from conftest import ADMIN_PASSWORD, Client, assert_error
-from helpers_auth import (ACCOUNT_SERVICE, ACCOUNTS, SESSION_SERVICE, account_uri_of,
-                          create_account, get_json, login, message_ids, post_login, unique,
-                          wait_until, without_volatile)
+from helpers_auth import (ACCOUNT_SERVICE, ACCOUNTS, SESSION_SERVICE, SESSIONS,
+                          account_uri_of, create_account, get_json, login, message_ids,
+                          post_login, unique, wait_until, without_volatile)
 
 
 def members(client, path=ACCOUNTS):
@@ -631,6 +632,30 @@ def test_threshold_zero_disables_lockout(vscd, admin):
     fail_logins(vscd.base, name, 8)
     assert get_json(admin, uri)["Locked"] is False
     login(vscd.base, name, pw)
+
+
+def login_seconds(client, name, password):
+    """How long a refused login takes (over an open connection: no handshake counted)."""
+    t0 = time.monotonic()
+    r = client.post(SESSIONS, json={"UserName": name, "Password": password})
+    assert r.status_code == 401, r.text
+    return time.monotonic() - t0
+
+
+def test_locked_account_costs_what_an_unknown_user_costs(vscd, admin):
+    """docs/SECURITY.md: an unknown user costs the same time as a wrong password, so timing
+    does not tell which names exist. A locked account is no exception: answered without a
+    password verification, it came back at once, and three wrong passwords told an
+    existing name (it turns fast) from an unknown one (it stays slow)."""
+    set_lockout(admin)
+    name = unique("lockt")
+    create_account(admin, name, "Operator")
+    fail_logins(vscd.base, name, 3)
+    anon = Client(vscd.base)
+    unknown = sorted(login_seconds(anon, unique("nobody"), "wrong-password-x")
+                     for _ in range(3))[1]
+    locked = sorted(login_seconds(anon, name, "wrong-password-x") for _ in range(3))[1]
+    assert locked > unknown / 2, (locked, unknown)
 
 
 def test_lockout_survives_restart(vscd, admin):
