@@ -635,7 +635,8 @@ static void mhd_run(void *data)
         MHD_run(app->http->mhd);
 }
 
-static int load_tls(struct http_server *srv, const struct vsc_config *cfg)
+/* Reads the pair; at start (`create`) makes the self-signed one when none exists yet. */
+static int load_tls(struct http_server *srv, const struct vsc_config *cfg, bool create)
 {
     char cert[PATH_MAX], key[PATH_MAX];
     if (cfg->tls_cert[0]) {
@@ -644,7 +645,7 @@ static int load_tls(struct http_server *srv, const struct vsc_config *cfg)
     } else {
         snprintf(cert, sizeof(cert), "%s/tls/cert.pem", cfg->state_dir);
         snprintf(key, sizeof(key), "%s/tls/key.pem", cfg->state_dir);
-        if (tls_ensure_self_signed(cert, key) < 0)
+        if (create && tls_ensure_self_signed(cert, key) < 0)
             return -1;
     }
     int rc = tls_read_file(cert, &srv->cert_pem);
@@ -675,7 +676,7 @@ int http_reload_tls(struct vsc_app *app)
     if (!srv || !srv->front)
         return -ENOTSUP; /* plain HTTP */
     struct http_server fresh = {0};
-    int rc = load_tls(&fresh, &app->cfg) == 0 &&
+    int rc = load_tls(&fresh, &app->cfg, false) == 0 && /* a reload never writes a pair */
                      tls_front_reload(srv->front, fresh.cert_pem, fresh.key_pem) == 0
                  ? 0
                  : -EINVAL;
@@ -712,7 +713,7 @@ int http_start(struct vsc_app *app)
         return -1;
     srv->app = app;
     srv->tls = !cfg->insecure_http;
-    if (srv->tls && load_tls(srv, cfg) < 0) {
+    if (srv->tls && load_tls(srv, cfg, true) < 0) {
         server_free(srv);
         return -1;
     }

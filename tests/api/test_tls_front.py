@@ -204,3 +204,24 @@ def test_sighup_reloads_the_certificate_and_open_connections_go_on(make_vscd):
     entries = [v.admin.get(m["@odata.id"]).json()["Oem"]["Vsc"] for m in r.json()["Members"]]
     assert [e["Detail"] for e in entries if e["Action"] == "TlsReload"] == [
         "SIGHUP: TLS certificate and key reloaded", "SIGHUP: TLS certificate and key not reloaded"]
+
+
+def test_sighup_without_a_key_keeps_the_pair_and_the_certificate_file(make_vscd):
+    """docs/SECURITY.md: a pair that cannot be read is refused, the old pair stays. With the
+    key file gone (being replaced, or a wrong name in the install line), SIGHUP made a new
+    self-signed pair instead, served it, and wrote it over the cert.pem that was there."""
+    v = make_vscd()
+    old = served_cert(v.port)
+    tls_dir = os.path.join(v.state_dir, "tls")
+    with open(os.path.join(tls_dir, "cert.pem"), "rb") as f:
+        cert_file = f.read()
+    os.unlink(os.path.join(tls_dir, "key.pem"))
+    v.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "TLS certificate and key" in v.read_log().split("SIGHUP", 1)[-1],
+             what="the reload's log line")
+    assert "NOT reloaded" in v.read_log()
+    assert served_cert(v.port) == old
+    with open(os.path.join(tls_dir, "cert.pem"), "rb") as f:
+        assert f.read() == cert_file
+    assert not os.path.exists(os.path.join(tls_dir, "key.pem"))
+
