@@ -257,6 +257,8 @@ static enum auth_result auth_token(struct auth *a, const char *token, struct rf_
         if (!secret_equal(s->token, SECRET_TOKEN_LEN, token, len))
             continue;
         if (session_expired(a, s, now)) {
+            if (a->expired) /* timed out, as if the sweep had come first */
+                a->expired(a->expired_ctx, s);
             auth_session_delete(a, s);
             return AUTH_FAILED;
         }

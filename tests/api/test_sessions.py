@@ -9,6 +9,9 @@ from helpers_auth import (SESSION_SERVICE, SESSIONS, create_account, get_json, l
                           post_login, unique, without_volatile)
 
 
+AUDIT_ENTRIES = "/redfish/v1/Managers/bmc/LogServices/Audit/Entries"
+
+
 def path_of(location):
     return urlparse(location).path
 
@@ -234,6 +237,22 @@ def test_idle_session_expires(vscd, admin):
     assert_error(idle.get(SESSION_SERVICE), 401, "NoValidSession")
     assert admin.get(path_of(idle_uri)).status_code == 404
     assert busy.get(SESSION_SERVICE).status_code == 200
+
+
+def test_expired_session_used_before_the_sweep_is_audited(vscd, admin):
+    """docs/SECURITY.md, audit trail: SessionExpired is recorded when a session times out,
+    also when its client comes back after the timeout but before the periodic sweep found
+    it (every 5 s): the token's use ended the session without a record."""
+    r = admin.patch(SESSION_SERVICE, json={"SessionTimeout": 30})
+    assert r.status_code == 200, r.text
+    idle, idle_uri, _ = login(vscd.base, "admin", ADMIN_PASSWORD)
+    session_id = path_of(idle_uri).rsplit("/", 1)[1]
+    time.sleep(30.1)
+    assert_error(idle.get(SESSION_SERVICE), 401, "NoValidSession")
+    trail = [get_json(admin, m["@odata.id"])["Oem"]["Vsc"]
+             for m in get_json(admin, AUDIT_ENTRIES)["Members"]]
+    assert [e["Action"] for e in trail if session_id in e["Detail"]] == [
+        "Login", "SessionExpired"]
 
 
 def test_session_limit(tmp_path):
