@@ -63,7 +63,8 @@ struct tls_front {
     struct loop *loop;
     struct MHD_Daemon *mhd;
     struct loop_watch listener;
-    struct tls_creds *creds; /* for new connections */
+    struct loop_timer accept_again; /* out of descriptors: the listener waits */
+    struct tls_creds *creds;        /* for new connections */
     gnutls_priority_t prio;
     struct tls_conn *conns;
 };
@@ -316,6 +317,13 @@ static void admit(struct tls_front *f, int fd, const struct sockaddr *peer, sock
     pump(c);
 }
 
+static void on_accept_again(struct loop_timer *t)
+{
+    struct tls_front *f = t->data;
+    if (!f->listener.active && loop_add(f->loop, &f->listener) < 0)
+        loop_timer_arm(f->loop, t, TLS_FRONT_ACCEPT_PAUSE_MS);
+}
+
 static int on_listener(struct loop_watch *w, uint32_t events)
 {
     (void)events;
@@ -325,8 +333,14 @@ static int on_listener(struct loop_watch *w, uint32_t events)
         socklen_t len = sizeof(peer);
         int fd = accept4(w->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-                log_warn("tls: accept: %s", strerror(errno));
+            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                break;
+            /* The connection stays queued (EMFILE, ENFILE, ENOBUFS, ENOMEM): the level-
+             * triggered listener would be called again at once, for ever. */
+            log_warn("tls: accept: %s; accepting again in %d ms", strerror(errno),
+                     TLS_FRONT_ACCEPT_PAUSE_MS);
+            loop_del(f->loop, w);
+            loop_timer_arm(f->loop, &f->accept_again, TLS_FRONT_ACCEPT_PAUSE_MS);
             break;
         }
         admit(f, fd, (struct sockaddr *)&peer, len);
@@ -563,6 +577,7 @@ struct tls_front *tls_front_start(struct loop *loop, struct MHD_Daemon *mhd,
     f->loop = loop;
     f->mhd = mhd;
     f->listener.fd = -1;
+    f->accept_again = (struct loop_timer){.cb = on_accept_again, .data = f};
     if (creds_new(f, cert_pem, key_pem, priorities) < 0) {
         tls_front_stop(f);
         errno = EINVAL;
@@ -592,6 +607,7 @@ void tls_front_stop(struct tls_front *f)
         else
             conn_free(c);
     }
+    loop_timer_cancel(f->loop, &f->accept_again);
     if (f->listener.active)
         loop_del(f->loop, &f->listener);
     if (f->listener.fd >= 0)

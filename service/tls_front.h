@@ -28,7 +28,8 @@ struct loop;
 struct MHD_Daemon;
 struct tls_front;
 
-#define TLS_FRONT_LINGER_MS 5000
+#define TLS_FRONT_LINGER_MS       5000
+#define TLS_FRONT_ACCEPT_PAUSE_MS 250 /* out of descriptors: the listener waits */
 
 /*
  * Listens on `addr` and serves TLS with the PEM certificate chain and key, forwarding to

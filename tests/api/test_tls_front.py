@@ -3,6 +3,7 @@ sees plain HTTP: its limits and timeouts must still hold for HTTPS clients, garb
 not hurt, and a console WebSocket over HTTPS must stream at socket speed, not the 4 bytes
 per round trip of libmicrohttpd 0.9.75's own TLS upgrade path."""
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -15,6 +16,7 @@ import websocket
 from conftest import ADMIN_PASSWORD
 from helpers_ports import (FakeUnixVM, allocate_ok, port_uri, stream_through, vscd_factory,
                            wait_for)
+from test_console_limits import settled_fd_count
 
 
 @pytest.fixture
@@ -149,6 +151,34 @@ def test_a_client_that_never_reads_is_let_go(make_vscd):
     assert get_root(tls_connect(v.port)) == b"HTTP/1.1 200 OK"
     for t in held:
         t.close()
+
+
+def cpu_ticks(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_out_of_descriptors_the_listener_waits(make_vscd):
+    """With every descriptor in use, a waiting connection cannot be accepted (EMFILE): the
+    listener pauses instead of being called again at once; the loop spun a whole core
+    and wrote 'tls: accept: Too many open files' some 100,000 times a second to the log.
+    Once descriptors are free again, new clients are served."""
+    v = make_vscd()
+    v.admin.s.close()
+    old = resource.prlimit(v.proc.pid, resource.RLIMIT_NOFILE)
+    full = settled_fd_count(v.proc.pid)
+    resource.prlimit(v.proc.pid, resource.RLIMIT_NOFILE, (full, old[1]))
+    clients = [socket.create_connection(("127.0.0.1", v.port), timeout=5) for _ in range(4)]
+    time.sleep(0.5)
+    log_size, ticks = os.path.getsize(v.log_path), cpu_ticks(v.proc.pid)
+    time.sleep(2)
+    assert os.path.getsize(v.log_path) - log_size < 2000
+    assert cpu_ticks(v.proc.pid) - ticks < os.sysconf("SC_CLK_TCK") // 2  # < 25 % of 2 s
+    resource.prlimit(v.proc.pid, resource.RLIMIT_NOFILE, old)
+    for c in clients:
+        c.close()
+    wait_for(lambda: get_root(tls_connect(v.port)) == b"HTTP/1.1 200 OK", timeout=10,
+             what="a new client served")
 
 
 def test_console_streams_megabytes_over_https(make_vscd):
