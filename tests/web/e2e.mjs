@@ -302,6 +302,22 @@ async function main() {
       if (await tile(admin, 'gamma').locator('.tile-notice').innerText()) throw new Error('the admin was told too');
     });
 
+    await step('who is attached stays right after the large view closes', async () => {
+      const attached = async () => tile(admin, 'beta').locator('.attached').innerText();
+      await oper.locator('#logout').click();
+      await oper.locator('#login').waitFor({ state: 'visible' });
+      await until('the operator gone from beta', async () => !(await attached()).includes(USER2[0]));
+      // The large view is a second connection: both hear who comes and goes.
+      await tile(admin, 'beta').locator('.host').click();
+      await admin.locator('#large').waitFor({ state: 'visible' });
+      await login(oper, USER2);
+      await until('the operator attached to beta', async () => (await attached()).includes(USER2[0]));
+      await admin.locator('#large-close').click();
+      await oper.locator('#logout').click();
+      await oper.locator('#login').waitFor({ state: 'visible' });
+      await until('the operator shown gone after logging out', async () => !(await attached()).includes(USER2[0]));
+    });
+
     await step('a phone-width page shows one column', async () => {
       const phone = await newPage(browser, { width: 390, height: 844 });
       await login(phone, ADMIN);

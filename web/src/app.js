@@ -369,7 +369,7 @@ class Port {
     this.consoleUri = si.Oem?.Vsc?.ConsoleURI || `${this.uri}/Oem/Vsc/Console`;
     this.mode = 'Free';
     this.holder = null;
-    this.attached = [];
+    this.attached = new Map(); // connection Id -> user name
     this.rights = [];
     this.selected = false;
     this.notice = '';
@@ -423,7 +423,7 @@ class Port {
     const v = si.Oem?.Vsc || {};
     this.mode = v.Mode || 'Free';
     this.holder = v.ModeHolder || null;
-    this.attached = (v.Attached || []).map((c) => c.UserName);
+    this.attached = attachedMap(v.Attached);
     this.rights = v.EffectiveRights || [];
     this.portState = v.PortState;
     const watch = this.rights.includes('Watch');
@@ -458,7 +458,7 @@ class Port {
     this.q('.state').title = s.line;
     this.q('.mode').textContent = modeText(this.mode, this.holder);
     this.q('.mode').className = `badge mode m-${this.mode}`;
-    const users = [...new Set(this.attached)];
+    const users = [...new Set(this.attached.values())];
     this.q('.attached').textContent = users.length ? `attached: ${users.join(', ')}` : 'nobody attached';
     this.q('.port-id').textContent = `port ${this.id}${this.portState && this.portState !== 'Connected' ? ` · VM ${this.portState.toLowerCase()}` : ''}`;
     const dark = this.q('.tile-dark');
@@ -470,19 +470,17 @@ class Port {
     if (large === this) paintLarge();
   }
 
-  // Control messages from either of this port's connections (tile or large view).
+  // Control messages from either of this port's connections (tile or large view): with the
+  // large view open both hear each attach and detach, so the list is keyed by connection Id.
   control(msg, conn) {
     switch (msg.type) {
       case 'hello':
-        this.attached = (msg.attached || []).map((c) => c.UserName);
+        this.attached = attachedMap(msg.attached);
         break;
       case 'attached': {
-        const user = msg.connection?.UserName;
-        if (msg.event === 'attach') this.attached.push(user);
-        else {
-          const i = this.attached.indexOf(user);
-          if (i >= 0) this.attached.splice(i, 1);
-        }
+        const c = msg.connection || {};
+        if (msg.event === 'attach') this.attached.set(c.Id, c.UserName);
+        else this.attached.delete(c.Id);
         break;
       }
       case 'mode':
@@ -529,6 +527,10 @@ class Port {
     this.term.dispose();
     this.el.remove();
   }
+}
+
+function attachedMap(list) {
+  return new Map((list || []).map((c) => [c.Id, c.UserName]));
 }
 
 function modeText(mode, holder) {
@@ -678,7 +680,7 @@ function paintLarge() {
   const m = $('large-mode');
   m.textContent = modeText(p.mode, p.holder);
   m.className = `badge mode m-${p.mode}`;
-  const users = [...new Set(p.attached)];
+  const users = [...new Set(p.attached.values())];
   $('large-attached').textContent = users.length ? `attached: ${users.join(', ')}` : '';
   const r = new Set(p.rights);
   const mine = p.holder && auth && p.holder === auth.user;
