@@ -249,6 +249,11 @@ async function main() {
         && (await oper.locator('#large-notice').innerText()).includes('admin') && await oper.locator('#large-dark').isVisible());
       await shot(oper, '05-forced-private-seen-by-operator');
       await until('oper: beta tile dark', async () => (await tile(oper, 'beta').getAttribute('class')).includes('dark'));
+      await until('oper: the tile says why', async () => (await tile(oper, 'beta').locator('.tile-notice').innerText()).includes('private'));
+      // From private to observe-only: output flows again, and the tile no longer says hidden.
+      await admin.locator('#act-observe').click();
+      await until('oper: beta observe-only', async () => (await tile(oper, 'beta').getAttribute('data-mode')) === 'ObserveOnly');
+      await until('oper: no stale private notice on the tile', async () => !(await tile(oper, 'beta').locator('.tile-notice').innerText()).includes('private'));
       await admin.locator('#act-free').click();
       await until('free again', async () => (await tile(oper, 'beta').getAttribute('data-mode')) === 'Free');
       await oper.locator('#large-close').click();

@@ -486,7 +486,9 @@ class Port {
       case 'mode':
         this.mode = msg.mode;
         this.holder = msg.holder;
-        if (msg.mode === 'Free') this.notice = '';
+        // The tile's notice said what the previous mode (or a closed connection) meant; a
+        // notice the new mode brings (output hidden) follows this message.
+        if (conn === this.conn) this.notice = '';
         if (conn !== this.conn && msg.reason !== 'current') {
           showLargeNotice(`${modeText(msg.mode, msg.holder)}${msg.by ? ` (set by ${msg.by}${msg.forced ? ', forced' : ''})` : ''}`, true);
         }
