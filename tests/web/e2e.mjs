@@ -323,6 +323,37 @@ async function main() {
       await until('the operator shown gone after logging out', async () => !(await attached()).includes(USER2[0]));
     });
 
+    await step('a console that drops reconnects without losing or repeating output', async () => {
+      const page = await newPage(browser);
+      // Keep the page's WebSockets at hand, to drop one as a network failure would.
+      await page.addInitScript(() => {
+        const Ws = window.WebSocket;
+        window.__sockets = [];
+        window.WebSocket = class extends Ws {
+          constructor(...args) {
+            super(...args);
+            window.__sockets.push(this);
+          }
+        };
+      });
+      await login(page, ADMIN);
+      beta.say('\r\nbefore-the-drop-1\r\n');
+      await until('beta live', async () => (await tileText(page, 'beta')).includes('before-the-drop-1'));
+      const dropped = await page.evaluate((port) => {
+        const open = window.__sockets.filter((w) => w.readyState === 1 && w.url.includes(`/SerialInterfaces/${port}/`));
+        for (const w of open) w.close(4000);
+        return open.length;
+      }, beta.port);
+      if (dropped !== 1) throw new Error(`${dropped} sockets on beta`);
+      beta.say('said-while-away-2\r\n');
+      await until('what beta said while the console was away', async () => (await tileText(page, 'beta')).includes('said-while-away-2'));
+      const text = await tileText(page, 'beta');
+      if (text.split('before-the-drop-1').length !== 2) throw new Error(`output repeated: ${text}`);
+      await until('the tile no longer says closed', async () => !(await tile(page, 'beta').locator('.tile-notice').innerText()));
+      await page.locator('#logout').click();
+      await page.locator('#login').waitFor({ state: 'visible' });
+    });
+
     await step('a phone-width page shows one column', async () => {
       const phone = await newPage(browser, { width: 390, height: 844 });
       await login(phone, ADMIN);

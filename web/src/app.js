@@ -307,12 +307,17 @@ class Conn {
     this.term = term;
     this.owner = owner;
     this.closed = false;
-    this.open(history);
+    this.history = history;
+    this.open(false);
   }
 
-  open(history) {
-    const ws = consoleSocket(this.port.consoleUri, history);
+  // A reconnection replays the same history into a cleared terminal: the protocol promises
+  // no gap and no duplicate within one connection only, so what came while it was away is
+  // neither lost nor shown twice (as long as it is still in the ring).
+  open(again) {
+    const ws = consoleSocket(this.port.consoleUri, this.history);
     this.ws = ws;
+    ws.onopen = () => { if (again) this.term.reset(); };
     ws.onmessage = (m) => {
       if (typeof m.data !== 'string') {
         this.term.write(new Uint8Array(m.data));
@@ -328,7 +333,7 @@ class Conn {
       this.owner.disconnected(e, this);
       if (e.code === 1001 || e.code === 1008) return; // freed / revoked / session gone
       // Anything else (vscd restarted, network): try again a little later.
-      setTimeout(() => { if (!this.closed && auth && ports.get(this.port.id) === this.port) this.open(0); }, 3000);
+      setTimeout(() => { if (!this.closed && auth && ports.get(this.port.id) === this.port) this.open(true); }, 3000);
     };
     this.pinger = setInterval(() => this.send(JSON.stringify({ type: 'ping' })), PING_MS);
   }
