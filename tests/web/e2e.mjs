@@ -307,6 +307,24 @@ async function main() {
       if (await tile(admin, 'gamma').locator('.tile-notice').innerText()) throw new Error('the admin was told too');
     });
 
+    await step('a console the user may not watch opens large with the reason, not a retrying socket', async () => {
+      const reason = async () => oper.locator('#large-notice').innerText();
+      // Its rights as the page read them still say Watch: the refused socket re-reads them.
+      await tile(oper, 'gamma').locator('.host').click();
+      await oper.locator('#large').waitFor({ state: 'visible' });
+      await until('the reason (rights read again)', async () => (await reason()).includes('may not watch'));
+      await oper.locator('#large-close').click();
+      // Read afresh: the page knows before it connects.
+      await oper.reload();
+      await until('the tile says so', async () => (await tile(oper, 'gamma').locator('.tile-notice').innerText()).includes('may not watch'));
+      await tile(oper, 'gamma').locator('.host').click();
+      await oper.locator('#large').waitFor({ state: 'visible' });
+      await until('the reason', async () => (await reason()).includes('may not watch'));
+      await new Promise((r) => setTimeout(r, 3500)); // past a reconnection's delay
+      if (!(await reason()).includes('may not watch')) throw new Error(`large notice: ${await reason()}`);
+      await oper.locator('#large-close').click();
+    });
+
     await step('who is attached stays right after the large view closes', async () => {
       const attached = async () => tile(admin, 'beta').locator('.attached').innerText();
       await oper.locator('#logout').click();

@@ -15,6 +15,7 @@ const SEND_INPUT = '/redfish/v1/Managers/bmc/Actions/Oem/Vsc.SendInput';
 const LARGE_HISTORY = 262144; // bytes of scrollback replayed when a console opens large
 const TILE_HISTORY = 4096;
 const PING_MS = 60000;
+const NO_WATCH = 'you may not watch this console (access rules)';
 
 let auth = null; // {token, uri, user, roles}
 const ports = new Map(); // port id -> Port
@@ -437,7 +438,12 @@ class Port {
       this.conn.close();
       this.conn = null;
     }
-    if (!watch) this.notice = 'you may not watch this console (access rules)';
+    if (!watch) this.notice = NO_WATCH;
+    if (!watch && large === this && largeConn) {
+      largeConn.close();
+      largeConn = null;
+      showLargeNotice(NO_WATCH);
+    }
     this.paint();
   }
 
@@ -515,8 +521,9 @@ class Port {
     // 1001: the port was freed (or vscd stops); the event says so too, but a read that
     // raced with it may have kept the tile: ask once more.
     if (e.code === 1001 && conn === this.conn) refreshPort(this.uri);
-    // 1006 before any data: refused (rights, a freed port)? The port's rights decide.
-    if (conn === this.conn && e.code === 1006) refreshPort(this.uri);
+    // 1006 before any data: refused (rights, a freed port)? The port's rights decide, for
+    // the tile and the large view alike (update() closes either without Watch).
+    if (e.code === 1006) refreshPort(this.uri);
     const why = e.reason ? `console closed: ${e.reason}` : `console closed (${e.code})`;
     if (large === this && conn !== this.conn) showLargeNotice(why);
     else this.notice = why;
@@ -646,7 +653,9 @@ function openLarge(p) {
   try { fit.fit(); } catch { /* not laid out yet */ }
   largeResize = new ResizeObserver(() => { try { fit.fit(); } catch { /* closing */ } });
   largeResize.observe($('large-term'));
-  largeConn = new Conn(p, term, LARGE_HISTORY, p);
+  // Without Watch the server refuses the socket (403, which a browser sees as 1006 only).
+  const watch = p.rights.includes('Watch');
+  largeConn = watch ? new Conn(p, term, LARGE_HISTORY, p) : null;
   // Escape belongs to the VM (editors, menus) while typing: Shift+Escape closes the view.
   term.attachCustomKeyEventHandler((e) => {
     if (e.type === 'keydown' && e.key === 'Escape' && e.shiftKey) {
@@ -656,15 +665,16 @@ function openLarge(p) {
     return true;
   });
   term.onData((d) => {
-    if (!largeConn.send(new TextEncoder().encode(d))) showLargeNotice('not connected; input not sent');
+    if (!largeConn?.send(new TextEncoder().encode(d))) showLargeNotice('not connected; input not sent');
   });
   paintLarge();
+  if (!watch) showLargeNotice(NO_WATCH);
   term.focus();
 }
 
 function closeLarge() {
   if (!large) return;
-  largeConn.close();
+  largeConn?.close();
   largeResize.disconnect();
   largeTerm.dispose();
   largeConn = largeTerm = largeFit = largeResize = null;
