@@ -397,6 +397,23 @@ async function main() {
       await shot(admin, '09-logged-out');
     });
 
+    await step('an open dashboard keeps its session under the shortest SessionTimeout', async () => {
+      await rf('PATCH', '/redfish/v1/SessionService', { SessionTimeout: 30 });
+      try {
+        const page = await newPage(browser);
+        const s = await login(page, ADMIN);
+        await tile(page, 'beta').waitFor();
+        await new Promise((r) => setTimeout(r, 40000)); // idle: past the timeout and a sweep
+        const r = await fetch(BASE + s.uri, { headers: { Authorization: basic } });
+        if (r.status !== 200) throw new Error(`the session ended while the dashboard was open: ${r.status}`);
+        if (!(await page.locator('#app').isVisible())) throw new Error('back at the login form');
+        await page.locator('#logout').click();
+        await page.locator('#login').waitFor({ state: 'visible' });
+      } finally {
+        await rf('PATCH', '/redfish/v1/SessionService', { SessionTimeout: 1800 });
+      }
+    });
+
     await step('no Content-Security-Policy violation and no page error', async () => {
       if (cspViolations.length) throw new Error(cspViolations.join('\n'));
     });

@@ -11,6 +11,7 @@ import { FitAddon } from '@xterm/addon-fit';
 const $ = (id) => document.getElementById(id);
 const PORTS = '/redfish/v1/Managers/bmc/SerialInterfaces';
 const SSE = '/redfish/v1/EventService/SSE';
+const SESSION_SERVICE = '/redfish/v1/SessionService';
 const SEND_INPUT = '/redfish/v1/Managers/bmc/Actions/Oem/Vsc.SendInput';
 const LARGE_HISTORY = 262144; // bytes of scrollback replayed when a console opens large
 const TILE_HISTORY = 4096;
@@ -104,15 +105,27 @@ async function start() {
   $('app').hidden = false;
   $('whoami').textContent = `${auth.user}${auth.roles.length ? ` (${auth.roles.join(', ')})` : ''}`;
   openEvents();
-  clearInterval(keepAlive);
-  // An open dashboard is a monitoring screen: keep its session alive (consoles ping too), and
-  // notice at once when it was deleted elsewhere (api() then returns to the login form).
-  keepAlive = setInterval(() => { if (auth) api('GET', auth.uri).catch(() => {}); }, 120000);
+  clearTimeout(keepAlive);
+  keepSessionAlive();
   await loadAll();
 }
 
+// An open dashboard is a monitoring screen: keep its session alive, well within the service's
+// SessionTimeout (30 s at the least, and changeable: read on every round), and notice when
+// it was deleted elsewhere (the 401 returns to the login form).
+async function keepSessionAlive() {
+  const me = auth;
+  let timeout = 1800;
+  try {
+    timeout = (await api('GET', SESSION_SERVICE)).json?.SessionTimeout || timeout;
+  } catch { /* a 401 ended it; anything else: try again */ }
+  if (auth !== me) return;
+  clearTimeout(keepAlive);
+  keepAlive = setTimeout(keepSessionAlive, Math.min(120, timeout / 3) * 1000);
+}
+
 function stopEverything() {
-  clearInterval(keepAlive);
+  clearTimeout(keepAlive);
   if (sse) sse.abort.abort();
   sse = null;
   closeLarge();
