@@ -142,6 +142,11 @@ static void publish_port(struct port *p, enum event_resource_change kind)
     events_resource(&p->registry->app->events, kind, uri, "SerialInterface");
 }
 
+void port_publish_changed(struct port *p)
+{
+    publish_port(p, EVENT_CHANGED);
+}
+
 static void publish_vm(struct ports *ps, struct vm *vm, enum event_resource_change kind)
 {
     char uri[128];

@@ -183,6 +183,10 @@ int ports_update(struct ports *ps, struct port *p, bool was_enabled);
  * follow (console_user_renamed). */
 void ports_user_renamed(struct ports *ps, const char *old, const char *now, const char *by);
 
+/* ResourceChanged for the port's SerialInterface: something it shows changed that the
+ * port itself did not (its access rules, and with them EffectiveRights). */
+void port_publish_changed(struct port *p);
+
 /* For backends: the VM side came, went or failed. */
 void port_set_state(struct port *p, enum port_state state, const char *error);
 

@@ -186,11 +186,14 @@ static int read_new_rule(struct rf_request *req, const struct jb_value *v, struc
     return rc;
 }
 
-/* After a committed change: the in-memory copy follows the database. 0 or -1 (500). */
-static int rules_changed(struct rf_request *req, struct rf_response *r)
+/* After a committed change to p's rules: the in-memory copy follows the database, open
+ * consoles their rights, and event listeners (a dashboard) hear that the port's
+ * SerialInterface (its EffectiveRights) changed. 0 or -1 (500). */
+static int rules_changed(struct rf_request *req, struct port *p, struct rf_response *r)
 {
     if (port_acl_load(&req->app->acl, &req->app->db) == 0) {
         console_ws_rights_changed(&req->app->ports); /* open consoles follow at once */
+        port_publish_changed(p);
         return 0;
     }
     rf_error(r, 500, msg_internal_error());
@@ -224,7 +227,7 @@ static void post_rule(struct rf_request *req, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
-    if (rules_changed(req, r) < 0)
+    if (rules_changed(req, p, r) < 0)
         return;
     log_info("port %lld: access rule %lld (%s %s to %s) added by '%s'", (long long)p->id,
              (long long)rule.id, rule.deny ? "deny" : "grant", port_right_name(rule.right),
@@ -256,7 +259,7 @@ static void patch_rule(struct rf_request *req, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
-    if (rules_changed(req, r) < 0)
+    if (rules_changed(req, p, r) < 0)
         return;
     log_info("port %lld: access rule %lld set to %s by '%s'", (long long)p->id, (long long)id,
              deny ? "deny" : "grant", req->who.user);
@@ -277,7 +280,7 @@ static void delete_rule(struct rf_request *req, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
-    if (rules_changed(req, r) < 0)
+    if (rules_changed(req, p, r) < 0)
         return;
     log_info("port %lld: access rule %lld deleted by '%s'", (long long)p->id, (long long)id,
              req->who.user);

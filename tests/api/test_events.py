@@ -391,6 +391,17 @@ def test_ports_and_systems_created_removed_changed(served):
         assert (rec["MessageId"], rec["OriginOfCondition"]["@odata.id"]) == \
             (RE + "ResourceChanged", ports[1])
 
+        # Its access rules (what EffectiveRights shows) changed: created, changed, deleted.
+        rules = ports[0] + "/Oem/Vsc/AccessRules"
+        r = admin.post(rules, json={"RoleId": "ReadOnly", "Right": "Watch", "Effect": "Deny"})
+        assert r.status_code == 201, r.text
+        rule = r.headers["Location"]
+        assert admin.patch(rule, json={"Effect": "Grant"}).status_code == 200
+        assert admin.delete(rule).status_code == 204
+        got = [record(e) for e in s.take(3, timeout=2)]
+        assert [(g["MessageId"], g["OriginOfCondition"]["@odata.id"]) for g in got] == \
+            [(RE + "ResourceChanged", ports[0])] * 3
+
         r = free(admin, VMUUID=a["VMUUID"])
         assert r.status_code == 200, r.text
         answered = time.monotonic()
