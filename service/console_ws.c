@@ -172,6 +172,10 @@ int console_ws_admit(struct vsc_app *app, const struct console_ws_request *in,
         rf_error(r, 403, msg_insufficient_privilege()); /* an access rule denies Watch */
         return -1;
     }
+    if (!in->connection_upgrade) {
+        rf_error(r, 400, msg_header_invalid("Connection")); /* no handshake (RFC 6455 4.2.1) */
+        return -1;
+    }
     if (!in->version || strcmp(in->version, "13") != 0) {
         rf_set_header(r, "Sec-WebSocket-Version", "13"); /* ours (RFC 6455 4.4) */
         rf_error(r, 400, msg_header_invalid("Sec-WebSocket-Version"));

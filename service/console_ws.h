@@ -47,6 +47,7 @@ struct console_ws_request {
     const char *ticket;  /* ?ticket=T (console_ticket.h) */
     const char *client_ip;
     bool tls;
+    bool connection_upgrade; /* Connection names "Upgrade" (RFC 6455 4.2.1) */
 };
 
 /* An admitted upgrade, carried from the request to the upgraded stream. */

@@ -432,6 +432,22 @@ static bool wants_websocket(struct MHD_Connection *c, const char *method)
     return strcmp(method, "GET") == 0 && up && strcasecmp(up, "websocket") == 0;
 }
 
+/* Whether a header's comma-separated list holds `token`, in any case. */
+static bool lists_token(const char *list, const char *token)
+{
+    size_t n = strlen(token);
+    for (const char *p = list; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (len == n && strncasecmp(p, token, n) == 0)
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
 /* Every Sec-WebSocket-Protocol line, joined into one list (RFC 6455 11.3.4: several lines
  * are one list); the buffer may hold a token. */
 struct header_list {
@@ -484,6 +500,7 @@ static enum MHD_Result upgrade_request(struct http_server *srv, struct MHD_Conne
         .ticket = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket"),
         .client_ip = ip,
         .tls = srv->tls,
+        .connection_upgrade = lists_token(header(c, MHD_HTTP_HEADER_CONNECTION), "upgrade"),
     };
     struct rf_response r;
     rf_response_init(&r);

@@ -246,6 +246,18 @@ def test_unsupported_version_is_answered_with_ours(pvscd):
         assert r.headers.get("Sec-WebSocket-Version") == "13", (version, r.headers)
 
 
+@pytest.mark.parametrize("connection", [None, "keep-alive", "upgraded"])
+def test_a_handshake_without_connection_upgrade_is_refused(pvscd, connection):
+    """RFC 6455 4.2.1: no Connection header naming Upgrade, no handshake: 400."""
+    pid = unix_port(pvscd)["Id"]
+    c = Client(pvscd.base, token=pvscd.token)
+    hs = {"Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    r = c.get(console_path(pid), headers=dict(hs, Connection=connection))
+    assert_error(r, 400, "HeaderInvalid")
+    assert "Connection" in r.text
+
+
 def test_token_in_subprotocol(pvscd):
     pid = unix_port(pvscd)["Id"]
     c = connect(pvscd, pid, token=False, subprotocols=["vsc.v1", "vsc.token." + pvscd.token])
