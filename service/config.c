@@ -182,9 +182,23 @@ static int load_file(struct vsc_config *cfg, const char *path)
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof(line), f)) {
         lineno++;
+        /* A line longer than the buffer is read to its end here, so that no part of it
+         * (a long comment's tail) is taken for a line of its own. */
+        bool too_long = false;
+        if (!strchr(line, '\n')) {
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n')
+                too_long = true;
+        }
         char *s = trim(line);
         if (!*s || *s == '#')
             continue;
+        if (too_long) {
+            fprintf(stderr, "vscd: %s:%d: line too long (at most %zu characters)\n", path, lineno,
+                    sizeof(line) - 2);
+            rc = -1;
+            break;
+        }
         char *eq = strchr(s, '=');
         if (!eq) {
             fprintf(stderr, "vscd: %s:%d: expected name = value\n", path, lineno);

@@ -73,6 +73,21 @@ def test_bad_config_is_refused_with_a_message(tmp_path):
     assert "max_sessions" in r.stderr
 
 
+def test_long_config_lines_are_read_whole(tmp_path):
+    """A line longer than vscd's line buffer is one line: a long comment stays a comment (no
+    part of it is read as a setting), a long setting is refused naming its own line."""
+    conf = tmp_path / "long.conf"
+    conf.write_text("# " + "x" * 5000 + "\n"
+                    "# " + "y" * 4221 + "max_sessions = lots\n"
+                    "max_sessions = 5\n")
+    r = subprocess.run([VSCD, "--config", str(conf), "--help"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    conf.write_text("max_sessions = 5\nlisten = " + " " * 5000 + "127.0.0.1:1\n")
+    r = subprocess.run([VSCD, "--config", str(conf), "--help"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "long.conf:2:" in r.stderr and "too long" in r.stderr, r.stderr
+
+
 def test_plain_http_refused_off_loopback(tmp_path):
     """Plain HTTP exists only bound to loopback."""
     r = subprocess.run([VSCD, "--state-dir", str(tmp_path), "--insecure-http",
