@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -49,6 +50,32 @@ static int absolute_state_dir(struct vsc_app *app)
     struct stat st;
     if (stat(abs, &st) == 0 && (st.st_mode & 07777) == 0700)
         chmod(abs, 0711);
+    return 0;
+}
+
+/*
+ * One vscd per state dir: an exclusive lock on the directory itself (no file to leave
+ * behind), held until the process ends. A second vscd there would share the database and
+ * history files and take the first one's published port paths over. Where the file system
+ * has no such locks, vscd runs on with a warning.
+ */
+static int lock_state_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        log_error("state dir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0; /* fd stays open: the lock lasts as long as vscd */
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+        log_error("state dir %s is in use by another vscd", dir);
+        return -1;
+    }
+    log_warn("state dir %s: cannot lock it (%s); make sure no other vscd uses it", dir,
+             strerror(err));
     return 0;
 }
 
@@ -240,7 +267,8 @@ static int open_state(struct vsc_app *app)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/tls", app->cfg.state_dir);
-    if (make_dir(app->cfg.state_dir) < 0 || make_dir(path) < 0 || absolute_state_dir(app) < 0)
+    if (make_dir(app->cfg.state_dir) < 0 || make_dir(path) < 0 || absolute_state_dir(app) < 0 ||
+        lock_state_dir(app->cfg.state_dir) < 0)
         return -1;
     snprintf(path, sizeof(path), "%s/vsc.db", app->cfg.state_dir);
     if (db_open(&app->db, path, db_migrations, db_migration_count) < 0)

@@ -102,3 +102,27 @@ def test_port_in_use_is_a_clear_error(tmp_path, shared_vscd):
                        timeout=20, env=dict(os.environ, VSC_ADMIN_PASSWORD=ADMIN_PASSWORD))
     assert r.returncode != 0
     assert "cannot serve" in r.stderr
+
+
+def test_second_vscd_on_the_same_state_dir_is_refused(tmp_path):
+    """A second vscd on a state dir in use stops at once (status 1, saying why) and leaves
+    the first one's database, ports and history alone."""
+    d = Vscd(str(tmp_path / "state")).start()
+    try:
+        second = subprocess.Popen([VSCD, "--state-dir", d.state_dir, "--listen",
+                                   "127.0.0.1:%d" % free_port()], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
+                                  env=dict(os.environ, VSC_ADMIN_PASSWORD=ADMIN_PASSWORD))
+        try:
+            _, err = second.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            second.terminate()
+            _, err = second.communicate()
+            raise AssertionError("a second vscd ran on the same state dir:\n" + err)
+        assert second.returncode == 1, err
+        assert "in use" in err and d.state_dir in err, err
+        assert Client(d.base, auth=("admin", ADMIN_PASSWORD)).get("/redfish/v1/Systems").status_code == 200
+    finally:
+        assert d.stop() == 0
+    d.start()  # the lock went with the first one
+    d.stop()
