@@ -310,12 +310,25 @@ static int open_history(struct vsc_app *app)
     return 0;
 }
 
+/* Settings config.c cannot judge alone; a bad one is a bad setting (exit status 2),
+ * refused before anything is made in the state dir. */
 static int check_settings(const struct vsc_config *cfg)
 {
     enum backend_kind kind;
     if (backend_parse(cfg->default_backend, &kind) < 0) {
         log_error("default_backend: unknown backend '%s' (pty, unix, usb-gadget)",
                   cfg->default_backend);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    int loopback;
+    if (http_parse_listen(cfg->listen, &ss, &sslen, &loopback) < 0) {
+        log_error("listen: cannot parse '%s' (want host:port or [v6]:port)", cfg->listen);
+        return -1;
+    }
+    if (cfg->insecure_http && !loopback) {
+        log_error("insecure_http is allowed on loopback addresses only, not %s", cfg->listen);
         return -1;
     }
     return 0;
@@ -360,15 +373,17 @@ int main(int argc, char **argv)
     }
     if (want_routes)
         return dump_routes();
+    if (check_settings(&app.cfg) < 0)
+        return 2;
 
     struct loop_watch signals = {.fd = -1};
     umask(0077); /* the database holds password hashes; the key is secret */
     raise_fd_limit();
     int rc = 1;
     app_format_time(time(NULL), app.started_iso, sizeof(app.started_iso));
-    if (open_notifier(&app) < 0 || check_settings(&app.cfg) < 0 || loop_init(&app.loop) < 0 ||
-        open_send_batch(&app) < 0 || open_state(&app) < 0 || open_history(&app) < 0 ||
-        setup_signals(&app, &signals) < 0 || worker_start(&app.worker, &app.loop) < 0 ||
+    if (open_notifier(&app) < 0 || loop_init(&app.loop) < 0 || open_send_batch(&app) < 0 ||
+        open_state(&app) < 0 || open_history(&app) < 0 || setup_signals(&app, &signals) < 0 ||
+        worker_start(&app.worker, &app.loop) < 0 ||
         events_init(&app.events, &app.loop, (size_t)app.cfg.event_backlog) < 0 ||
         console_state_init(&app.cstate, &app) < 0 || ports_init(&app.ports, &app) < 0 ||
         ipmi_socket_open(&app, &app.ipmi) < 0 || http_start(&app) < 0)

@@ -96,6 +96,20 @@ def test_plain_http_refused_off_loopback(tmp_path):
     assert "loopback" in r.stderr
 
 
+def test_bad_settings_exit_2_before_touching_the_state_dir(tmp_path):
+    """A setting vscd cannot use is a bad setting (exit status 2, vscd.8), found before
+    anything is made in the state dir."""
+    for args, word in ((["--set", "default_backend=serial"], "default_backend"),
+                       (["--listen", "localhost-8443"], "listen"),
+                       (["--listen", "127.0.0.1:65536"], "listen"),
+                       (["--insecure-http", "--listen", "0.0.0.0:0"], "loopback")):
+        state = tmp_path / "state"
+        r = subprocess.run([VSCD, "--state-dir", str(state)] + args, capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 2 and word in r.stderr, (args, r.returncode, r.stderr)
+        assert not state.exists(), args
+
+
 def test_oem_schema_files_are_regenerated_identically(tmp_path):
     """schemas/redfish/Vsc* (JSON Schema and CSDL) equal what scripts/gen-oem-schema.py makes."""
     subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "gen-oem-schema.py"),
