@@ -212,6 +212,10 @@ static int load_file(struct vsc_config *cfg, const char *path)
             break;
         }
     }
+    if (rc == 0 && ferror(f)) { /* a directory (EISDIR), an I/O error: not an empty file */
+        fprintf(stderr, "vscd: cannot read config %s: %s\n", path, strerror(errno));
+        rc = -1;
+    }
     fclose(f);
     return rc;
 }

@@ -73,6 +73,16 @@ def test_bad_config_is_refused_with_a_message(tmp_path):
     assert "max_sessions" in r.stderr
 
 
+def test_config_that_cannot_be_read_is_refused(tmp_path):
+    """A config path vscd cannot read to its end (a missing file, a directory) stops it with
+    status 2 naming the file; it never runs on the compiled-in defaults instead."""
+    for path in (tmp_path / "missing.conf", tmp_path):
+        r = subprocess.run([VSCD, "--config", str(path), "--help"], capture_output=True,
+                           text=True, timeout=20)
+        assert r.returncode == 2, (path, r.returncode, r.stderr)
+        assert "cannot read config %s" % path in r.stderr, r.stderr
+
+
 def test_long_config_lines_are_read_whole(tmp_path):
     """A line longer than vscd's line buffer is one line: a long comment stays a comment (no
     part of it is read as a setting), a long setting is refused naming its own line."""
