@@ -96,6 +96,7 @@ static int ensure_uuid(struct vsc_app *app)
     return db_setting_set(&app->db, "service_uuid", app->uuid);
 }
 
+/* Written and synced before the account is made: a password nobody can read is lost. */
 static int write_initial_password(const char *state_dir, const char *password)
 {
     char path[PATH_MAX];
@@ -104,8 +105,17 @@ static int write_initial_password(const char *state_dir, const char *password)
     if (fd < 0)
         return -1;
     fchmod(fd, 0600);
-    dprintf(fd, "%s\n", password);
-    close(fd);
+    int ok = dprintf(fd, "%s\n", password) == (int)strlen(password) + 1 && fsync(fd) == 0;
+    int err = errno;
+    if (close(fd) < 0 && ok) {
+        ok = 0;
+        err = errno;
+    }
+    if (!ok) {
+        unlink(path);
+        errno = err;
+        return -1;
+    }
     return 0;
 }
 
@@ -129,15 +139,27 @@ static int ensure_admin(struct vsc_app *app)
         if (secret_password(generated, 20) < 0)
             return -1;
         password = generated;
+        if (write_initial_password(app->cfg.state_dir, password) < 0) {
+            log_error("cannot write %s/initial-admin-password: %s; no account 'admin' made "
+                      "(or give its password in VSC_ADMIN_PASSWORD)",
+                      app->cfg.state_dir, strerror(errno));
+            explicit_bzero(generated, sizeof(generated));
+            return -1;
+        }
     }
     struct account admin = {.role = ROLE_ADMINISTRATOR, .enabled = true, .created_at = time(NULL)};
     snprintf(admin.user, sizeof(admin.user), "admin");
     if (secret_hash(password, admin.hash, sizeof(admin.hash)) < 0 ||
-        db_account_create(&app->db, &admin) < 0)
+        db_account_create(&app->db, &admin) < 0) {
+        if (!env) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/initial-admin-password", app->cfg.state_dir);
+            unlink(path); /* its password opens nothing */
+            explicit_bzero(generated, sizeof(generated));
+        }
         return -1;
+    }
     if (!env) {
-        if (write_initial_password(app->cfg.state_dir, password) < 0)
-            log_warn("cannot write %s/initial-admin-password", app->cfg.state_dir);
         /* Shown on a terminal (make run) only: a service's output ends up in a log
          * (the journal), and no password belongs in a log (docs/SECURITY.md). */
         if (isatty(STDOUT_FILENO))

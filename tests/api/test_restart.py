@@ -7,6 +7,8 @@ import re
 import sqlite3
 import stat
 
+import pytest
+
 from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error
 from helpers_auth import (ACCOUNT_SERVICE, ACCOUNTS, MANAGER, SESSION_SERVICE, SESSIONS,
                           account_uri_of, create_account, get_json, login, post_login, unique)
@@ -155,5 +157,33 @@ def test_initial_admin_password(tmp_path):
         login(d.base, "admin", password)
         with open(path) as f:
             assert f.read().strip() == password
+    finally:
+        d.stop()
+
+
+def test_initial_password_that_cannot_be_written_makes_no_admin(tmp_path):
+    """When <state_dir>/initial-admin-password cannot be written, vscd does not start (status
+    1, saying so) and makes no account nobody knows the password of; the next start, once
+    the file can be written, makes `admin` with the password the file then holds."""
+    d = Vscd(str(tmp_path / "state"))
+    del d.env["VSC_ADMIN_PASSWORD"]
+    path = os.path.join(d.state_dir, "initial-admin-password")
+    os.makedirs(path)  # in the way: open() fails with EISDIR
+    try:
+        d.start()
+    except RuntimeError as e:
+        err = str(e)
+    else:
+        d.stop()
+        pytest.fail("vscd started without writing initial-admin-password")
+    assert "exited with 1" in err and "initial-admin-password" in err, err
+    d.proc = None
+    d.log.close()
+    os.rmdir(path)
+    d.start()
+    try:
+        with open(path) as f:
+            password = f.read().strip()
+        login(d.base, "admin", password)
     finally:
         d.stop()
