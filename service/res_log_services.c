@@ -146,13 +146,17 @@ json_t *rf_console_entry_json(struct vsc_app *app, const struct vm *vm,
                   e->line, "Port", e->port_idx, "LinesBefore", e->before);
     if (e->after)
         json_object_set(oem, "LinesAfter", e->after);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:{s:{s:s}}, s:s, "
-                     "s:{s:o}}",
-                     "@odata.id", uri, "@odata.type", "#LogEntry.v1_18_0.LogEntry", "Id", id,
-                     "Name", "Console state change", "EntryType", "Event", "Created", created,
-                     "Severity", entry_severity(e->state), "Message", message, "MessageId",
-                     message_id, "MessageArgs", args, "Links", "OriginOfCondition", "@odata.id",
-                     system, "AdditionalDataURI", transcript, "Oem", "Vsc", oem);
+    json_t *entry =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:{s:o}}", "@odata.id",
+                  uri, "@odata.type", "#LogEntry.v1_18_0.LogEntry", "Id", id, "Name",
+                  "Console state change", "EntryType", "Event", "Created", created, "Severity",
+                  entry_severity(e->state), "Message", message, "MessageId", message_id,
+                  "MessageArgs", args, "AdditionalDataURI", transcript, "Oem", "Vsc", oem);
+    /* A freed VM's ComputerSystem is gone: its kept entries link no resource that 404s. */
+    if (ports_find_vm(&app->ports, vm->uuid))
+        json_object_set_new(entry, "Links",
+                            json_pack("{s:o}", "OriginOfCondition", rf_link(system)));
+    return entry;
 }
 
 static void get_entries(struct rf_request *req, struct rf_response *r)

@@ -10,6 +10,7 @@ import pytest
 from conftest import Client, assert_error
 from helpers_auth import create_account, unique
 from helpers_ports import FakeUnixVM, allocate_ok, free, get_json, members, vscd_factory, wait_for
+from test_crawl import links_in
 
 RULES = "/redfish/v1/Managers/bmc/Oem/Vsc/ConsoleStateRules"
 
@@ -189,6 +190,24 @@ def test_a_freed_vm_keeps_its_console_log(make_vscd):
     # A VM that never existed has none.
     r = v.admin.get("/redfish/v1/Systems/00000000-0000-4000-8000-000000000000/LogServices/Console")
     assert_error(r, 404, "ResourceNotFound")
+
+
+def test_a_freed_vm_s_log_entries_link_nothing_gone(make_vscd):
+    """A freed VM's kept entries name no removed ComputerSystem (every @odata.id a resource
+    gives resolves, DSP0266); while the VM lives, OriginOfCondition is its system."""
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(BOOT)
+    wait_state(v, a, "Running")
+    vm.close()
+    entries = members(v.admin, log_uri(a) + "/Entries")
+    live = get_json(v.admin, entries[0])
+    assert live["Links"]["OriginOfCondition"] == a["System"], live["Links"]
+    assert free(v.admin, VMUUID=a["VMUUID"]).status_code == 200
+    for uri in entries:
+        entry = get_json(v.admin, uri)
+        for link in links_in(entry):
+            assert v.admin.get(link).status_code == 200, (uri, link)
 
 
 def test_entries_page_with_top_and_skip(make_vscd):
