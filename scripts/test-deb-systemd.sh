@@ -198,6 +198,12 @@ in_ct env DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y --no-ins
 say "$(grep -E 'upgraded, .* newly installed' "$run/apt.log") ($((SECONDS - install_started)) s)"
 check "systemctl is-active vscd (started by the postinst)" \
     wait_for 30 in_ct systemctl is-active --quiet vscd.service
+# The IPMI socket where docs/ipmi-oem.md puts it: /run/vsc, the unit's RuntimeDirectory.
+in_ct sh -c 'echo "ipmi_socket = /run/vsc/ipmi.sock" >> /etc/vsc/vscd.conf'
+check "systemctl restart vscd with ipmi_socket = /run/vsc/ipmi.sock" \
+    in_ct timeout 30 systemctl restart vscd.service
+check "the IPMI socket is vsc's, in /run/vsc (RuntimeDirectory)" \
+    test "$(in_ct stat -c '%U %F' /run/vsc/ipmi.sock)" = "vsc socket"
 show=$(in_ct systemctl show -p Type,ActiveState,SubState,NRestarts,WatchdogUSec,MainPID,User vscd)
 say "systemctl show: $(echo $show)"
 check "Type=notify, active (running), NRestarts=0, WatchdogUSec=30s" test "$(
