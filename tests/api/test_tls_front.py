@@ -133,7 +133,6 @@ def stalled_reader(port):
     return t
 
 
-@pytest.mark.native  # counts vscd's descriptors, which valgrind's own come and go among
 def test_a_client_that_never_reads_is_let_go(make_vscd):
     """tls_front.h: once libmicrohttpd closes its end (here its idle timeout, the client
     reads none of its answers), the TLS connection goes within TLS_FRONT_LINGER_MS; it
@@ -141,13 +140,13 @@ def test_a_client_that_never_reads_is_let_go(make_vscd):
     It stayed for as long as the client kept the socket, two descriptors each."""
     v = make_vscd(["--set", "connection_timeout=1", "--set", "max_connections_per_ip=2"])
     v.admin.s.close()
-    base = open_fds(v.proc.pid)
+    base = settled_fd_count(v.proc.pid)  # the admin's connection gone too
     held = []
     for _ in range(3):  # two at a time (the limit), each timed out by libmicrohttpd
         held += [stalled_reader(v.port), stalled_reader(v.port)]
         assert open_fds(v.proc.pid) > base
         # Gone before the next two (also under valgrind, where the timeout runs late).
-        wait_for(lambda: open_fds(v.proc.pid) == base, timeout=20,
+        wait_for(lambda: open_fds(v.proc.pid) <= base, timeout=20,
                  what="the stalled connections closed")
     assert get_root(tls_connect(v.port)) == b"HTTP/1.1 200 OK"
     for t in held:
