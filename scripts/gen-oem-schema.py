@@ -7,6 +7,7 @@ so the two forms cannot disagree. tests/api/test_generated.py regenerates and co
 """
 import json
 import os
+import re
 import sys
 from xml.sax.saxutils import quoteattr
 
@@ -410,6 +411,17 @@ EDM = {"string": "Edm.String", "string?": "Edm.String", "integer": "Edm.Int64", 
        "date-time": "Edm.DateTimeOffset"}
 
 
+def string_enum(t):
+    """An enum with a value CSDL cannot name (an EnumType member is an identifier: no '-'):
+    in CSDL a string whose values a pattern lists, so that a payload's value is valid there
+    as it is in the JSON schema."""
+    return t in ENUMS and not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) for v in ENUMS[t][2])
+
+
+def enum_pattern(t):
+    return "^(%s)$" % "|".join(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", v) for v in ENUMS[t][2])
+
+
 def csdl_type(t):
     if t in EDM:
         return EDM[t], t != "string?"
@@ -417,9 +429,13 @@ def csdl_type(t):
         return "Resource.Item", True
     if t == "links":
         return "Collection(Resource.Item)", True
+    if string_enum(t):
+        return "Edm.String", True
     if t in ENUMS or t in PLAIN_OBJECTS:
         return "Vsc.v1_0_0." + t, True
     inner = t[1:-1]
+    if string_enum(inner):
+        return "Collection(Edm.String)", True
     return "Collection(%s)" % (EDM.get(inner) or "Vsc.v1_0_0." + inner), True
 
 
@@ -435,12 +451,14 @@ def csdl():
     for uri, ns, alias in [
             ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Core.V1.xml", "Org.OData.Core.V1", "OData"),
             ("http://docs.oasis-open.org/odata/odata/v4.0/errata03/csd01/complete/vocabularies/Org.OData.Measures.V1.xml", "Org.OData.Measures.V1", "Measures"),
-            ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml", "RedfishExtensions.v1_0_0", "Redfish"),
+            ("http://redfish.dmtf.org/schemas/v1/RedfishExtensions_v1.xml",
+             [("RedfishExtensions.v1_0_0", "Redfish"), ("Validation.v1_0_0", "Validation")], None),
             ("http://redfish.dmtf.org/schemas/v1/Resource_v1.xml", ["Resource", "Resource.v1_0_0"], None),
             ("http://redfish.dmtf.org/schemas/v1/Manager_v1.xml", "Manager", None)]:
         L.append('  <edmx:Reference Uri="%s">' % uri)
         for one in ns if isinstance(ns, list) else [ns]:
-            L.append('    <edmx:Include Namespace="%s"%s/>' % (one, ' Alias="%s"' % alias if alias else ""))
+            one, one_alias = one if isinstance(one, tuple) else (one, alias)
+            L.append('    <edmx:Include Namespace="%s"%s/>' % (one, ' Alias="%s"' % one_alias if one_alias else ""))
         L.append("  </edmx:Reference>")
     L.append("  <edmx:DataServices>")
     L.append('    <Schema xmlns="http://docs.oasis-open.org/odata/ns/edm" Namespace="Vsc">')
@@ -449,8 +467,12 @@ def csdl():
         L.append('      <Action Name="%s" IsBound="true">' % name)
         L.append('        <Parameter Name="Manager" Type="Manager.v1_0_0.OemActions"/>')
         for p, t, req, d in params:
+            enum = t[len("Vsc.v1_0_0."):] if t.startswith("Vsc.v1_0_0.") else None
+            t = "Edm.String" if string_enum(enum) else t
             L.append('        <Parameter Name="%s" Type="%s"%s>' % (p, t, ' Nullable="false"' if req else ""))
             L.append(annot("OData.Description", d, "          "))
+            if string_enum(enum):
+                L.append(annot("Validation.Pattern", enum_pattern(enum), "          "))
             if req:
                 L.append('          <Annotation Term="Redfish.RequiredParameter"/>')
             L.append("        </Parameter>")
@@ -463,9 +485,11 @@ def csdl():
     L.append('      <Annotation Term="Redfish.OwningEntity" String="vsc"/>')
     L.append('      <Annotation Term="Redfish.Release" String="1.0"/>')
     for name, (desc, long, values) in ENUMS.items():
+        if string_enum(name):
+            continue  # a pattern on each property of the type (csdl_type)
         L.append('      <EnumType Name="%s">' % name)
         for v, d in values.items():
-            L.append('        <Member Name="%s">' % v.replace("-", "_"))
+            L.append('        <Member Name="%s">' % v)
             L.append(annot("OData.Description", d, "          "))
             L.append("        </Member>")
         L.append(annot("OData.Description", desc, "        "))
@@ -488,6 +512,8 @@ def csdl():
             L.append(annot("OData.LongDescription", l, "          "))
             if _extra.get("units"):
                 L.append(annot("Measures.Unit", _extra["units"], "          "))
+            if string_enum(t.strip("[]")):
+                L.append(annot("Validation.Pattern", enum_pattern(t.strip("[]")), "          "))
             if nav:
                 L.append('          <Annotation Term="OData.AutoExpandReferences"/>')
             L.append("        </%s>" % tag)

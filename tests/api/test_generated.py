@@ -149,3 +149,35 @@ def test_oem_csdl_declares_every_oem_type_the_service_uses():
         js = set(json.load(fh)["definitions"])
     assert used <= csdl, used - csdl
     assert used <= js, used - js
+
+
+def test_oem_csdl_allows_every_enum_value_the_json_schema_allows():
+    """A value valid in the JSON schema is valid in the CSDL too (what the Redfish Service
+    Validator reads): an EnumType's members are the JSON enum's values exactly, and a type
+    with a value CSDL cannot name as a member (usb-gadget) is a string whose
+    Validation.Pattern admits each value. usb-gadget was declared as member usb_gadget."""
+    import json
+    import re
+    import xml.etree.ElementTree as ET
+    edm = "{http://docs.oasis-open.org/odata/ns/edm}"
+    root = ET.parse(os.path.join(ROOT, "schemas", "redfish", "Vsc_v1.xml")).getroot()
+    members = {e.get("Name"): {m.get("Name") for m in e.iter(edm + "Member")}
+               for e in root.iter(edm + "EnumType")}
+    with open(os.path.join(ROOT, "schemas", "redfish", "Vsc.v1_0_0.json")) as fh:
+        defs = json.load(fh)["definitions"]
+    enums = {name: set(d["enum"]) for name, d in defs.items() if "enum" in d}
+    for name, values in enums.items():
+        if name in members:
+            assert members[name] == values, (name, members[name], values)
+            continue
+        typed = "Vsc.v1_0_0." + name
+        assert not any(p.get("Type") in (typed, "Collection(%s)" % typed)
+                       for p in root.iter(edm + "Property")), (name, "no EnumType")
+    for prop in list(root.iter(edm + "Property")) + list(root.iter(edm + "Parameter")):
+        pattern = [a.get("String") for a in prop.findall(edm + "Annotation")
+                   if a.get("Term") == "Validation.Pattern"]
+        if pattern and prop.get("Type") in ("Edm.String", "Collection(Edm.String)"):
+            matched = [n for n, vals in enums.items()
+                       if all(re.fullmatch(pattern[0], v) for v in vals)]
+            assert matched, (prop.get("Name"), pattern)
+    assert "Backend" not in members  # a pattern in its place
