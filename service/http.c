@@ -711,13 +711,10 @@ int http_reload_tls(struct vsc_app *app)
     return rc;
 }
 
-int http_start(struct vsc_app *app)
+int http_listen_address(const struct vsc_config *cfg, struct sockaddr_storage *ss, unsigned *len)
 {
-    const struct vsc_config *cfg = &app->cfg;
-    struct sockaddr_storage ss;
-    unsigned sslen;
     int loopback;
-    if (http_parse_listen(cfg->listen, &ss, &sslen, &loopback) < 0) {
+    if (http_parse_listen(cfg->listen, ss, len, &loopback) < 0) {
         log_error("listen: cannot parse '%s' (want host:port or [v6]:port)", cfg->listen);
         return -1;
     }
@@ -725,6 +722,16 @@ int http_start(struct vsc_app *app)
         log_error("insecure_http is allowed on loopback addresses only, not %s", cfg->listen);
         return -1;
     }
+    return 0;
+}
+
+int http_start(struct vsc_app *app)
+{
+    const struct vsc_config *cfg = &app->cfg;
+    struct sockaddr_storage ss;
+    unsigned sslen;
+    if (http_listen_address(cfg, &ss, &sslen) < 0)
+        return -1;
     struct http_server *srv = calloc(1, sizeof(*srv));
     if (!srv)
         return -1;

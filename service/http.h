@@ -22,4 +22,9 @@ struct sockaddr_storage;
 int http_parse_listen(const char *listen, struct sockaddr_storage *ss, unsigned *len,
                       int *is_loopback);
 
+/* The listen setting parsed, and insecure_http allowed on it (loopback only): 0, or -1
+ * with the reason logged. */
+struct vsc_config;
+int http_listen_address(const struct vsc_config *cfg, struct sockaddr_storage *ss, unsigned *len);
+
 #endif

@@ -344,16 +344,7 @@ static int check_settings(const struct vsc_config *cfg)
     }
     struct sockaddr_storage ss;
     unsigned sslen;
-    int loopback;
-    if (http_parse_listen(cfg->listen, &ss, &sslen, &loopback) < 0) {
-        log_error("listen: cannot parse '%s' (want host:port or [v6]:port)", cfg->listen);
-        return -1;
-    }
-    if (cfg->insecure_http && !loopback) {
-        log_error("insecure_http is allowed on loopback addresses only, not %s", cfg->listen);
-        return -1;
-    }
-    return 0;
+    return http_listen_address(cfg, &ss, &sslen);
 }
 
 /* Each HTTPS client costs three fds (its socket and a socketpair, ADR 0002); thousands of

@@ -197,18 +197,24 @@ def test_kill_9_while_consoles_stream(tmp_path):
 SHIM = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "readonlyfs.so")
 
 
-def test_read_only_state_dir_while_running(tmp_path):
-    """The state directory turns read-only under a running vscd (tests/faultfs: EROFS for
-    every write under it while a flag file exists, as after a filesystem error): writes
-    answer a Redfish error, reads and the live console go on, and once the directory is
-    writable again everything works and nothing stored was damaged."""
+def read_only_capable_vscd(tmp_path):
+    """A vscd under the read-only shim: its state dir turns read-only while the returned
+    flag file exists."""
     if not os.path.exists(SHIM):
         pytest.skip("build/readonlyfs.so is built by make test")
     flag = str(tmp_path / "read-only-now")
     state = str(tmp_path / "state")
     env = {"LD_PRELOAD": os.path.abspath(SHIM), "VSC_RO_DIR": state, "VSC_RO_FLAG": flag,
            "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
-    v = Vscd(state, env=env).start()
+    return Vscd(state, env=env).start(), flag
+
+
+def test_read_only_state_dir_while_running(tmp_path):
+    """The state directory turns read-only under a running vscd (tests/faultfs: EROFS for
+    every write under it while a flag file exists, as after a filesystem error): writes
+    answer a Redfish error, reads and the live console go on, and once the directory is
+    writable again everything works and nothing stored was damaged."""
+    v, flag = read_only_capable_vscd(tmp_path)
     try:
         admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
         keep = unique("kept")
@@ -252,13 +258,7 @@ def test_read_only_state_dir_while_running(tmp_path):
 def test_read_only_state_dir_keeps_a_patch_all_or_nothing(tmp_path):
     """A PATCH of line settings and Oem.Vsc.Mode whose write fails changes neither: the
     console's mode is not taken when the line settings could not be stored."""
-    if not os.path.exists(SHIM):
-        pytest.skip("build/readonlyfs.so is built by make test")
-    flag = str(tmp_path / "read-only-now")
-    state = str(tmp_path / "state")
-    env = {"LD_PRELOAD": os.path.abspath(SHIM), "VSC_RO_DIR": state, "VSC_RO_FLAG": flag,
-           "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"}
-    v = Vscd(state, env=env).start()
+    v, flag = read_only_capable_vscd(tmp_path)
     try:
         admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
         port = allocate_ok(admin, Backend="unix", HostName="rofsmode")["Ports"][0]
