@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,6 +341,12 @@ static int check_settings(const struct vsc_config *cfg)
     if (backend_parse(cfg->default_backend, &kind) < 0) {
         log_error("default_backend: unknown backend '%s' (pty, unix, usb-gadget)",
                   cfg->default_backend);
+        return -1;
+    }
+    /* A misspelt group would otherwise surface as one warning per port, and as QEMU's
+     * "Permission denied" much later. */
+    if (cfg->ports_group[0] && !getgrnam(cfg->ports_group)) {
+        log_error("ports_group: no group '%s' on this host", cfg->ports_group);
         return -1;
     }
     struct sockaddr_storage ss;

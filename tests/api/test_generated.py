@@ -112,7 +112,8 @@ def test_bad_settings_exit_2_before_touching_the_state_dir(tmp_path):
     for args, word in ((["--set", "default_backend=serial"], "default_backend"),
                        (["--listen", "localhost-8443"], "listen"),
                        (["--listen", "127.0.0.1:65536"], "listen"),
-                       (["--insecure-http", "--listen", "0.0.0.0:0"], "loopback")):
+                       (["--insecure-http", "--listen", "0.0.0.0:0"], "loopback"),
+                       (["--set", "ports_group=no-such-group-vsc"], "ports_group")):
         state = tmp_path / "state"
         r = subprocess.run([VSCD, "--state-dir", str(state)] + args, capture_output=True,
                            text=True, timeout=20)

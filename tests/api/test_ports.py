@@ -6,6 +6,7 @@ Systems, SerialInterfaces and the published paths exactly as they were), privile
 Part 2: the Redfish view — ComputerSystem per VM, Manager links, actions and ActionInfo,
 SerialInterfaces with Oem.Vsc, PATCH of InterfaceEnabled and the line settings.
 """
+import grp
 import os
 import stat
 import tempfile
@@ -172,6 +173,18 @@ def test_unix_backend(pvscd, padmin):
         wait_port_state(padmin, body["Ports"][0]["Id"], "Connected")
     finally:
         vm.close()
+
+
+def test_ports_group_owns_published_paths(make_vscd):
+    """ports_group: each published path (the unix socket, the pty device) is that group's,
+    mode 0660, so an unprivileged hypervisor in the group can open it."""
+    group = grp.getgrnam("nogroup")
+    v = make_vscd(extra_args=["--set", "ports_group=nogroup"])
+    for backend in ("unix", "pty"):
+        body = allocate_ok(v.admin, name="grp" + backend, count=1, Backend=backend)
+        st = os.stat(body["Ports"][0]["BindPath"])  # the pty's path links to its device
+        assert st.st_gid == group.gr_gid, (backend, st.st_gid)
+        assert stat.S_IMODE(st.st_mode) == 0o660, (backend, oct(st.st_mode))
 
 
 def test_usb_gadget_refused_and_nothing_kept(populated):
