@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* Per port; local clients are root's tools (vsc-console, a logger), not an audience. */
 #define MAX_CLIENTS 16
 
 struct cs_client {
@@ -179,6 +180,17 @@ static int on_client(struct loop_watch *w, uint32_t events)
     return LOOP_OK;
 }
 
+/* Tells a client it was not taken before closing it, so that it does not look like a
+ * console with nothing to say; its socket buffer is empty, the line fits. */
+static void refuse_client(int fd, const char *why)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line), "[vsc: %s]\r\n", why);
+    if (n > 0 && send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+        log_debug("console socket: refusal not sent: %s", strerror(errno));
+    close(fd);
+}
+
 static int on_accept(struct loop_watch *w, uint32_t events)
 {
     (void)events;
@@ -186,9 +198,15 @@ static int on_accept(struct loop_watch *w, uint32_t events)
     int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return LOOP_OK;
-    struct cs_client *c = l->nclients < MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+    if (l->nclients >= MAX_CLIENTS) {
+        char why[64];
+        snprintf(why, sizeof(why), "local console full: %d clients on this port", MAX_CLIENTS);
+        refuse_client(fd, why);
+        return LOOP_OK;
+    }
+    struct cs_client *c = calloc(1, sizeof(*c));
     if (!c) {
-        close(fd);
+        refuse_client(fd, "out of memory");
         return LOOP_OK;
     }
     c->fd = fd;
@@ -233,7 +251,7 @@ int console_socket_open(struct port *p)
     if (!rc) {
         strcpy(sa.sun_path, l->path);
         unlink(l->path);
-        if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, 8) < 0)
+        if (bind(l->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l->fd, MAX_CLIENTS) < 0)
             rc = -errno;
     }
     if (!rc) {

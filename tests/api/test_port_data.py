@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from helpers_ports import (FREE, NOTICE_NO_VM, SERIALS, SYSTEMS, FakePtyVM, FakeUnixVM,
-                           allocate_ok, attach_console, check_consistency, fake_vm, fs_tree,
-                           get_json, members, port_oem, port_uri, vscd_factory, wait_port_field,
-                           wait_port_state)
+from helpers_ports import (FREE, NOTICE_NO_VM, SERIALS, SYSTEMS, ConsoleClient, FakePtyVM,
+                           FakeUnixVM, allocate_ok, attach_console, check_consistency, fake_vm,
+                           fs_tree, get_json, members, port_oem, port_uri, vscd_factory,
+                           wait_port_field, wait_port_state)
 
 
 @pytest.fixture
@@ -42,6 +42,28 @@ def one_port(admin, backend, name):
     p = allocate_ok(admin, name=name, count=1, Backend=backend)["Ports"][0]
     assert p["Backend"] == backend
     return p
+
+
+def test_local_console_full_says_so(pvscd, padmin):
+    """The local console socket takes 16 clients a port; the 17th is told why it is closed
+    (not a silent close, which looks like a console with nothing to say), and once one of
+    the 16 leaves a new client is taken again."""
+    p = one_port(padmin, "unix", "localfull")
+    clients = [ConsoleClient(p["ConsoleSocket"]) for _ in range(16)]
+    try:
+        wait_port_field(padmin, p["Id"], "AttachedClients", 16)
+        extra = ConsoleClient(p["ConsoleSocket"])
+        extra.read_until(b"[vsc: local console full: 16 clients on this port]\r\n")
+        assert extra.wait_eof(), "the 17th client stayed open"
+        extra.close()
+        assert port_oem(padmin, p["Id"])["AttachedClients"] == 16
+        clients.pop().close()
+        wait_port_field(padmin, p["Id"], "AttachedClients", 15)
+        clients.append(ConsoleClient(p["ConsoleSocket"]))
+        wait_port_field(padmin, p["Id"], "AttachedClients", 16)
+    finally:
+        for c in clients:
+            c.close()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
