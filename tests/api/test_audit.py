@@ -105,6 +105,13 @@ def test_console_input_bytes_when_configured(make_vscd):
     assert r.status_code == 200, r.text
     sent = [x for x in records(v, "ConsoleInput") if "SendInput" in x["Detail"]]
     assert sent and sent[0]["Detail"] == 'SendInput: 3 byte(s) to port(s) [%s]: "ls\\r"' % port["Id"]
+    # Input no port took is not console input: no entry, and its bytes are not kept.
+    before = len(records(v, "ConsoleInput"))
+    r = v.admin.post("/redfish/v1/Managers/bmc/Actions/Oem/Vsc.SendInput",
+                     json={"Ports": ["999999"], "Data": "never-sent\r"})
+    assert r.status_code == 200 and r.json()["Results"][0]["Result"] != "Sent", r.text
+    assert len(records(v, "ConsoleInput")) == before
+    assert "never-sent" not in str(trail(v))
     vm.close()
 
 
