@@ -65,6 +65,15 @@ enum escape_cmd escape_byte(struct escape *e, unsigned char c, unsigned char out
     return ESC_NONE;
 }
 
+void escape_end(struct escape *e, unsigned char out[2], size_t *nout)
+{
+    *nout = 0;
+    if (e->pending) {
+        e->pending = 0;
+        emit(e, (unsigned char)e->ch, out, nout);
+    }
+}
+
 int escape_parse(const char *arg)
 {
     if (!arg)

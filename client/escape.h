@@ -38,6 +38,10 @@ void escape_init(struct escape *e, int ch);
  * the command to run, ESC_NONE for none. */
 enum escape_cmd escape_byte(struct escape *e, unsigned char c, unsigned char out[2], size_t *nout);
 
+/* The input ended: writes to out[0..*nout) (at most 1) an escape character still waiting
+ * for its command, which nothing can follow now, so it is sent as typed. */
+void escape_end(struct escape *e, unsigned char out[2], size_t *nout);
+
 /* Parses an -e argument: one character ("&", "~"), "^X" for a control character, or
  * "none". Returns the character, -1 for "none", -2 when invalid. */
 int escape_parse(const char *arg);

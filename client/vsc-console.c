@@ -282,6 +282,11 @@ static ssize_t on_stdin(struct app *a, int fd)
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return -1;
     if (n <= 0) { /* end of input: detach, or keep watching with -r */
+        unsigned char last[2];
+        size_t nlast;
+        escape_end(&a->esc, last, &nlast);
+        if (nlast)
+            queue_input(a, last, nlast); /* fits: want > 0 left room for two */
         if (a->stdin_wsi)
             lws_rx_flow_control(a->stdin_wsi, 0);
         a->stdin_eof = true;

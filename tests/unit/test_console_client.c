@@ -57,6 +57,27 @@ TEST(escape_sequences)
     }
 }
 
+TEST(escape_end_of_input_sends_a_waiting_escape_character)
+{
+    struct escape e;
+    unsigned char out[2];
+    size_t nout = 9;
+    char sent[16];
+    int cmds[2];
+    escape_init(&e, '&');
+    feed(&e, "ls\r&", sent, sizeof(sent), cmds, 2);
+    CHECK_STREQ(sent, "ls\r");
+    escape_end(&e, out, &nout);
+    CHECK_EQ_INT((int)nout, 1);
+    CHECK_EQ_INT(out[0], '&');
+    escape_end(&e, out, &nout); /* sent once */
+    CHECK_EQ_INT((int)nout, 0);
+    feed(&e, "x&", sent, sizeof(sent), cmds, 2); /* mid-line: already sent as typed */
+    CHECK_STREQ(sent, "x&");
+    escape_end(&e, out, &nout);
+    CHECK_EQ_INT((int)nout, 0);
+}
+
 TEST(escape_parse_and_name)
 {
     CHECK_EQ_INT(escape_parse("&"), '&');
