@@ -584,16 +584,23 @@ static void run_init(struct run *r, struct hport *p)
     r->n = r->niov = 0;
 }
 
-static void run_start(struct history *h, struct run *r, int64_t time_us, size_t reclen)
+/* Starts a run with a record of time *time_us. A new segment is named by its first record,
+ * and names grow strictly: when the clock is behind the newest segment's name (it stepped
+ * back, so the port's records all carry its last time; or that segment was sealed in the
+ * same microsecond), the record opening the new segment is stamped 1 us after that name.
+ * Keeping every record in the old segment instead would grow it past segment_bytes
+ * without end, until the port cap dropped it and with it the port's whole history. */
+static void run_start(struct history *h, struct run *r, int64_t *time_us, size_t reclen)
 {
     struct hport *p = r->p;
     struct hseg *last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
     r->n = r->niov = 0;
     r->bytes = r->payload = r->lost = 0;
-    r->fresh =
-        !last || p->sealed || (last->size + reclen > h->seg_bytes && time_us > last->start_us);
-    if (r->fresh) { /* named by its first record; only after a sealed one can that repeat */
-        r->seg_start = last && time_us <= last->start_us ? last->start_us + 1 : time_us;
+    r->fresh = !last || p->sealed || last->size + reclen > h->seg_bytes;
+    if (r->fresh) {
+        if (last && *time_us <= last->start_us)
+            *time_us = last->start_us + 1;
+        r->seg_start = *time_us;
         r->seg_size = 0;
     } else {
         r->seg_start = last->start_us;
@@ -601,12 +608,10 @@ static void run_start(struct history *h, struct run *r, int64_t time_us, size_t 
     }
 }
 
-/* Whether the record still fits the run's segment (one of the same microsecond as the
- * segment's name always does: names grow strictly). */
-static bool run_takes(const struct history *h, const struct run *r, int64_t time_us, size_t reclen)
+/* Whether the record still fits the run's segment. */
+static bool run_takes(const struct history *h, const struct run *r, size_t reclen)
 {
-    return r->n < RUN_RECORDS &&
-           (r->seg_size + r->bytes + reclen <= h->seg_bytes || time_us <= r->seg_start);
+    return r->n < RUN_RECORDS && r->seg_size + r->bytes + reclen <= h->seg_bytes;
 }
 
 static void run_add(struct run *r, int64_t time_us, uint64_t lost, const uint8_t *data, size_t len)
@@ -731,7 +736,7 @@ static bool run_push(struct history *h, struct run *r, int64_t time_us, uint64_t
     if (r->n && time_us < r->last_us)
         time_us = r->last_us;
     size_t reclen = HISTORY_HDR_BYTES + len;
-    if (r->n && !run_takes(h, r, time_us, reclen)) {
+    if (r->n && !run_takes(h, r, reclen)) {
         int rc = run_flush(h, r);
         if (rc < 0) {
             lose_too(h, p, rc, lost, len, time_us);
@@ -739,7 +744,7 @@ static bool run_push(struct history *h, struct run *r, int64_t time_us, uint64_t
         }
     }
     if (!r->n)
-        run_start(h, r, time_us, reclen);
+        run_start(h, r, &time_us, reclen);
     run_add(r, time_us, lost, data, len);
     return true;
 }

@@ -14,7 +14,9 @@
  *    0   4   magic    "VSH1" (bytes 0x56 0x53 0x48 0x31)
  *    4   4   len      payload bytes (0 for a gap record); at most HISTORY_RECORD_MAX
  *    8   8   time_us  int64: CLOCK_REALTIME microseconds when the bytes arrived; never
- *                     smaller than the previous record's of the same port
+ *                     smaller than the previous record's of the same port (a clock that
+ *                     went back is held at the port's last time; a record that opens a
+ *                     segment then takes the previous segment's name + 1, so names grow)
  *   16   8   lost     uint64: a gap record's count of bytes that were not kept; else 0
  *   24   4   flags    bit 0 = gap (the record stands for `lost` bytes; no payload)
  *   28   4   crc      CRC-32 (ISO-HDLC, zlib's crc32) of bytes 0..27, then of the payload
@@ -102,7 +104,8 @@ void history_append(struct history *h, const char *vm_uuid, int port_idx, const 
                     size_t len);
 
 /* history_append() with a given time (tests, imports). Times are kept non-decreasing per
- * port: an earlier time than the port's last record is recorded as that last time. */
+ * port: an earlier time than the port's last record is recorded as that last time (or 1 us
+ * after the newest segment's name, when the record opens a new segment). */
 void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int64_t time_us,
                        const void *data, size_t len);
 

@@ -306,6 +306,66 @@ TEST(history_port_cap_drops_old_segments_of_that_port_only)
     close_and_remove(h, dir);
 }
 
+/* The wall clock stepped back (NTP, a bad RTC): every record is stamped with the port's last
+ * time until it catches up. Segments still close at segment_bytes, so the port cap drops
+ * the oldest of them, not the port's whole history at once. */
+TEST(history_a_clock_stepped_back_keeps_segments_bounded)
+{
+    char dir[256], path[PATH_MAX];
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) == 0);
+    struct history_config cfg = big;
+    cfg.port_bytes = 4096; /* segments of 1 KiB */
+    struct history *h = open_at(dir, &cfg);
+    REQUIRE(h);
+    put(h, VM, 1, T0 + 1000, "before the step\r\n");
+    char line[100];
+    for (int i = 0; i < 200; i++) { /* 200 * 132 bytes on disk, all stamped T0 + 1000 */
+        snprintf(line, sizeof(line), "%-99d", i);
+        history_append_at(h, VM, 1, T0 + i, line, sizeof(line) - 1);
+        if (i % 10 == 9)
+            history_sync(h);
+    }
+    uint64_t bytes, lost;
+    size_t gaps;
+    totals(h, VM, 1, &bytes, &lost, &gaps);
+    CHECK(bytes > 2000 && bytes <= 4096);
+    CHECK_EQ_INT(gaps, 0);
+    CHECK(count_segments(dir, VM, 1) >= 3);
+    REQUIRE(newest_segment(dir, VM, 1, path, sizeof(path)) == 0);
+    CHECK(file_size(path) <= 1024);
+    /* The newest output is the one kept. A record that opens a segment is stamped 1 us
+     * after the previous segment's name (names grow strictly): times drift by at most one
+     * microsecond per segment while the clock is behind. */
+    struct history_cursor *c;
+    REQUIRE(history_cursor_open(h, VM, 1, T0 + 1000, 0, &c) == 0);
+    struct history_chunk ch, last = {0};
+    uint64_t from_step = 0;
+    while (history_cursor_next(c, &ch) == 1) {
+        from_step += ch.len;
+        last = ch;
+    }
+    CHECK_EQ_INT(from_step, bytes);
+    CHECK(last.time_us - T0 > 1000 && last.time_us - T0 <= 1000 + 200 / 7 + 1);
+    CHECK(last.len == 99 && memcmp(last.data, "199 ", 4) == 0);
+    history_cursor_close(c);
+    int64_t from = 0;
+    CHECK_EQ_INT(history_tail_start(h, VM, 1, 10, 0, &from), 0);
+    CHECK_EQ_INT(from, last.time_us);
+    /* The newest segment is still named by its first record's time. */
+    uint8_t hdr[HISTORY_HDR_BYTES];
+    int fd = open(path, O_RDONLY);
+    REQUIRE(fd >= 0);
+    CHECK_EQ_INT(read(fd, hdr, sizeof(hdr)), sizeof(hdr));
+    close(fd);
+    uint64_t first_time = 0;
+    for (int i = 7; i >= 0; i--)
+        first_time = first_time << 8 | hdr[8 + i];
+    char name[32];
+    snprintf(name, sizeof(name), "%016" PRIx64 ".seg", first_time);
+    CHECK_STREQ(strrchr(path, '/') + 1, name);
+    close_and_remove(h, dir);
+}
+
 TEST(history_total_cap_drops_the_oldest_anywhere)
 {
     char dir[256], got[256];
