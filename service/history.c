@@ -1467,8 +1467,8 @@ static int tail_pass(struct history *h, const char *uuid, int port_idx, int64_t 
     bool pass2 = remaining > 0;
     *when = INT64_MIN;
     while ((rc = history_cursor_next(c, &ch)) == 1) {
-        if (!ch.len)
-            continue;
+        /* A gap adds no bytes; but its time counts as the first one's: when everything
+         * kept is asked for, a gap before the first bytes is part of it. */
         if (!pass2) {
             if (*when == INT64_MIN)
                 *when = ch.time_us;

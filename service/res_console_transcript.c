@@ -106,12 +106,35 @@ static int parse_query(struct rf_request *req, struct transcript_query *q, struc
 struct text {
     char *buf;
     size_t len, cap, max;
+    size_t keep; /* > 0: a tail, only the newest `keep` bytes count (max is not used) */
     bool truncated;
 };
 
+/* Keeps the newest t->keep bytes of buf. */
+static void text_keep_tail(struct text *t)
+{
+    if (t->len > t->keep) {
+        memmove(t->buf, t->buf + t->len - t->keep, t->keep);
+        t->len = t->keep;
+    }
+}
+
+/* 0, 1 = full (truncated: stop reading), -ENOMEM. A tail is never full: its first record
+ * may start long before its last `keep` bytes (records that share one time, after the
+ * clock went back; gap lines, which history_tail_start() does not count), so it keeps a
+ * window instead, slid once it holds half as much again: memory stays about 1.5 * keep
+ * and every byte is copied at most twice. */
 static int text_add(struct text *t, const void *data, size_t len)
 {
-    if (t->len + len > t->max) {
+    if (t->keep) {
+        if (t->len + len > t->keep + t->keep / 2 + 65536)
+            text_keep_tail(t);
+        if (len > t->keep) {
+            data = (const char *)data + (len - t->keep);
+            len = t->keep;
+            t->len = 0;
+        }
+    } else if (t->len + len > t->max) {
         len = t->max - t->len;
         t->truncated = true;
     }
@@ -174,12 +197,11 @@ static void transcript_read(void *arg)
             from = tail_from;
     }
     /* A tail is cut to size after reading: its first record may start before it. */
-    j->t.max = q->tail ? q->tail + 2 * HISTORY_RECORD_MAX : TRANSCRIPT_MAX;
+    j->t.max = TRANSCRIPT_MAX;
+    j->t.keep = q->tail;
     j->rc = read_range(j->h, j->uuid, q, from, &j->t);
-    if (j->rc == 0 && q->tail && j->t.len > q->tail && !j->t.truncated) {
-        memmove(j->t.buf, j->t.buf + j->t.len - q->tail, q->tail);
-        j->t.len = q->tail;
-    }
+    if (j->rc == 0 && q->tail)
+        text_keep_tail(&j->t);
 }
 
 static void transcript_job_free(void *arg)

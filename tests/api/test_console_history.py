@@ -2,7 +2,10 @@
 (Oem.Vsc.Transcript: the last bytes, a time range, one port), kept after the VM is freed and
 across restarts (docs/console-states.md, "Console history")."""
 import datetime
+import os
+import struct
 import time
+import zlib
 
 import pytest
 
@@ -127,3 +130,62 @@ def test_a_panic_entry_links_to_the_output_around_it(make_vscd):
     assert r.status_code == 200
     assert b"last words\r\nKernel panic - not syncing: Fatal exception" in r.content
     vm.close()
+
+
+def write_segment(state_dir, uuid, idx, records):
+    """A history segment made by hand in the documented format (service/history.h): records
+    are (time_us, lost, data); a record with lost > 0 is a gap."""
+    d = os.path.join(state_dir, "history", uuid.lower(), str(idx))
+    os.makedirs(d, exist_ok=True)
+    out = bytearray()
+    for t, lost, data in records:
+        head = struct.pack("<4sIqQI", b"VSH1", len(data), t, lost, 1 if lost else 0)
+        out += head + struct.pack("<I", zlib.crc32(data, zlib.crc32(head))) + data
+    with open(os.path.join(d, "%016x.seg" % records[0][0]), "wb") as f:
+        f.write(out)
+
+
+def gap_text(lost):
+    return b"\r\n[vsc: %d bytes of console output were not kept]\r\n" % lost
+
+
+def test_a_tail_is_the_last_bytes_even_with_many_gaps(make_vscd):
+    """A console that printed faster than the disk took, for a long time: its history
+    alternates gaps and kept lines, and the gap lines make the text longer than the bytes
+    kept. A Tail is still the last N bytes of that text, not its first ones."""
+    v = make_vscd()
+    a = allocate_ok(v.admin, count=1, Backend="unix", HostName="hist")
+    assert v.stop() == 0
+    t0 = int((time.time() - 3600) * 1e6)
+    records, text = [], b""
+    for i in range(5000):
+        line = b"line %04d\r\n" % i
+        records += [(t0 + 2 * i, 100, b""), (t0 + 2 * i + 1, 0, line)]
+        text += gap_text(100) + line
+    write_segment(v.state_dir, a["VMUUID"], 1, records)
+    v.start()
+    r = v.admin.get(log_uri(a) + "/Oem/Vsc/Transcript")
+    assert r.status_code == 200
+    assert "Vsc-Transcript-Truncated" not in r.headers
+    assert r.content == text[-65536:]
+    assert transcript(v, a, Tail=1000) == text[-1000:]
+    assert transcript(v, a, Tail=len(text)) == text
+
+
+def test_a_tail_is_the_last_bytes_when_the_clock_stood_still(make_vscd):
+    """After the wall clock stepped back, a port's records carry its last time until the
+    clock catches up (service/history.h): one time for a lot of output. A Tail is still the
+    last N bytes."""
+    v = make_vscd()
+    a = allocate_ok(v.admin, count=1, Backend="unix", HostName="hist")
+    assert v.stop() == 0
+    t0 = int((time.time() - 3600) * 1e6)
+    lines = [b"line %05d of the output while the clock was behind\r\n" % i for i in range(8000)]
+    write_segment(v.state_dir, a["VMUUID"], 1, [(t0, 0, line) for line in lines])
+    text = b"".join(lines)
+    v.start()
+    r = v.admin.get(log_uri(a) + "/Oem/Vsc/Transcript", params={"Tail": 100})
+    assert r.status_code == 200
+    assert "Vsc-Transcript-Truncated" not in r.headers
+    assert r.content == text[-100:]
+    assert transcript(v, a) == text[-65536:]
