@@ -47,11 +47,13 @@ void console_history_describe(struct vsc_app *app, const char *vm_uuid, json_t *
 }
 
 struct transcript_query {
-    int64_t from_us, to_us; /* 0: open */
+    int64_t from_us, to_us; /* INT64_MIN, INT64_MAX: open */
     int port;               /* 0: all */
     uint64_t tail;          /* 0: none */
 };
 
+/* *out is left alone when the parameter is absent. (1970-01-01T00:00:00Z is 0, a time
+ * like any other: absence is not told by the value.) */
 static int parse_time_param(struct rf_request *req, const char *name, int64_t *out,
                             struct rf_response *r)
 {
@@ -86,19 +88,19 @@ static int parse_count_param(struct rf_request *req, const char *name, long long
 static int parse_query(struct rf_request *req, struct transcript_query *q, struct rf_response *r)
 {
     long long port = 0, tail = 0;
-    memset(q, 0, sizeof(*q));
+    *q = (struct transcript_query){.from_us = INT64_MIN, .to_us = INT64_MAX};
     if (parse_time_param(req, "Start", &q->from_us, r) < 0 ||
         parse_time_param(req, "End", &q->to_us, r) < 0 ||
         parse_count_param(req, "Port", 1, 9999, &port, r) < 0 ||
         parse_count_param(req, "Tail", 1, TRANSCRIPT_MAX, &tail, r) < 0)
         return -1;
-    if (q->from_us && q->to_us && q->to_us <= q->from_us) {
+    if (q->to_us <= q->from_us) {
         rf_error(r, 400, msg_query_combination_invalid());
         return -1;
     }
     q->port = (int)port;
     q->tail = (uint64_t)tail;
-    if (!q->from_us && !q->to_us && !q->tail)
+    if (q->from_us == INT64_MIN && q->to_us == INT64_MAX && !q->tail)
         q->tail = TRANSCRIPT_DEFAULT_TAIL;
     return 0;
 }
@@ -190,6 +192,8 @@ static void transcript_read(void *arg)
     struct transcript_job *j = arg;
     const struct transcript_query *q = &j->q;
     int64_t from = q->from_us;
+    if (q->to_us <= 0)
+        return; /* nothing is kept from before 1970 (and 0 would be "no end" to history.h) */
     if (q->tail) {
         int64_t tail_from;
         if (history_tail_start(j->h, j->uuid, q->port, q->tail, q->to_us, &tail_from) == 0 &&

@@ -189,3 +189,19 @@ def test_a_tail_is_the_last_bytes_when_the_clock_stood_still(make_vscd):
     assert "Vsc-Transcript-Truncated" not in r.headers
     assert r.content == text[-100:]
     assert transcript(v, a) == text[-65536:]
+
+
+def test_the_epoch_is_a_time_like_any_other(make_vscd):
+    """Start=1970-01-01T00:00:00Z asks for everything kept, End=1970-01-01T00:00:00Z for
+    nothing: neither is the same as leaving the parameter out."""
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    lines = b"".join(b"line %04d of the boot\r\n" % i for i in range(5000))  # ~115 KB
+    vm.send(lines)
+    wait_for(lambda: transcript(v, a).endswith(b"line 4999 of the boot\r\n"), what="the output")
+    epoch = "1970-01-01T00:00:00Z"
+    assert transcript(v, a, Start=epoch) == lines
+    assert transcript(v, a, End=epoch) == b""
+    assert_error(transcript(v, a, validate=False, Start="2026-11-26T03:00:00Z", End=epoch), 400,
+                 "QueryCombinationInvalid")
+    vm.close()
