@@ -111,6 +111,7 @@ struct history {
     /* writer only */
     size_t emptied; /* ports that may hold nothing now: forget_empty_ports() looks */
     bool disk_failing, unlink_failing;
+    bool gaps_pending; /* a failed write left a port's gap to write (wlost) */
     uint64_t lost_at_failure;
     uint64_t next_age_ms;  /* CLOCK_MONOTONIC */
     uint64_t next_idle_ms; /* next check for idle append fds */
@@ -709,6 +710,7 @@ static int run_flush(struct history *h, struct run *r)
     if (rc < 0) {
         disk_failed(h, rc, r->payload);
         add_wlost(r->p, r->lost + r->payload, r->first_us);
+        h->gaps_pending = true;
     } else {
         disk_ok(h);
     }
@@ -938,6 +940,22 @@ static void write_gap(struct history *h, struct hport *p, uint64_t lost, int64_t
     run_flush(h, &r);
 }
 
+/* Writes the gaps that failed writes left on ports that printed nothing since. Without
+ * this a port whose last output met a full disk (a VM that went down then) would keep its
+ * loss only in memory, unseen by readers, and close would drop it: a silent loss. Tried
+ * when writes work again, once a minute and at close (they fail fast while the disk is
+ * full). */
+static void write_pending_gaps(struct history *h)
+{
+    if (!h->gaps_pending)
+        return;
+    h->gaps_pending = false; /* a gap that fails again sets it again */
+    for (struct hport *p = all_ports(h); p; p = p->all_next) {
+        if (p->wlost)
+            write_gap(h, p, 0, 0);
+    }
+}
+
 static bool holds_nothing(const struct hport *p)
 {
     return !p->nsegs && p->fd < 0 && !p->queued && !p->in_lost && !p->qlost && !p->wlost &&
@@ -1058,8 +1076,10 @@ static void *writer_main(void *arg)
         bool stopping = h->stop;
         pthread_mutex_unlock(&h->mu);
 
-        if (!batch && !lost && stopping)
+        if (!batch && !lost && stopping) {
+            write_pending_gaps(h); /* one last try */
             break;
+        }
         uint64_t seq = 0;
         for (struct hport *p = group_by_port(batch, &seq), *next; p; p = next) {
             next = p->wq_next;
@@ -1076,9 +1096,12 @@ static void *writer_main(void *arg)
                 p->glost = 0;
             }
         }
+        if (!h->disk_failing) /* the batch's writes worked (or there were none) */
+            write_pending_gaps(h);
         enforce_total_cap(h);
         close_idle(h);
         if (mono_ms() >= h->next_age_ms) {
+            write_pending_gaps(h);
             enforce_age(h);
             h->next_age_ms = mono_ms() + (uint64_t)h->cfg.age_check_ms;
             h->next_idle_ms = mono_ms() + (uint64_t)h->cfg.idle_close_ms;

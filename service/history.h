@@ -42,10 +42,12 @@
  *   loss is counted and one gap record (lost = the bytes dropped, time = the first drop)
  *   is queued ahead of that port's next bytes, or by the writer when it empties the queue.
  * - A failed write (disk full, read-only directory): its records are counted as lost, a
- *   gap record is written before the port's next record that can be written; the error
- *   is logged once until writes work again (then logged once more, with the count). A
- *   partly done write is truncated off, or if that fails too, the segment is sealed and
- *   the next record starts a new one. Reads keep working; vscd keeps running.
+ *   gap record is written before the port's next record that can be written (a port that
+ *   prints nothing more, a VM that went down, gets it after the next write that works, at
+ *   the minute's check or at close); the error is logged once until writes work again
+ *   (then logged once more, with the count). A partly done write is truncated off, or if
+ *   that fails too, the segment is sealed and the next record starts a new one. Reads keep
+ *   working; vscd keeps running.
  *
  * Caps (whole segments, enforced by the writer after each batch and at open): a port's
  * segments beyond port_bytes (bytes on disk, headers included), the oldest segments of

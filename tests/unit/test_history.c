@@ -751,6 +751,47 @@ TEST(history_a_short_write_loses_its_whole_run_and_marks_it)
     close_and_remove(h, dir);
 }
 
+/* Port 1 prints "last words" at T0 + 2 while its segment cannot grow (a full disk), then
+ * the disk has room again. */
+static void last_words_meet_a_full_disk(struct history *h, const char *dir)
+{
+    char seg[PATH_MAX];
+    REQUIRE(newest_segment(dir, VM, 1, seg, sizeof(seg)) == 0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = (rlim_t)file_size(seg), .rlim_max = RLIM_INFINITY};
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+    put(h, VM, 1, T0 + 2, "last words");
+    history_sync(h);
+    rl.rlim_cur = RLIM_INFINITY;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+}
+
+/* The disk was full when a VM printed its last words; then it printed nothing more (it went
+ * down). The loss is still marked: readers see its gap once another port's write works, and
+ * it is on disk after close (also when nothing at all was written after it). */
+TEST(history_a_failed_write_is_marked_when_the_port_prints_no_more)
+{
+    char dir[256], got[1024];
+    for (int others_print = 1; others_print >= 0; others_print--) {
+        struct history *h = open_fresh(dir, sizeof(dir), &big);
+        REQUIRE(h);
+        put(h, VM, 1, T0 + 1, "kept");
+        history_sync(h);
+        last_words_meet_a_full_disk(h, dir);
+        if (others_print) {
+            put(h, VM, 2, T0 + 3, "port two goes on");
+            CHECK_EQ_INT(read_all(h, VM, 1, 0, 0, got, sizeof(got)), 0);
+            CHECK_STREQ(got, "1@1:kept|1@2:<lost 10>");
+        }
+        history_close(h);
+        h = open_at(dir, &big);
+        REQUIRE(h);
+        CHECK_EQ_INT(read_all(h, VM, 1, 0, 0, got, sizeof(got)), 0);
+        CHECK_STREQ(got, "1@1:kept|1@2:<lost 10>");
+        close_and_remove(h, dir);
+    }
+}
+
 struct flood {
     struct history *h;
     int port;
