@@ -1145,10 +1145,16 @@ int history_open(struct history **out, const char *dir, const struct history_con
         h->cfg.gather_ms = 0;
     h->seg_bytes = h->cfg.segment_bytes;
     if (!h->seg_bytes) {
-        h->seg_bytes = h->cfg.port_bytes / 8;
+        /* Never more than the smaller cap: a segment past it would be dropped whole, the
+         * port's newest output with it (a total cap of 64 KiB under 256 KiB segments). */
+        uint64_t cap =
+            h->cfg.port_bytes < h->cfg.total_bytes ? h->cfg.port_bytes : h->cfg.total_bytes;
+        h->seg_bytes = cap / 8;
         h->seg_bytes = h->seg_bytes < SEGMENT_MIN           ? SEGMENT_MIN
                        : h->seg_bytes > HISTORY_SEGMENT_MAX ? HISTORY_SEGMENT_MAX
                                                             : h->seg_bytes;
+        if (h->seg_bytes > cap)
+            h->seg_bytes = cap;
     }
     if (h->seg_bytes < HISTORY_HDR_BYTES + 1)
         h->seg_bytes = HISTORY_HDR_BYTES + 1;

@@ -83,10 +83,13 @@ struct history_config {
     int64_t max_age_s;    /* records older than this are dropped; 0 = no age cap */
     uint64_t queue_bytes; /* bytes waiting for the writer thread, over all ports */
     /* Optional (0 = default): */
-    uint64_t segment_bytes; /* default: port_bytes / 8, within 1 KiB .. HISTORY_SEGMENT_MAX */
-    int64_t age_check_ms;   /* default HISTORY_AGE_CHECK_MS */
-    int64_t idle_close_ms;  /* default HISTORY_IDLE_CLOSE_MS */
-    int64_t gather_ms;      /* default HISTORY_GATHER_MS; < 0: write at once */
+    /* default: the smaller of port_bytes and total_bytes, / 8, within 1 KiB ..
+     * HISTORY_SEGMENT_MAX but never more than that cap (a bigger segment would take the
+     * port's newest output with it when the cap drops it) */
+    uint64_t segment_bytes;
+    int64_t age_check_ms;  /* default HISTORY_AGE_CHECK_MS */
+    int64_t idle_close_ms; /* default HISTORY_IDLE_CLOSE_MS */
+    int64_t gather_ms;     /* default HISTORY_GATHER_MS; < 0: write at once */
 };
 
 /* Opens (creating) <dir>, recovers after a crash (a torn last record is cut off), applies

@@ -400,6 +400,41 @@ TEST(history_total_cap_drops_the_oldest_anywhere)
     close_and_remove(h, dir);
 }
 
+/* A small cap with the default segment size (port_bytes / 8, up to 256 KiB): a segment
+ * never grows past a cap, or the cap would drop the newest output with it. */
+TEST(history_small_caps_keep_the_newest_output)
+{
+    char dir[256];
+    char line[1000];
+    struct history_config caps[] = {
+        {.port_bytes = 4 << 20, .total_bytes = 65536, .queue_bytes = 1 << 20}, /* a BMC */
+        {.port_bytes = 600, .total_bytes = 8 << 20, .queue_bytes = 1 << 20},
+    };
+    for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+        uint64_t cap =
+            caps[c].port_bytes < caps[c].total_bytes ? caps[c].port_bytes : caps[c].total_bytes;
+        struct history *h = open_fresh(dir, sizeof(dir), &caps[c]);
+        REQUIRE(h);
+        size_t piece = cap < 4096 ? 100 : sizeof(line);
+        int n = (int)(2 * cap / piece);
+        for (int i = 0; i < n; i++) {
+            memset(line, 'a' + i % 26, piece);
+            history_append_at(h, VM, 1, T0 + i, line, piece);
+            history_sync(h);
+        }
+        uint64_t bytes, lost;
+        size_t gaps;
+        totals(h, VM, 1, &bytes, &lost, &gaps);
+        CHECK(bytes + HISTORY_HDR_BYTES * (bytes / piece) <= cap);
+        CHECK(bytes >= cap / 2); /* at worst a new segment was just started */
+        CHECK_EQ_INT(gaps, 0);
+        int64_t from;
+        CHECK_EQ_INT(history_tail_start(h, VM, 1, 1, 0, &from), 0);
+        CHECK_EQ_INT(from - T0, n - 1); /* the last piece is kept */
+        close_and_remove(h, dir);
+    }
+}
+
 TEST(history_age_cap_at_open_and_while_running)
 {
     char dir[256], got[256];
