@@ -7,7 +7,8 @@
  *                     may be left out); with Tail too: the last N bytes of that range
  * At most TRANSCRIPT_MAX bytes are answered; the header `Vsc-Transcript-Truncated: true`
  * then says more exists (ask again from a later Start). Output the history could not keep
- * shows as a line "[vsc: N bytes of console output were not kept]".
+ * shows as a line "[vsc: N bytes of console output were not kept]". A port whose Watch an
+ * access rule denies the user is left out (?Port= of it: 403), as its WebSocket refuses them.
  * The reading (files, checksums: up to 16 MiB, 150 ms of CPU here for a VM's whole history)
  * runs on the worker thread (worker.h), never in the loop that serves the consoles.
  */
@@ -15,6 +16,8 @@
 #include "base_registry.h"
 #include "grow.h"
 #include "history.h"
+#include "port_rights.h"
+#include "ports.h"
 #include "resources.h"
 #include "worker.h"
 
@@ -50,6 +53,9 @@ struct transcript_query {
     int64_t from_us, to_us; /* INT64_MIN, INT64_MAX: open */
     int port;               /* 0: all */
     uint64_t tail;          /* 0: none */
+    /* With port 0: the ports the user may watch (bit = port index), when an access rule
+     * denies Watch on some port of the VM; 0 = every port. (A VM has at most 16.) */
+    uint32_t only;
 };
 
 /* *out is left alone when the parameter is absent. (1970-01-01T00:00:00Z is 0, a time
@@ -161,6 +167,8 @@ static int read_range(struct history *h, const char *uuid, const struct transcri
     while ((rc = history_cursor_next(c, &ch)) == 1) {
         char gap[96];
         int added;
+        if (q->only && (ch.port_idx >= 32 || !(q->only & 1u << ch.port_idx)))
+            continue; /* a port the user may not watch */
         if (ch.lost) {
             int n = snprintf(gap, sizeof(gap),
                              "\r\n[vsc: %llu bytes of console output were not kept]\r\n",
@@ -187,6 +195,26 @@ struct transcript_job {
     int rc;
 };
 
+/* Where the last q->tail bytes begin (INT64_MIN: not known): over the query's port(s), or
+ * the earliest over the ports the user may watch (from there each has at least its own
+ * last `tail` bytes; text_add() keeps the newest). */
+static int64_t tail_begins(const struct transcript_job *j)
+{
+    const struct transcript_query *q = &j->q;
+    int64_t from, earliest = INT64_MAX;
+    if (!q->only)
+        return history_tail_start(j->h, j->uuid, q->port, q->tail, q->to_us, &from) == 0
+                   ? from
+                   : INT64_MIN;
+    for (int idx = 1; idx < 32; idx++) {
+        if ((q->only & 1u << idx) &&
+            history_tail_start(j->h, j->uuid, idx, q->tail, q->to_us, &from) == 0 &&
+            from < earliest)
+            earliest = from;
+    }
+    return earliest == INT64_MAX ? INT64_MIN : earliest;
+}
+
 static void transcript_read(void *arg)
 {
     struct transcript_job *j = arg;
@@ -195,9 +223,8 @@ static void transcript_read(void *arg)
     if (q->to_us <= 0)
         return; /* nothing is kept from before 1970 (and 0 would be "no end" to history.h) */
     if (q->tail) {
-        int64_t tail_from;
-        if (history_tail_start(j->h, j->uuid, q->port, q->tail, q->to_us, &tail_from) == 0 &&
-            tail_from > from)
+        int64_t tail_from = tail_begins(j);
+        if (tail_from > from)
             from = tail_from;
     }
     /* A tail is cut to size after reading: its first record may start before it. */
@@ -242,11 +269,37 @@ static struct transcript_job *transcript_result(struct rf_request *req, const ch
     return rf_async_result(req->async, transcript_tag);
 }
 
+/* Access rules deny Watch per port (port_rights.h): a port's output a user may not watch
+ * live is not theirs in the history either. Narrows q to the ports the user may watch;
+ * -1 with 403 when that leaves none. A freed VM has no ports, so no rules: roles decide. */
+static int watchable_ports(struct rf_request *req, const struct rf_log_target *t,
+                           struct transcript_query *q, struct rf_response *r)
+{
+    uint32_t may = 0, denied = 0;
+    for (struct port *p = t->live ? req->app->ports.ports : NULL; p; p = p->next) {
+        if (p->vm != t->live || p->idx < 1 || p->idx >= 32)
+            continue;
+        if (port_rights(req->app, p->id, req->who.user, req->who.role) & PORT_RIGHT_WATCH)
+            may |= 1u << p->idx;
+        else
+            denied |= 1u << p->idx;
+    }
+    bool refused = q->port ? q->port < 32 && (denied & 1u << q->port) : denied && !may;
+    if (refused) {
+        rf_error(r, 403, msg_insufficient_privilege());
+        return -1;
+    }
+    if (!q->port && denied)
+        q->only = may;
+    return 0;
+}
+
 static void get_transcript(struct rf_request *req, struct rf_response *r)
 {
     struct rf_log_target target;
     struct transcript_query q;
-    if (rf_log_target(req, r, &target) < 0 || parse_query(req, &q, r) < 0)
+    if (rf_log_target(req, r, &target) < 0 || parse_query(req, &q, r) < 0 ||
+        watchable_ports(req, &target, &q, r) < 0)
         return;
     struct transcript_job *j = transcript_result(req, target.vm.uuid, &q, r);
     if (!j)

@@ -9,8 +9,10 @@ import zlib
 
 import pytest
 
-from conftest import assert_error
-from helpers_ports import FakeUnixVM, allocate_ok, free, get_json, members, vscd_factory, wait_for
+from conftest import assert_error, make_user
+from helpers_auth import unique
+from helpers_ports import (FakeUnixVM, allocate_ok, free, get_json, members, port_uri, vscd_factory,
+                           wait_for)
 
 
 @pytest.fixture
@@ -205,3 +207,33 @@ def test_the_epoch_is_a_time_like_any_other(make_vscd):
     assert_error(transcript(v, a, validate=False, Start="2026-11-26T03:00:00Z", End=epoch), 400,
                  "QueryCombinationInvalid")
     vm.close()
+
+
+def test_a_port_denied_watch_is_not_in_its_transcript(make_vscd):
+    """An access rule that denies a user Watch on a port (docs/console-protocol.md, "Access
+    rules") keeps that port's output from them in the transcript too, as on its WebSocket:
+    the port is left out of the merged transcript, and ?Port= of it is 403."""
+    v = make_vscd()
+    a, (vm1, vm2) = vm_with_ports(v, count=2)
+    p1, p2 = a["Ports"][0]["Id"], a["Ports"][1]["Id"]
+    ro = make_user(v.admin, unique("ro"), "ReadOnly")
+    r = v.admin.post(port_uri(p1) + "/Oem/Vsc/AccessRules",
+                     json={"UserName": ro.s.auth[0], "Right": "Watch", "Effect": "Deny"})
+    assert r.status_code == 201, r.text
+    vm1.send(b"root password: hunter2\r\n")
+    vm2.send(b"port two for all\r\n")
+    wait_for(lambda: transcript(v, a).count(b"\r\n") == 2, what="both lines")
+    uri = log_uri(a) + "/Oem/Vsc/Transcript"
+    for params in [{}, {"Tail": 1000}, {"Start": "1970-01-01T00:00:00Z"}]:
+        r = ro.get(uri, params=params)
+        assert r.status_code == 200, r.text
+        assert r.content == b"port two for all\r\n", params
+    assert_error(ro.get(uri, params={"Port": 1}), 403, "InsufficientPrivilege")
+    assert ro.get(uri, params={"Port": 2}).content == b"port two for all\r\n"
+    r = v.admin.post(port_uri(p2) + "/Oem/Vsc/AccessRules",
+                     json={"UserName": ro.s.auth[0], "Right": "Watch", "Effect": "Deny"})
+    assert r.status_code == 201, r.text
+    assert_error(ro.get(uri), 403, "InsufficientPrivilege")
+    assert b"hunter2" in transcript(v, a)  # the Administrator's rights are untouched
+    vm1.close()
+    vm2.close()
