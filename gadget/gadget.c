@@ -119,10 +119,18 @@ static void udev_encode(const char *in, char *out, size_t outsz)
     out[o] = '\0';
 }
 
+/*
+ * udev's usb_id reads at most this many bytes of the manufacturer and product strings
+ * (its vendor_str and model_str are 64-byte buffers): "vsc serial for " and a VM name of
+ * more than 48 characters are cut there in the by-id name.
+ */
+#define USB_ID_STRING_MAX 63
+
 int gadget_host_path(const char *vm_name, const char *uuid, int index, char *out, size_t outsz)
 {
-    char product[128], serial[64], enc_vendor[16], enc_product[128], enc_serial[64];
-    product_string(vm_name, product, sizeof(product));
+    char product[USB_ID_STRING_MAX + 1], serial[64], enc_vendor[16], enc_product[128],
+        enc_serial[64];
+    product_string(vm_name, product, sizeof(product)); /* cut as usb_id cuts it */
     serial_string(uuid, serial, sizeof(serial));
     udev_encode(MANUFACTURER, enc_vendor, sizeof(enc_vendor));
     udev_encode(product, enc_product, sizeof(enc_product));

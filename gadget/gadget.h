@@ -19,8 +19,9 @@
  *   functions, the config's strings, the config, the gadget's strings, the gadget.
  * - Names: the BMC side of port i is /dev/ttyGS<port_num> (read from the function); the
  *   host side is udev's stable /dev/serial/by-id/usb-vsc_<product>_<serial>-if<NN>, with
- *   product "vsc serial for <vm>", serial the VM's UUID, NN the control interface of
- *   function i in hex (2*i: each ACM function has a control and a data interface).
+ *   product "vsc serial for <vm>" (cut to 63 bytes, as udev's usb_id reads it), serial
+ *   the VM's UUID, NN the control interface of function i in hex (2*i: each ACM function
+ *   has a control and a data interface).
  *
  * Every call reads configfs afresh (no state is kept between calls), so leftovers of a
  * crash or of a previous vscd are seen as they are. Errors: -errno and a sentence in err.

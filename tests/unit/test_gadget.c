@@ -632,3 +632,24 @@ TEST(gadget_host_path_like_udev)
     gadget_name("vm1", out, sizeof(out));
     CHECK_STREQ(out, "vsc-vm1");
 }
+
+/*
+ * udev's usb_id keeps the product string in a 64-byte buffer (model_str) and reads at most
+ * 63 bytes of it: "vsc serial for " leaves 48 bytes of a VM name in the by-id name. A VM
+ * name may have 64 characters, and a BindPath that kept them all named a path udev never
+ * makes.
+ */
+TEST(gadget_host_path_cuts_the_product_as_udev)
+{
+    char out[256], name[65], want[256];
+    memset(name, 'L', 64);
+    name[64] = '\0';
+    CHECK_EQ_INT(gadget_host_path(name, "u", 1, out, sizeof(out)), 0);
+    snprintf(want, sizeof(want), "/dev/serial/by-id/usb-vsc_vsc_serial_for_%.48s_u-if02", name);
+    CHECK_STREQ(out, want);
+    /* 48 bytes of name: the whole product fits, nothing is cut. */
+    name[48] = '\0';
+    CHECK_EQ_INT(gadget_host_path(name, "u", 0, out, sizeof(out)), 0);
+    snprintf(want, sizeof(want), "/dev/serial/by-id/usb-vsc_vsc_serial_for_%s_u-if00", name);
+    CHECK_STREQ(out, want);
+}
