@@ -195,14 +195,15 @@ static int not_dot(const struct dirent *e)
     return e->d_name[0] != '.';
 }
 
-/* The first UDC, in name order, that no gadget uses. */
-static int pick_udc(const struct gadget_where *at, char *out, size_t outsz, char *err, size_t errsz)
+/* The first UDC, in name order, that no gadget uses, after `skip` such UDCs. */
+static int pick_udc(const struct gadget_where *at, int skip, char *out, size_t outsz, char *err,
+                    size_t errsz)
 {
     struct dirent **list = NULL;
     int n = scandir(at->udc_dir, &list, not_dot, alphasort);
     bool found = false;
     for (int i = 0; i < n; i++) {
-        if (!found && !udc_taken(at, list[i]->d_name)) {
+        if (!found && !udc_taken(at, list[i]->d_name) && skip-- == 0) {
             snprintf(out, outsz, "%s", list[i]->d_name);
             found = true;
         }
@@ -215,11 +216,11 @@ static int pick_udc(const struct gadget_where *at, char *out, size_t outsz, char
     return -ENODEV;
 }
 
-int gadget_pick_udc(const struct gadget_where *at, const char *vm_name, char *udc, size_t udcsz,
-                    char *err, size_t errsz)
+int gadget_pick_udc(const struct gadget_where *at, const char *vm_name, int skip, char *udc,
+                    size_t udcsz, char *err, size_t errsz)
 {
     gadget_bound_udc(at, vm_name, udc, udcsz);
-    return udc[0] ? 0 : pick_udc(at, udc, udcsz, err, errsz);
+    return udc[0] ? 0 : pick_udc(at, skip, udc, udcsz, err, errsz);
 }
 
 int gadget_lookup_port(const struct gadget_where *at, const char *vm_name, const char *uuid,
@@ -406,7 +407,7 @@ static int bind_in(usbg_state *s, const struct gadget_where *at, const char *gna
     read_udc(at, gname, udc, udcsz);
     if (udc[0])
         return 0;
-    int rc = pick_udc(at, udc, udcsz, err, errsz);
+    int rc = pick_udc(at, 0, udc, udcsz, err, errsz);
     if (rc < 0)
         return rc;
     usbg_udc *u = usbg_get_udc(s, udc);
@@ -526,7 +527,7 @@ int gadget_bind(const struct gadget_where *at, const char *vm_name, char *udc, s
     read_udc(at, gname, udc, udcsz);
     if (udc[0])
         return 0;
-    int rc = gadget_pick_udc(at, vm_name, free_udc, sizeof(free_udc), err, errsz);
+    int rc = gadget_pick_udc(at, vm_name, 0, free_udc, sizeof(free_udc), err, errsz);
     if (rc < 0)
         return rc;
     rc = open_state(at, &s, err, errsz);

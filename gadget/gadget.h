@@ -96,11 +96,12 @@ int gadget_sweep(const struct gadget_where *at, int (*keep)(const char *vm_name,
 void gadget_bound_udc(const struct gadget_where *at, const char *vm_name, char *udc, size_t udcsz);
 
 /*
- * The UDC the VM's gadget is bound to, else the one gadget_bind() would take now;
- * -ENODEV and "no free USB device controller" when there is none. Reads files only.
+ * The UDC the VM's gadget is bound to, else the one gadget_bind() would take once `skip`
+ * other gadgets (made, not bound yet) have each taken a free one: 0 is what it would take
+ * now; -ENODEV and "no free USB device controller" when there is none. Reads files only.
  */
-int gadget_pick_udc(const struct gadget_where *at, const char *vm_name, char *udc, size_t udcsz,
-                    char *err, size_t errsz);
+int gadget_pick_udc(const struct gadget_where *at, const char *vm_name, int skip, char *udc,
+                    size_t udcsz, char *err, size_t errsz);
 
 /*
  * Port `index` of the VM's gadget when that gadget is bound, is this VM's (serial number)

@@ -7,7 +7,8 @@
  * - A VM's ports are made together and the gadget is bound once. An allocation opens the
  *   ports one by one before they are in the registry (none of them is listed yet): each open
  *   adds its function to the unbound gadget, and a 0 ms timer binds it after the
- *   allocation's callback returned. At start (and when a port is re-enabled or re-created),
+ *   allocation's callback returned (port 1 checks that a UDC is left for it once the
+ *   binds still pending took theirs). At start (and when a port is re-enabled or re-created),
  *   the registry knows the VM's port count: a gadget left bound by the previous vscd with
  *   that port is used as it is (files read only); otherwise it is made whole and bound.
  * - Gadget failures (no free UDC, the 9th u_serial port) fail open() with -errno and the
@@ -266,6 +267,20 @@ static int registered_span(const struct ports *registry, const struct vm *vm)
     return span;
 }
 
+/*
+ * VMs other than `self` whose allocation made an unbound gadget that the bind timer has
+ * not bound yet: each will take a free UDC. Allocations handled in one pass of the loop
+ * (several requests in one MHD_run) all come before any of those binds, so a UDC check
+ * must count them.
+ */
+static int binds_pending(const struct usb_vm *self)
+{
+    int n = 0;
+    for (const struct usb_vm *v = usb_vms; v; v = v->next)
+        n += v != self && v->bind.armed;
+    return n;
+}
+
 /* Makes (or finds) the gadget function of port p; 0 or -errno with the reason in err. */
 static int gadget_port_for(struct port *p, struct usb_vm *v, struct gadget_port *out, char *err,
                            size_t errsz)
@@ -280,7 +295,7 @@ static int gadget_port_for(struct port *p, struct usb_vm *v, struct gadget_port 
     if (count > 0) {
         /* The registry knows the VM: make its gadget whole (kept if it already is). */
         struct gadget_info info;
-        int rc = gadget_pick_udc(&at, vm->name, udc, sizeof(udc), err, errsz);
+        int rc = gadget_pick_udc(&at, vm->name, binds_pending(v), udc, sizeof(udc), err, errsz);
         if (rc == 0)
             rc = gadget_create(&at, vm->name, vm->uuid, count, &info, err, errsz);
         if (rc == 0 && index >= info.count) {
@@ -291,11 +306,12 @@ static int gadget_port_for(struct port *p, struct usb_vm *v, struct gadget_port 
             *out = info.ports[index];
         return rc;
     }
-    /* An allocation: its ports come one by one, in order; the gadget is bound afterwards. */
+    /* An allocation: its ports come one by one, in order; the gadget is bound afterwards,
+     * so a free UDC must be left for it once the binds already pending took theirs. */
     if (p->idx == 1 && v->open_count == 0) {
         int rc = gadget_destroy(&at, vm->name, err, errsz); /* a crash's leftover */
         if (rc >= 0)
-            rc = gadget_pick_udc(&at, vm->name, udc, sizeof(udc), err, errsz);
+            rc = gadget_pick_udc(&at, vm->name, binds_pending(v), udc, sizeof(udc), err, errsz);
         if (rc < 0)
             return rc;
     }

@@ -143,10 +143,13 @@ static void sc_create_two_ports(struct scene *sc)
     EXPECT_INT(gadget_lookup_port(&sc->at, "vm1", UUID2, 0, &found), -ENOENT); /* not this VM's */
     EXPECT_INT(gadget_lookup_port(&sc->at, "vm2", UUID2, 0, &found), -ENOENT);
     /* The UDC to use: the bound one, else the first free one. */
-    EXPECT_OK(gadget_pick_udc(&sc->at, "vm1", b, sizeof(b), err, sizeof(err)));
+    EXPECT_OK(gadget_pick_udc(&sc->at, "vm1", 0, b, sizeof(b), err, sizeof(err)));
     EXPECT_STR(b, "udc.a");
-    EXPECT_OK(gadget_pick_udc(&sc->at, "vm2", b, sizeof(b), err, sizeof(err)));
+    EXPECT_OK(gadget_pick_udc(&sc->at, "vm2", 0, b, sizeof(b), err, sizeof(err)));
     EXPECT_STR(b, "udc.b");
+    /* udc.b is the only free one: a gadget about to bind takes it, none is left. */
+    EXPECT_INT(gadget_pick_udc(&sc->at, "vm2", 1, b, sizeof(b), err, sizeof(err)), -ENODEV);
+    EXPECT_STR(err, "no free USB device controller");
 }
 
 static void sc_host_names_and_ttys(struct scene *sc)
