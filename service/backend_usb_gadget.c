@@ -10,7 +10,8 @@
  *   allocation's callback returned (port 1 checks that a UDC is left for it once the
  *   binds still pending took theirs). At start (and when a port is re-enabled or re-created),
  *   the registry knows the VM's port count: a gadget left bound by the previous vscd with
- *   that port is used as it is (files read only); otherwise it is made whole and bound.
+ *   that port is used as it is (files read only); otherwise it is made whole and bound,
+ *   the VM's other ports closing their ttys first (u_serial's rmdir waits for them).
  * - Gadget failures (no free UDC, the 9th u_serial port) fail open() with -errno and the
  *   clear reason in p->error. A tty that cannot be opened (no /dev/ttyGS<n>) leaves the
  *   port Down with the reason but keeps the gadget and the mapping (open() returns 0).
@@ -281,6 +282,24 @@ static int binds_pending(const struct usb_vm *self)
     return n;
 }
 
+/*
+ * Closes the ttys the VM's open ports hold: the kernel's rmdir of an ACM function waits
+ * until its tty is closed (u_serial's gserial_free_line), and making a gadget whole may
+ * remove functions (a gadget that differs, or one that then fails to bind): vscd would
+ * wait for itself. A port not Down reopens its tty on its next tick.
+ */
+static void close_vm_ttys(struct usb_vm *v)
+{
+    for (int i = 0; i < GADGET_MAX_PORTS; i++) {
+        struct usb_port *u = v->ports[i];
+        if (u && u->fd >= 0) {
+            close_tty(u);
+            if (u->port->state != PORT_DOWN)
+                port_set_state(u->port, PORT_WAITING, NULL);
+        }
+    }
+}
+
 /* Makes (or finds) the gadget function of port p; 0 or -errno with the reason in err. */
 static int gadget_port_for(struct port *p, struct usb_vm *v, struct gadget_port *out, char *err,
                            size_t errsz)
@@ -296,8 +315,10 @@ static int gadget_port_for(struct port *p, struct usb_vm *v, struct gadget_port 
         /* The registry knows the VM: make its gadget whole (kept if it already is). */
         struct gadget_info info;
         int rc = gadget_pick_udc(&at, vm->name, binds_pending(v), udc, sizeof(udc), err, errsz);
-        if (rc == 0)
+        if (rc == 0) {
+            close_vm_ttys(v);
             rc = gadget_create(&at, vm->name, vm->uuid, count, &info, err, errsz);
+        }
         if (rc == 0 && index >= info.count) {
             snprintf(err, errsz, "port %d is not in the VM's USB gadget", p->idx);
             rc = -ENOENT;

@@ -1,7 +1,9 @@
 """The usb-gadget backend against the fake configfs (tests/fakeconfigfs, docs/usb-gadget.md):
 what vscd leaves in configfs, seen from the Redfish side."""
 import os
+import pty
 import threading
+import time
 import uuid
 
 import pytest
@@ -21,21 +23,35 @@ pytestmark = pytest.mark.skipif(not os.path.exists(FAKE_CONFIGFS),
 class Gadgets:
     """vscd on a fake configfs with the given fake UDCs."""
 
-    def __init__(self, tmp_path, udcs):
+    def __init__(self, tmp_path, udcs, endpoints=None, ttys=0):
         self.cfs, self.udc = tmp_path / "cfs", tmp_path / "udc"
         self.cfs.mkdir()
         self.udc.mkdir()
         for name in udcs:
             (self.udc / name).mkdir()
+            if endpoints is not None:
+                (self.udc / name / "endpoints").write_text("%d\n" % endpoints)
+        # ttyGS0.. as ptys: vscd opens them as it would /dev/ttyGS<n>; the fake knows them.
+        self.masters = []
+        for n in range(ttys):
+            master, slave = pty.openpty()
+            os.symlink(os.ttyname(slave), str(tmp_path / ("ttyGS%d" % n)))
+            os.close(slave)
+            self.masters.append(master)
         env = {"LD_PRELOAD": FAKE_CONFIGFS, "FAKE_CONFIGFS_ROOT": str(self.cfs),
                "FAKE_UDC_DIR": str(self.udc), "VSC_CONFIGFS": str(self.cfs),
                "VSC_UDC_DIR": str(self.udc), "VSC_TTY_DIR": str(tmp_path),
-               "ASAN_OPTIONS": "verify_asan_link_order=0"}
+               "FAKE_TTY_DIR": str(tmp_path), "ASAN_OPTIONS": "verify_asan_link_order=0"}
         self.vscd = conftest.Vscd(str(tmp_path / "s"), env=env).start()
         self.admin = self.client()
 
     def client(self):
         return conftest.Client(self.vscd.base, auth=("admin", conftest.ADMIN_PASSWORD))
+
+    def stop(self):
+        self.vscd.stop()
+        for m in self.masters:
+            os.close(m)
 
     def gadgets(self):
         """{gadget folder: its UDC} of every gadget in the fake configfs."""
@@ -47,7 +63,7 @@ class Gadgets:
 def one_udc(tmp_path):
     g = Gadgets(tmp_path, ["udc.a"])
     yield g
-    g.vscd.stop()
+    g.stop()
 
 
 def allocate(client, u, name, count):
@@ -91,3 +107,39 @@ def test_concurrent_allocations_get_no_udc_twice(one_udc):
         for u in uuids:
             one_udc.admin.post(FREE, json={"VMUUID": u})
         assert one_udc.gadgets() == {}, rnd
+
+
+def port_states(client, u):
+    links = client.get("/redfish/v1/Systems/" + u).json()["Links"]["Oem"]["Vsc"][
+        "SerialInterfaces"]
+    out = []
+    for link in links:
+        vsc = client.get(link["@odata.id"]).json()["Oem"]["Vsc"]
+        out.append((vsc["PortState"], vsc.get("Error", "")))
+    return out
+
+
+def test_a_gadget_that_cannot_bind_does_not_hang_vscd(tmp_path):
+    """A UDC with endpoints for two ACM functions, a VM with three ports (their ttys open):
+    the allocation answers before the bind, the bind fails, the ports are Down with the
+    reason; re-creating them tries again and removes the gadget it could not bind. The
+    kernel's rmdir of an ACM function waits until its tty is closed, and the other ports
+    still held theirs: vscd waited for itself forever (the fake configfs aborts there)."""
+    g = Gadgets(tmp_path, ["udc.a"], endpoints=6, ttys=3)
+    try:
+        u = str(uuid.uuid4())
+        r = allocate(g.admin, u, "big", 3)
+        assert r.status_code == 200, r.text
+        deadline = time.time() + 5  # two passes of the 2 s re-creation
+        while time.time() < deadline:
+            assert g.vscd.proc.poll() is None, g.vscd.read_log()[-3000:]
+            states = port_states(g.admin, u)
+            assert all(s == "Down" for s, _ in states), states
+            assert all("cannot bind USB gadget vsc-big to udc.a" in e for _, e in states), states
+            time.sleep(0.5)
+        assert "re-creating its usb-gadget backend" in g.vscd.read_log()
+        r = g.admin.post(FREE, json={"VMUUID": u})
+        assert r.status_code == 200, r.text
+        assert g.gadgets() == {}
+    finally:
+        g.stop()

@@ -5,7 +5,9 @@
  *
  *   FAKE_CONFIGFS_ROOT  the configfs mount point; gadgets live in <root>/usb_gadget
  *                       (created when missing, as loading libcomposite does)
- *   FAKE_UDC_DIR        stands in for /sys/class/udc (one entry per UDC)
+ *   FAKE_UDC_DIR        stands in for /sys/class/udc (one entry per UDC); an entry may
+ *                       hold `endpoints`, the UDC's endpoint count (no limit without it)
+ *   FAKE_TTY_DIR        where the caller's /dev/ttyGS<n> are (its VSC_TTY_DIR), if any
  *   FAKE_CONFIGFS_TRACE set: every call the shim judges is logged on stderr
  *
  * What the kernel does and the shim fakes (absolute paths only; the rest passes through):
@@ -17,14 +19,23 @@
  * - Writing UDC: a name that is not in FAKE_UDC_DIR gives ENODEV; a name another gadget
  *   holds, or any name while this gadget is bound, gives EBUSY; a gadget with no config
  *   or a config with no function gives EINVAL; "" or "\n" unbinds (ENODEV if unbound).
+ *   A UDC with an `endpoints` file cannot bind functions needing more endpoints (3 per
+ *   u_serial function: notify, bulk in, bulk out): EBUSY, as 6.1 kernels report a failed
+ *   bind ("couldn't find an available UDC or it's busy").
  * - symlink of a function into a config: EINVAL while the gadget is bound or for a target
  *   that is not a function of the same gadget, EEXIST when already linked there.
  * - unlink of a function link from a bound gadget's config unbinds the whole gadget.
  * - rmdir of a linked function: EBUSY; of a config with links, or of a gadget with
  *   configs, functions or strings left: ENOTEMPTY; of a default folder: EPERM. A
  *   successful rmdir removes the attribute files and default folders with it.
+ * - rmdir of a u_serial function whose FAKE_TTY_DIR/ttyGS<port_num> the calling process
+ *   holds open: the kernel's rmdir waits until every open of that tty is closed
+ *   (u_serial's gserial_free_line -> gserial_free_port: wait_event on close_wait), so the
+ *   caller would wait for itself forever. The shim says so on stderr and aborts. (The
+ *   kernel hangs open ttys up when the gadget is unbound; the shim does not, so a tty
+ *   kept open across an unbind counts as open.)
  * - unlink of an attribute file: EPERM.
- * Not faked: the UDC's endpoint limit, attribute value checks, the host side.
+ * Not faked: attribute value checks, the host side.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -46,6 +57,7 @@
 
 static char gadgets[PATH_MAX]; /* <FAKE_CONFIGFS_ROOT>/usb_gadget, or "" */
 static char udcs[PATH_MAX];    /* FAKE_UDC_DIR, or "" */
+static char ttys[PATH_MAX];    /* FAKE_TTY_DIR, or "" */
 static bool trace;
 
 /* The next definitions (libc's, or a sanitizer's), resolved on first use. */
@@ -114,6 +126,9 @@ __attribute__((constructor)) static void fake_init(void)
     }
     if (udc && *udc)
         pathf(udcs, sizeof(udcs), "%s", udc);
+    const char *tty = getenv("FAKE_TTY_DIR");
+    if (tty && *tty)
+        pathf(ttys, sizeof(ttys), "%s", tty);
 }
 
 /* ---- paths ----------------------------------------------------------------------------------- */
@@ -421,6 +436,31 @@ static int fake_mkdir(const struct where *w, const char *path, mode_t mode)
     return -EPERM; /* configfs has no other folders a user may make */
 }
 
+/* Whether this process holds FAKE_TTY_DIR/ttyGS<port_num of `function`> open. */
+static bool tty_held(const char *function, char *tty, size_t ttysz)
+{
+    char num[16], name[PATH_MAX], dev[PATH_MAX], fd_path[64], target[PATH_MAX];
+    get(function, "port_num", num, sizeof(num));
+    if (!ttys[0] || !num[0] || !pathf(name, sizeof(name), "%s/ttyGS%s", ttys, num) ||
+        !realpath(name, dev))
+        return false;
+    pathf(tty, ttysz, "%s", name);
+    DIR *d = real_opendir("/proc/self/fd");
+    struct dirent *e;
+    bool held = false;
+    while (d && !held && (e = readdir(d))) {
+        ssize_t n;
+        if (e->d_name[0] == '.' || !pathf(fd_path, sizeof(fd_path), "/proc/self/fd/%s", e->d_name))
+            continue;
+        n = readlink(fd_path, target, sizeof(target) - 1);
+        target[n > 0 ? n : 0] = '\0';
+        held = strcmp(target, dev) == 0;
+    }
+    if (d)
+        closedir(d);
+    return held;
+}
+
 static int fake_rmdir(const struct where *w, const char *path)
 {
     static const char *const config_own[] = {"strings", "bmAttributes", "MaxPower", NULL};
@@ -440,13 +480,50 @@ static int fake_rmdir(const struct where *w, const char *path)
         if (entries(path, config_own, 0) || entries(sub, NULL, 0))
             return -ENOTEMPTY;
     } else if (is_function(w)) {
+        char tty[PATH_MAX];
         if (linked(w->gadget, path))
             return -EBUSY;
+        if (serial_type(w->comp[2]) && tty_held(path, tty, sizeof(tty))) {
+            dprintf(STDERR_FILENO,
+                    "fakeconfigfs: rmdir %s: this process holds %s open; the kernel's rmdir "
+                    "waits until it is closed (u_serial gserial_free_line), which would "
+                    "never happen: aborting\n",
+                    path, tty);
+            abort();
+        }
     } else if (!is_strings_lang(w)) {
         return -EPERM; /* a default folder */
     }
     remove_tree(path);
     return 0;
+}
+
+/*
+ * Whether UDC `udc` has the endpoints the functions linked in `gadget`'s configs need: 3
+ * per function, as an ACM function autoconfigures notify, bulk in and bulk out (acm_bind).
+ * No `endpoints` file: no limit.
+ */
+static bool endpoints_enough(const char *gadget, const char *udc)
+{
+    char dir[PATH_MAX], text[32], configs[PATH_MAX];
+    pathf(dir, sizeof(dir), "%s/%s", udcs[0] ? udcs : SYS_UDC, udc);
+    get(dir, "endpoints", text, sizeof(text));
+    if (!text[0])
+        return true;
+    int need = 0;
+    pathf(configs, sizeof(configs), "%s/configs", gadget);
+    DIR *d = real_opendir(configs);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char cdir[PATH_MAX];
+        if (e->d_name[0] == '.' || !pathf(cdir, sizeof(cdir), "%s/%s", configs, e->d_name))
+            continue;
+        int n = 3 * entries(cdir, NULL, DT_LNK); /* one config is bound at a time */
+        need = n > need ? n : need;
+    }
+    if (d)
+        closedir(d);
+    return need <= atoi(text);
 }
 
 /* The UDC attribute's store: 0 or -errno. */
@@ -498,6 +575,8 @@ static int udc_store(const char *gadget, const char *data, size_t len)
         closedir(d);
     if (!configs || empty)
         return -EINVAL;
+    if (!endpoints_enough(gadget, name))
+        return -EBUSY; /* the function's bind found no endpoint: the UDC "is busy" */
     char text[NAME_MAX + 2];
     pathf(text, sizeof(text), "%s\n", name);
     say("fakeconfigfs: %s bound to %s\n", gadget, name);

@@ -417,6 +417,26 @@ static void sc_add_port_then_bind(struct scene *sc)
     EXPECT_INT(gadget_bind(&sc->at, "vm9", b, sizeof(b), err, sizeof(err)), -ENOENT);
 }
 
+/* A UDC whose endpoints (the fake's `endpoints` file) do not hold the functions: the bind
+ * fails (EBUSY on 6.1 kernels), and gadget_create leaves nothing of the VM's gadget. */
+static void sc_endpoint_limit(struct scene *sc)
+{
+    struct gadget_info gi;
+    char err[256] = "", path[PATH_MAX], b[64];
+    snprintf(path, sizeof(path), "%s/udc.a/endpoints", sc->udc_dir);
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL);
+    if (f) {
+        fputs("6\n", f); /* two ACM functions: notify, bulk in, bulk out each */
+        fclose(f);
+    }
+    EXPECT_INT(gadget_create(&sc->at, "vm1", UUID1, 3, &gi, err, sizeof(err)), -EBUSY);
+    EXPECT_STR(err, "cannot bind USB gadget vsc-vm1 to udc.a: the controller is busy");
+    EXPECT(!exists(sc, "vsc-vm1"));
+    EXPECT_OK(gadget_create(&sc->at, "vm1", UUID1, 2, &gi, err, sizeof(err)));
+    EXPECT_STR(attr(sc, "vsc-vm1/UDC", b, sizeof(b)), "udc.a");
+}
+
 static int keep_vm2(const char *vm_name, void *ctx)
 {
     (void)ctx;
@@ -454,6 +474,7 @@ static const struct {
     {"adopt", sc_adopt},
     {"add_port_then_bind", sc_add_port_then_bind},
     {"sweep", sc_sweep},
+    {"endpoint_limit", sc_endpoint_limit},
 };
 
 __attribute__((constructor)) static void scenario_main(void)
@@ -618,6 +639,11 @@ TEST(gadget_add_port_then_bind)
 TEST(gadget_sweep_gone_vms)
 {
     run_scenario("sweep");
+}
+
+TEST(gadget_udc_without_the_endpoints)
+{
+    run_scenario("endpoint_limit");
 }
 
 /* Names only: no configfs needed. udev turns white space and odd bytes into '_'. */
