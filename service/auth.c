@@ -38,17 +38,32 @@ static void policy_load(struct auth *a, int64_t default_timeout)
     p->max_password_length = db_setting_get_int(a->db, "max_password_length", 128);
 }
 
-int auth_policy_store(struct auth *a, const struct auth_policy *p)
+int auth_policy_store(struct auth *a, const struct auth_policy *p, unsigned fields)
 {
+    /* Only what the client set: storing every setting would pin the others at today's
+     * value, and a later session_timeout_default would no longer apply. */
+    const struct {
+        unsigned bit;
+        const char *key;
+        int64_t value;
+    } settings[] = {
+        {AUTH_POLICY_SESSION_TIMEOUT, "session_timeout", p->session_timeout},
+        {AUTH_POLICY_LOCKOUT_THRESHOLD, "lockout_threshold", p->lockout_threshold},
+        {AUTH_POLICY_LOCKOUT_DURATION, "lockout_duration", p->lockout_duration},
+        {AUTH_POLICY_LOCKOUT_RESET_AFTER, "lockout_reset_after", p->lockout_reset_after},
+        {AUTH_POLICY_MIN_PASSWORD_LENGTH, "min_password_length", p->min_password_length},
+        {AUTH_POLICY_MAX_PASSWORD_LENGTH, "max_password_length", p->max_password_length},
+    };
     if (db_begin(a->db) < 0)
         return -EIO;
-    if (db_setting_set_int(a->db, "session_timeout", p->session_timeout) < 0 ||
-        db_setting_set_int(a->db, "lockout_threshold", p->lockout_threshold) < 0 ||
-        db_setting_set_int(a->db, "lockout_duration", p->lockout_duration) < 0 ||
-        db_setting_set_int(a->db, "lockout_reset_after", p->lockout_reset_after) < 0 ||
-        db_setting_set_int(a->db, "min_password_length", p->min_password_length) < 0 ||
-        db_setting_set_int(a->db, "max_password_length", p->max_password_length) < 0 ||
-        db_commit(a->db) < 0) {
+    for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+        if ((fields & settings[i].bit) &&
+            db_setting_set_int(a->db, settings[i].key, settings[i].value) < 0) {
+            db_rollback(a->db);
+            return -EIO;
+        }
+    }
+    if (db_commit(a->db) < 0) {
         db_rollback(a->db);
         return -EIO;
     }

@@ -105,8 +105,20 @@ size_t auth_sweep(struct auth *a);
  */
 void auth_account_changed(struct auth *a, int64_t account_id);
 
-/* Writes the policy to the database and takes it into use. 0 or -EIO. */
-int auth_policy_store(struct auth *a, const struct auth_policy *p);
+/* The settings of struct auth_policy, as bits for auth_policy_store(). */
+enum {
+    AUTH_POLICY_SESSION_TIMEOUT = 1 << 0,
+    AUTH_POLICY_LOCKOUT_THRESHOLD = 1 << 1,
+    AUTH_POLICY_LOCKOUT_DURATION = 1 << 2,
+    AUTH_POLICY_LOCKOUT_RESET_AFTER = 1 << 3,
+    AUTH_POLICY_MIN_PASSWORD_LENGTH = 1 << 4,
+    AUTH_POLICY_MAX_PASSWORD_LENGTH = 1 << 5,
+};
+
+/* Writes the settings named by `fields` (AUTH_POLICY_* bits, those a client set) to the
+ * database in one transaction and takes the whole policy into use. Settings not written
+ * keep following their default (session_timeout_default for SessionTimeout). 0 or -EIO. */
+int auth_policy_store(struct auth *a, const struct auth_policy *p, unsigned fields);
 
 /* True when the account is locked now (reading its stored lockout fields). */
 struct account;

@@ -76,9 +76,16 @@ static void patch_account_service(struct rf_request *req, struct rf_response *r)
     int64_t *targets[AS_COUNT_WRITABLE] = {&p.min_password_length, &p.max_password_length,
                                            &p.lockout_threshold, &p.lockout_duration,
                                            &p.lockout_reset_after};
+    static const unsigned bits[AS_COUNT_WRITABLE] = {
+        AUTH_POLICY_MIN_PASSWORD_LENGTH, AUTH_POLICY_MAX_PASSWORD_LENGTH,
+        AUTH_POLICY_LOCKOUT_THRESHOLD, AUTH_POLICY_LOCKOUT_DURATION,
+        AUTH_POLICY_LOCKOUT_RESET_AFTER};
+    unsigned given = 0;
     for (int i = 0; i < AS_COUNT_WRITABLE; i++) {
-        if (v[i].present)
+        if (v[i].present) {
             *targets[i] = v[i].i;
+            given |= bits[i];
+        }
     }
     if (p.min_password_length > p.max_password_length) {
         rf_error(r, 400, msg_property_value_conflict("MinPasswordLength", "MaxPasswordLength"));
@@ -90,7 +97,7 @@ static void patch_account_service(struct rf_request *req, struct rf_response *r)
                                              "AccountLockoutDuration"));
         return;
     }
-    if (auth_policy_store(&req->app->auth, &p) < 0) {
+    if (auth_policy_store(&req->app->auth, &p, given) < 0) {
         rf_error(r, 500, msg_internal_error());
         return;
     }

@@ -47,7 +47,7 @@ static void patch_session_service(struct rf_request *req, struct rf_response *r)
     if (v[0].present) {
         struct auth_policy p = req->app->auth.policy;
         p.session_timeout = v[0].i;
-        if (auth_policy_store(&req->app->auth, &p) < 0)
+        if (auth_policy_store(&req->app->auth, &p, AUTH_POLICY_SESSION_TIMEOUT) < 0)
             rf_error(r, 500, msg_internal_error());
     }
 }

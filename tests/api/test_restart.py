@@ -55,6 +55,31 @@ def test_accounts_and_passwords_persist(vscd, admin):
         assert service[k] == v, k
 
 
+def test_only_patched_policy_settings_are_pinned(tmp_path):
+    """SessionTimeout follows session_timeout_default until an Administrator PATCHes it
+    (docs/vscd.conf.sample); PATCHing AccountService's lockout settings does not pin it."""
+    v = Vscd(str(tmp_path / "state"), extra_args=["--set", "session_timeout_default=600"])
+    v.start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        assert get_json(admin, SESSION_SERVICE)["SessionTimeout"] == 600
+        r = admin.patch(ACCOUNT_SERVICE, json={"AccountLockoutThreshold": 7})
+        assert r.status_code == 200, r.text
+        v.stop()
+        v.extra_args = ["--set", "session_timeout_default=900"]
+        v.start()
+        assert get_json(admin, SESSION_SERVICE)["SessionTimeout"] == 900
+        assert get_json(admin, ACCOUNT_SERVICE)["AccountLockoutThreshold"] == 7
+        # Once PATCHed, the stored value wins over the setting.
+        assert admin.patch(SESSION_SERVICE, json={"SessionTimeout": 900}).status_code == 200
+        v.stop()
+        v.extra_args = ["--set", "session_timeout_default=1200"]
+        v.start()
+        assert get_json(admin, SESSION_SERVICE)["SessionTimeout"] == 900
+    finally:
+        v.stop()
+
+
 def test_service_uuid_is_stable(vscd, admin):
     """ServiceRoot.UUID (DSP0266: the same across restarts) is a UUID, equals the Manager's
     UUID and does not change over restarts."""
