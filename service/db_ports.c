@@ -128,6 +128,17 @@ int db_port_update(struct db *db, const struct port *p)
     return finish(db, st, "port update");
 }
 
+/* The end of a scan: 0 when it read every row (SQLITE_DONE), else -EIO (logged). A scan cut
+ * short by a damaged page must not pass for the whole table: at start the ports it missed
+ * would be taken for strays and their published paths removed. */
+static int done_or_error(struct db *db, int rc, const char *what)
+{
+    if (rc == SQLITE_DONE)
+        return 0;
+    log_error("database: %s: %s", what, sqlite3_errmsg(db->sql));
+    return -EIO;
+}
+
 static const char *text(sqlite3_stmt *st, int col)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);
@@ -149,7 +160,7 @@ int db_vms_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm), void *
         stop = cb(ctx, &vm);
     }
     sqlite3_reset(st);
-    return stop ? stop : 0;
+    return stop ? stop : done_or_error(db, rc, "reading the VMs");
 }
 
 static void vm_from_row(sqlite3_stmt *st, struct vm *vm, int64_t *freed_at)
@@ -221,5 +232,5 @@ int db_ports_each(struct db *db, int (*cb)(void *ctx, const struct port *p, cons
         stop = cb(ctx, &p, uuid);
     }
     sqlite3_reset(st);
-    return stop ? stop : 0;
+    return stop ? stop : done_or_error(db, rc, "reading the ports");
 }

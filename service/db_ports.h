@@ -19,7 +19,8 @@ int db_port_free(struct db *db, int64_t id, int64_t now);
 int db_port_status(struct db *db, int64_t id); /* as db_vm_status */
 int db_port_update(struct db *db, const struct port *p);
 
-/* Calls cb for every active VM / port in ascending order; stops on a non-zero return. */
+/* Calls cb for every active VM / port in ascending order; stops on a non-zero return (and
+ * returns it). -EIO when the table cannot be read to its end (a damaged page). */
 int db_vms_each(struct db *db, int (*cb)(void *ctx, const struct vm *vm), void *ctx);
 /* One VM, active or freed (*freed_at 0 when active). */
 int db_vm_get(struct db *db, const char *uuid, struct vm *vm, int64_t *freed_at);

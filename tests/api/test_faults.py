@@ -276,6 +276,39 @@ def test_read_only_state_dir_keeps_a_patch_all_or_nothing(tmp_path):
         v.stop()
 
 
+def test_unreadable_ports_are_not_half_loaded(tmp_path):
+    """A database whose ports table cannot be read whole at start (one of its pages
+    damaged, as after a disk error): vscd refuses to start rather than serve the ports it
+    read before the damage and remove the published paths of the rest as strays (a
+    hypervisor's QEMU would lose its socket for good)."""
+    v = Vscd(str(tmp_path / "state")).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        paths = [p["BindPath"] for i in range(8)
+                 for p in allocate_ok(admin, count=8, Backend="unix",
+                                      HostName="damaged%d" % i)["Ports"]]
+    finally:
+        v.stop()
+    db_path = os.path.join(v.state_dir, "vsc.db")
+    db = sqlite3.connect(db_path)
+    try:
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        leaves = [n for (n,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'ports' "
+                                           "AND pagetype = 'leaf' ORDER BY path")]
+    finally:
+        db.close()
+    assert len(leaves) >= 2, leaves  # the damage must come after some readable rows
+    with open(db_path, "r+b") as f:
+        f.seek((leaves[-1] - 1) * page_size)
+        f.write(b"\0" * page_size)
+    try:
+        with pytest.raises(RuntimeError, match="cannot load ports"):
+            v.start()
+    finally:
+        v.stop()  # a vscd that did start is not left running
+    assert [p for p in paths if not os.path.exists(p)] == []
+
+
 SLOW_SYNC = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "slowsync.so")
 
 
