@@ -229,6 +229,11 @@ static void on_after(struct detector *d, const char *const *lines, size_t n)
     p->cstate.panic_entry_id = 0;
 }
 
+int console_state_vm_allocated(struct console_state *cs, const struct vm *vm)
+{
+    return db_console_state_delete(&cs->app->db, vm->uuid);
+}
+
 void console_state_port_init(struct port *p)
 {
     struct port_console_state *ps = &p->cstate;

@@ -67,9 +67,14 @@ struct console_state {
 
 /* Loads the rules (built-ins and the database's); before ports_init(). 0 or -1 (logged). */
 int console_state_init(struct console_state *cs, struct vsc_app *app);
-/* After ports_init(): restores each VM's state from its newest LogEntry, starts the timer. */
+/* After ports_init(): restores each VM's state as last stored, starts the timer. */
 void console_state_start(struct console_state *cs);
 void console_state_fini(struct console_state *cs);
+
+/* For ports.c, inside the allocation's transaction: a VM allocated (again: a freed VMUUID)
+ * starts Unknown, and so must it after a restart; the state stored in its earlier life goes.
+ * 0 or -EIO. */
+int console_state_vm_allocated(struct console_state *cs, const struct vm *vm);
 
 /* For ports.c: a port came, prints, goes. */
 void console_state_port_init(struct port *p);

@@ -253,6 +253,16 @@ int db_console_state_put(struct db *db, const struct db_console_entry *e)
     return db_step_change(db, st, "console state put");
 }
 
+int db_console_state_delete(struct db *db, const char *vm_uuid)
+{
+    sqlite3_stmt *st = db_stmt(db, "DELETE FROM console_states WHERE vm_uuid = ?1");
+    if (!st)
+        return -EIO;
+    sqlite3_bind_text(st, 1, vm_uuid, -1, SQLITE_STATIC);
+    int rc = db_step_change(db, st, "console state delete");
+    return rc == -ENOENT ? 0 : rc;
+}
+
 int db_console_state_get(struct db *db, const char *vm_uuid, struct db_console_entry *e)
 {
     sqlite3_stmt *st = db_stmt(db, "SELECT port_idx, since_us, state, rule_id, line "

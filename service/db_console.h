@@ -64,5 +64,7 @@ int db_console_entries_expire(struct db *db, int64_t before_us);
  * get fills those (before and after stay NULL). */
 int db_console_state_put(struct db *db, const struct db_console_entry *e);
 int db_console_state_get(struct db *db, const char *vm_uuid, struct db_console_entry *e);
+/* Forgets a VM's state: 0 (also when none was kept) or -EIO. */
+int db_console_state_delete(struct db *db, const char *vm_uuid);
 
 #endif

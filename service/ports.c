@@ -534,7 +534,9 @@ static enum allocate_result create_ports(struct ports *ps, struct vm *vm,
         backend_parse(ps->app->cfg.default_backend, &kind);
     if (db_begin(db) < 0)
         return ALLOC_FAILED;
-    if (db_vm_activate(db, vm) < 0)
+    /* A freed VM's row comes back; the console state of its earlier life must not (the
+     * new VM is Unknown in memory, and a restart reads the stored state). */
+    if (db_vm_activate(db, vm) < 0 || console_state_vm_allocated(&ps->app->cstate, vm) < 0)
         goto undo;
     if (kind != BACKEND_USB_GADGET && make_vm_dir(ps, vm->name) < 0) {
         snprintf(err, errsz, "cannot create the VM's folder under %s", ps->dir);

@@ -192,6 +192,24 @@ def test_a_freed_vm_keeps_its_console_log(make_vscd):
     assert_error(r, 404, "ResourceNotFound")
 
 
+def test_a_vm_allocated_again_starts_unknown_before_and_after_a_restart(make_vscd):
+    """A VM freed after a panic and allocated again (the same VMUUID, a new boot) starts
+    Unknown, and a restart before its console says anything does not bring the panic of
+    its earlier life back."""
+    v = make_vscd()
+    a, vm = boot_vm(v, host="reborn")
+    vm.send(BOOT + b"\r\n" + PANIC_LINE + b"\r\n")
+    wait_state(v, a, "Panic")
+    vm.close()
+    assert free(v.admin, VMUUID=a["VMUUID"]).status_code == 200
+    allocate_ok(v.admin, uuid=a["VMUUID"], Backend="unix", HostName="reborn")
+    assert system(v, a)["Oem"]["Vsc"]["ConsoleState"] == "Unknown"
+    v.restart()
+    s = system(v, a)
+    assert s["Oem"]["Vsc"]["ConsoleState"] == "Unknown", s["Oem"]["Vsc"]
+    assert s["Status"]["Health"] == "OK"
+
+
 def test_a_freed_vm_s_log_entries_link_nothing_gone(make_vscd):
     """A freed VM's kept entries name no removed ComputerSystem (every @odata.id a resource
     gives resolves, DSP0266); while the VM lives, OriginOfCondition is its system."""
