@@ -173,17 +173,27 @@ static void publish(struct vsc_app *app, const struct vm *vm, const struct vm_co
     }
 }
 
+/* The VM's current state as a row: what console_states keeps, a LogEntry's main part. */
+static void state_row(const struct vm *vm, struct db_console_entry *e)
+{
+    const struct vm_console_state *s = &vm->cstate;
+    *e = (struct db_console_entry){.port_idx = s->port_idx, .created_us = s->since_us};
+    snprintf(e->vm_uuid, sizeof(e->vm_uuid), "%s", vm->uuid);
+    snprintf(e->state, sizeof(e->state), "%s", vm_state_name(s->state));
+    snprintf(e->rule_id, sizeof(e->rule_id), "%s", s->rule_id);
+    snprintf(e->line, sizeof(e->line), "%s", s->line);
+}
+
 /* Records the VM's current state as a LogEntry (with the lines before it). */
 static int64_t log_change(struct vsc_app *app, struct vm *vm, enum vm_state previous,
                           const struct detect_change *ch)
 {
     struct vm_console_state *s = &vm->cstate;
-    struct db_console_entry e = {.port_idx = s->port_idx, .created_us = s->since_us};
-    snprintf(e.vm_uuid, sizeof(e.vm_uuid), "%s", vm->uuid);
-    snprintf(e.state, sizeof(e.state), "%s", vm_state_name(s->state));
+    struct db_console_entry e;
+    state_row(vm, &e);
     snprintf(e.previous, sizeof(e.previous), "%s", vm_state_name(previous));
-    snprintf(e.rule_id, sizeof(e.rule_id), "%s", s->rule_id);
-    snprintf(e.line, sizeof(e.line), "%s", ch ? ch->line : s->line);
+    if (ch)
+        snprintf(e.line, sizeof(e.line), "%s", ch->line);
     e.before = ch ? lines_array(ch->before, ch->nbefore) : json_array();
     int rc = db_console_entry_insert(&app->db, &e, app->cfg.console_log_entries);
     db_console_state_put(&app->db, &e); /* what a restart reads back, whatever the log keeps */
@@ -329,6 +339,19 @@ void console_state_start(struct console_state *cs)
     }
     cs->tick = (struct loop_timer){.cb = on_tick, .data = cs};
     loop_timer_arm(&app->loop, &cs->tick, CONSOLE_STATE_TICK_MS);
+}
+
+void console_state_save(struct console_state *cs)
+{
+    if (!cs->app)
+        return;
+    for (const struct vm *vm = cs->app->ports.vms; vm; vm = vm->next) {
+        if (vm->cstate.state == vm->cstate.logged)
+            continue; /* stored with its LogEntry */
+        struct db_console_entry e;
+        state_row(vm, &e);
+        db_console_state_put(&cs->app->db, &e);
+    }
 }
 
 void console_state_fini(struct console_state *cs)

@@ -8,8 +8,9 @@
  * - The rules are the built-ins plus the administrators' rules (SQLite), loaded at start
  *   and changed through console_state_rule_add()/_remove(): the database first, then the
  *   detectors follow at once.
- * - A VM's state is the last change any of its ports reported; it survives restarts (read
- *   back from the VM's newest LogEntry).
+ * - A VM's state is the last change any of its ports reported; it survives restarts (the
+ *   console_states table, written with each LogEntry and, for a change the budget still
+ *   holds back, at shutdown). A VM allocated again (a freed VMUUID) starts Unknown.
  * - Bounded: at most CONSOLE_STATE_BURST LogEntries and events per VM at once, refilled at
  *   one per second. A console that flips states faster still has its current state shown
  *   on the ComputerSystem; the changes in between are counted (`suppressed`), not logged,
@@ -69,6 +70,10 @@ struct console_state {
 int console_state_init(struct console_state *cs, struct vsc_app *app);
 /* After ports_init(): restores each VM's state as last stored, starts the timer. */
 void console_state_start(struct console_state *cs);
+/* At shutdown, before ports_fini(): stores the state of each VM whose latest change the
+ * LogEntry budget still holds back (the tick would have logged it within a second), so that
+ * a restart shows what the console last said. No LogEntry, no event: they were counted. */
+void console_state_save(struct console_state *cs);
 void console_state_fini(struct console_state *cs);
 
 /* For ports.c, inside the allocation's transaction: a VM allocated (again: a freed VMUUID)

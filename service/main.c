@@ -420,9 +420,10 @@ out:
     worker_stop(&app.worker);    /* finishes queued jobs and resumes their connections */
     events_end_all(&app.events); /* resumes parked SSE connections: they end */
     http_stop(&app);
-    ipmi_socket_close(app.ipmi); /* before the registry it changes */
-    ports_fini(&app.ports);      /* published paths stay: the mapping outlives vscd */
-    history_close(app.history);  /* after the last append: writes out what is queued */
+    ipmi_socket_close(app.ipmi);     /* before the registry it changes */
+    console_state_save(&app.cstate); /* before the VMs go: states the budget held back */
+    ports_fini(&app.ports);          /* published paths stay: the mapping outlives vscd */
+    history_close(app.history);      /* after the last append: writes out what is queued */
     console_state_fini(&app.cstate);
     if (signals.fd >= 0) {
         loop_del(&app.loop, &signals);

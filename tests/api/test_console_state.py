@@ -317,6 +317,22 @@ def test_a_flapping_console_is_bounded(make_vscd):
     vm.close()
 
 
+def test_a_state_the_budget_held_back_survives_a_restart(make_vscd):
+    """The last change of a flapping console waits for the LogEntry budget (one a second);
+    vscd stopped meanwhile still comes back with the state it showed, not an older one."""
+    v = make_vscd()
+    a, vm = boot_vm(v)
+    vm.send(b"".join(b"reboot: Restarting system\r\nLinux version 6.1.%d\r\n" % i
+                     for i in range(30)))
+    vm.send(b"reboot: Power down\r\n")
+    wait_state(v, a, "Off")
+    vm.close()
+    v.restart()  # within the second the held-back change waits
+    s = system(v, a)
+    assert s["Oem"]["Vsc"]["ConsoleState"] == "Off", s["Oem"]["Vsc"]
+    assert s["PowerState"] == "Off"
+
+
 # ---- administrator rules ---------------------------------------------------------------------
 
 
