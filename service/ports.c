@@ -640,20 +640,26 @@ enum allocate_result ports_allocate(struct ports *ps, const struct allocate_requ
 
 /* ---- free ---------------------------------------------------------------------------------- */
 
-/* Frees `p` in the database (and its VM when it was the VM's last port), then closes it. */
-static int free_one(struct ports *ps, struct port *p)
+/* Whether list[i] is the last port of its VM in `list` and the list holds all of the VM's
+ * ports: freeing the list frees the VM with it. */
+static bool frees_vm(struct ports *ps, struct port *const *list, size_t n, size_t i)
 {
-    struct db *db = &ps->app->db;
+    size_t in_list = 0;
+    for (size_t j = 0; j < n; j++) {
+        if (list[j]->vm != list[i]->vm)
+            continue;
+        if (j > i)
+            return false;
+        in_list++;
+    }
+    return in_list == ports_count(ps, list[i]->vm);
+}
+
+/* After the database freed `p`: closes it, and its VM when it was the VM's last port. */
+static void close_freed(struct ports *ps, struct port *p)
+{
     struct vm *vm = p->vm;
     bool last = ports_count(ps, vm) == 1;
-    int64_t now = time(NULL);
-    if (db_begin(db) < 0)
-        return -EIO;
-    if (db_port_free(db, p->id, now) < 0 || (last && db_vm_free(db, vm->uuid, now) < 0) ||
-        db_commit(db) < 0) {
-        db_rollback(db);
-        return -EIO;
-    }
     unlink_port(ps, p);
     port_acl_drop_port(&ps->app->acl, p->id); /* the database dropped them (migration 0004) */
     log_info("freed port %lld (%s/%d)", (long long)p->id, vm->name, p->idx);
@@ -668,16 +674,74 @@ static int free_one(struct ports *ps, struct port *p)
         publish_vm(ps, vm, EVENT_REMOVED);
         free(vm);
     }
-    return 1;
+}
+
+/*
+ * Frees the `n` active ports of `list` (no port twice), and each VM left without ports, in
+ * one transaction, then closes them: all or nothing. A VM half freed by a failure would
+ * refuse the hypervisor's next AllocatePorts as a conflict; whole, it gets its ports back.
+ * 0 or -EIO.
+ */
+static int free_ports(struct ports *ps, struct port *const *list, size_t n)
+{
+    struct db *db = &ps->app->db;
+    int64_t now = time(NULL);
+    if (db_begin(db) < 0)
+        return -EIO;
+    for (size_t i = 0; i < n; i++) {
+        if (db_port_free(db, list[i]->id, now) < 0 ||
+            (frees_vm(ps, list, n, i) && db_vm_free(db, list[i]->vm->uuid, now) < 0)) {
+            db_rollback(db);
+            return -EIO;
+        }
+    }
+    if (db_commit(db) < 0) {
+        db_rollback(db);
+        return -EIO;
+    }
+    for (size_t i = 0; i < n; i++)
+        close_freed(ps, list[i]);
+    return 0;
+}
+
+/* A port not active here: 0 freed before, -ENOENT never allocated, -EIO. */
+static int inactive_port_status(struct ports *ps, int64_t id)
+{
+    int status = db_port_status(&ps->app->db, id);
+    return status == 0 ? 0 : status < 0 ? status : -EIO; /* 1 here would be a lost port */
 }
 
 int ports_free_port(struct ports *ps, int64_t id)
 {
     struct port *p = ports_find(ps, id);
-    if (p)
-        return free_one(ps, p);
-    int status = db_port_status(&ps->app->db, id);
-    return status == 0 ? 0 : status < 0 ? status : -EIO; /* 1 here would be a lost port */
+    if (!p)
+        return inactive_port_status(ps, id);
+    int rc = free_ports(ps, &p, 1);
+    return rc < 0 ? rc : 1;
+}
+
+int ports_free_ports(struct ports *ps, const int64_t *ids, size_t n, bool *freed)
+{
+    struct port *list[PORTS_FREE_MAX];
+    size_t count = 0;
+    if (n > PORTS_FREE_MAX)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        struct port *p = ports_find(ps, ids[i]);
+        for (size_t j = 0; p && j < count; j++) {
+            if (list[j] == p)
+                p = NULL; /* named twice: freed by its first mention */
+        }
+        freed[i] = p != NULL;
+        if (p) {
+            list[count++] = p;
+        } else if (!ports_find(ps, ids[i])) {
+            int rc = inactive_port_status(ps, ids[i]);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return free_ports(ps, list, count);
 }
 
 int ports_free_vm(struct ports *ps, const char *uuid)
@@ -687,16 +751,14 @@ int ports_free_vm(struct ports *ps, const char *uuid)
         int status = db_vm_status(&ps->app->db, uuid);
         return status == 0 ? 0 : status < 0 ? status : -EIO;
     }
-    size_t n = ports_count(ps, vm);
-    for (size_t i = 0; i < n; i++) {
-        struct port *p = ps->ports;
-        while (p->vm != vm)
-            p = p->next;
-        int rc = free_one(ps, p); /* the last one frees vm too */
-        if (rc < 0)
-            return rc;
+    struct port *list[PORTS_FREE_MAX];
+    size_t n = 0;
+    for (struct port *p = ps->ports; p && n < PORTS_FREE_MAX; p = p->next) {
+        if (p->vm == vm)
+            list[n++] = p;
     }
-    return 1;
+    int rc = free_ports(ps, list, n); /* the VM goes with its last port */
+    return rc < 0 ? rc : 1;
 }
 
 int ports_update(struct ports *ps, struct port *p, bool was_enabled)

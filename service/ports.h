@@ -160,9 +160,17 @@ enum allocate_result {
 enum allocate_result ports_allocate(struct ports *ps, const struct allocate_request *req,
                                     struct vm **vm_out, char *err, size_t errsz);
 
-/* 1 = freed now, 0 = already freed (harmless), -ENOENT = never existed, -EIO. */
+/* Frees a port, or all ports of a VM (and the VM), in one transaction: all or nothing.
+ * 1 = freed now, 0 = already freed (harmless), -ENOENT = never existed, -EIO. */
 int ports_free_port(struct ports *ps, int64_t id);
 int ports_free_vm(struct ports *ps, const char *uuid);
+
+#define PORTS_FREE_MAX 64 /* ports one ports_free_ports() call frees */
+
+/* Frees the ports `ids` (at most PORTS_FREE_MAX), and each VM left without ports, in one
+ * transaction: all or nothing. freed[i]: ids[i] was freed now (false: it was free before,
+ * or named earlier in ids). 0, -ENOENT (an id never existed: nothing freed), -EIO. */
+int ports_free_ports(struct ports *ps, const int64_t *ids, size_t n, bool *freed);
 
 struct port *ports_find(struct ports *ps, int64_t id);
 struct vm *ports_find_vm(struct ports *ps, const char *uuid);

@@ -259,7 +259,7 @@ static const struct jb_field free_fields[] = {
     [FP_PORTS] = {"SerialInterfaces", JB_ARRAY, 0, 0, 0},
 };
 
-#define FREE_MAX 64
+#define FREE_MAX PORTS_FREE_MAX
 
 /* Parses and checks every named port before freeing any: all known, or nothing happens. */
 static int read_port_ids(struct rf_request *rq, const json_t *list, int64_t *ids, size_t *n,
@@ -339,16 +339,14 @@ static void free_ports(struct rf_request *rq, struct rf_response *r)
             rf_error(r, 500, msg_internal_error());
     } else {
         int64_t ids[FREE_MAX];
+        bool now[FREE_MAX];
         size_t n;
         if (read_port_ids(rq, v[FP_PORTS].json, ids, &n, r) == 0) {
-            for (size_t i = 0; i < n; i++) {
-                int rc = ports_free_port(&rq->app->ports, ids[i]);
+            if (ports_free_ports(&rq->app->ports, ids, n, now) < 0) /* all or nothing */
+                rf_error(r, 500, msg_internal_error());
+            for (size_t i = 0; r->status < 400 && i < n; i++) {
                 snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
-                if (rc < 0) {
-                    rf_error(r, 500, msg_internal_error());
-                    break;
-                }
-                json_array_append_new(rc == 1 ? freed : already, json_string(id));
+                json_array_append_new(now[i] ? freed : already, json_string(id));
             }
         }
     }

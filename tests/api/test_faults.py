@@ -16,8 +16,8 @@ import conftest
 
 from conftest import ADMIN_PASSWORD, Client, Vscd, assert_error
 from helpers_auth import create_account, unique
-from helpers_ports import (EchoBeside, FakeUnixVM, allocate_ok, check_consistency, get_json,
-                           members, wait_for, wait_port_field)
+from helpers_ports import (SERIALS, EchoBeside, FakeUnixVM, allocate, allocate_ok,
+                           check_consistency, free, get_json, members, wait_for, wait_port_field)
 from test_console_ws import connect
 
 TMPFS_BYTES = 8 << 20
@@ -307,6 +307,56 @@ def test_unreadable_ports_are_not_half_loaded(tmp_path):
     finally:
         v.stop()  # a vscd that did start is not left running
     assert [p for p in paths if not os.path.exists(p)] == []
+
+
+def test_a_failed_free_frees_nothing(tmp_path):
+    """FreePorts is all or nothing: when the database refuses to free the VM's second port
+    (a fault injected as a trigger, as a full disk or an I/O error could refuse that
+    statement), the first stays allocated too. So the hypervisor's next start of the VM
+    (the same AllocatePorts) gets its ports back instead of a conflict with a half-freed
+    VM, and a later FreePorts frees both."""
+    v = Vscd(str(tmp_path / "state")).start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        a = allocate_ok(admin, count=2, Backend="unix", HostName="halffree")
+        ids = [p["Id"] for p in a["Ports"]]
+    finally:
+        v.stop()
+    db_path = os.path.join(v.state_dir, "vsc.db")
+    db = sqlite3.connect(db_path)
+    db.execute("CREATE TRIGGER injected_fault BEFORE UPDATE OF freed_at ON ports "
+               "WHEN NEW.id = %d BEGIN SELECT RAISE(ABORT, 'injected fault'); END" % int(ids[1]))
+    db.commit()
+    db.close()
+    v.start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        for body in ({"VMUUID": a["VMUUID"]}, {"SerialInterfaces": ids}):
+            r = free(admin, **body)
+            assert r.status_code == 500 and r.json()["error"]["@Message.ExtendedInfo"], r.text
+            assert [m.rsplit("/", 1)[1] for m in members(admin, SERIALS)] == ids, body
+            assert all(os.path.exists(p["BindPath"]) for p in a["Ports"]), body
+        r = allocate(admin, a["VMUUID"], a["Ports"][0]["BindPath"].split("/")[-2], 2,
+                     Backend="unix", HostName="halffree")
+        assert r.status_code == 200, r.text
+        assert [p["Id"] for p in r.json()["Ports"]] == ids
+    finally:
+        v.stop()
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("SELECT count(*) FROM ports WHERE freed_at IS NULL").fetchone()[0] == 2
+        assert db.execute("SELECT freed_at FROM vms").fetchall() == [(None,)]
+        db.execute("DROP TRIGGER injected_fault")
+        db.commit()
+    finally:
+        db.close()
+    v.start()
+    try:
+        admin = Client(v.base, auth=("admin", ADMIN_PASSWORD))
+        r = free(admin, VMUUID=a["VMUUID"])
+        assert r.status_code == 200 and sorted(r.json()["Freed"]) == sorted(ids), r.text
+    finally:
+        v.stop()
 
 
 SLOW_SYNC = os.path.join(os.path.dirname(os.path.abspath(conftest.VSCD)), "..", "slowsync.so")
