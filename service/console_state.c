@@ -203,9 +203,19 @@ static int64_t log_change(struct vsc_app *app, struct vm *vm, enum vm_state prev
     return rc < 0 ? 0 : e.id;
 }
 
-static void on_change(struct detector *d, const struct detect_change *ch)
+/* What a LogEntry, the VM's Status and events show of a state change's lines: while the
+ * port is private, its output is not everyone's, so neither are the lines that told. */
+static const char private_line[] = "[vsc: private output]";
+
+static void on_change(struct detector *d, const struct detect_change *told)
 {
     struct port *p = d->data;
+    struct detect_change shown = *told;
+    if (p->console.mode == CONSOLE_PRIVATE) {
+        shown.line = private_line;
+        shown.nbefore = 0;
+    }
+    const struct detect_change *ch = &shown;
     struct vm *vm = p->vm;
     struct vm_console_state *s = &vm->cstate;
     struct vsc_app *app = p->registry->app;
@@ -233,6 +243,8 @@ static void on_after(struct detector *d, const char *const *lines, size_t n)
     struct port *p = d->data;
     if (!p->cstate.panic_entry_id)
         return;
+    if (p->console.mode == CONSOLE_PRIVATE)
+        n = 0; /* not everyone's (on_change) */
     json_t *after = lines_array(lines, n);
     db_console_entry_set_after(&p->registry->app->db, p->cstate.panic_entry_id, after);
     json_decref(after);
@@ -252,6 +264,11 @@ void console_state_port_init(struct port *p)
     ps->detector.changed = on_change;
     ps->detector.after = on_after;
     ps->detector.data = p;
+}
+
+void console_state_port_private_ended(struct port *p)
+{
+    detector_forget_lines(&p->cstate.detector);
 }
 
 void console_state_port_output(struct port *p, const void *data, size_t len)

@@ -84,6 +84,9 @@ int console_state_vm_allocated(struct console_state *cs, const struct vm *vm);
 /* For ports.c: a port came, prints, goes. */
 void console_state_port_init(struct port *p);
 void console_state_port_output(struct port *p, const void *data, size_t len);
+/* The port's private mode ended: the lines its detector kept from that output are dropped,
+ * never to reach a LogEntry (docs/SECURITY.md). */
+void console_state_port_private_ended(struct port *p);
 void console_state_port_fini(struct port *p);
 
 /*

@@ -81,6 +81,7 @@ struct hentry {
     uint64_t lost; /* > 0: a gap (lost bytes since lost_since) comes before the data */
     int64_t lost_since;
     uint64_t seq;
+    uint32_t flags; /* the data's record flags (HISTORY_FLAG_PRIVATE) */
     size_t len;
     uint8_t data[];
 };
@@ -270,6 +271,7 @@ struct reader {
 struct rec {
     int64_t time_us;
     uint64_t lost;
+    uint32_t flags;
     uint32_t len;
     const uint8_t *data;
 };
@@ -328,8 +330,9 @@ static int read_record(struct reader *rd, uint64_t off, struct rec *r, uint64_t 
     uint32_t len = get32(p + 4), flags = get32(p + 24);
     uint64_t lost = get64(p + 16);
     bool gap = flags & HISTORY_FLAG_GAP;
-    if (get32(p) != HISTORY_MAGIC || len > HISTORY_RECORD_MAX || (flags & ~HISTORY_FLAG_GAP) ||
-        (gap ? len != 0 || lost == 0 : lost != 0))
+    if (get32(p) != HISTORY_MAGIC || len > HISTORY_RECORD_MAX ||
+        (flags & ~(HISTORY_FLAG_GAP | HISTORY_FLAG_PRIVATE)) ||
+        (gap ? len != 0 || lost == 0 || flags != HISTORY_FLAG_GAP : lost != 0))
         return 0;
     rc = reader_get(rd, off, HISTORY_HDR_BYTES + (size_t)len, &p);
     if (rc <= 0)
@@ -339,6 +342,7 @@ static int read_record(struct reader *rd, uint64_t off, struct rec *r, uint64_t 
         return 0;
     r->time_us = (int64_t)get64(p + 8);
     r->lost = lost;
+    r->flags = flags;
     r->len = len;
     r->data = p + HISTORY_HDR_BYTES;
     *next = off + HISTORY_HDR_BYTES + len;
@@ -615,14 +619,15 @@ static bool run_takes(const struct history *h, const struct run *r, size_t recle
     return r->n < RUN_RECORDS && r->seg_size + r->bytes + reclen <= h->seg_bytes;
 }
 
-static void run_add(struct run *r, int64_t time_us, uint64_t lost, const uint8_t *data, size_t len)
+static void run_add(struct run *r, int64_t time_us, uint64_t lost, uint32_t flags,
+                    const uint8_t *data, size_t len)
 {
     uint8_t *hdr = r->hdr[r->n];
     put32(hdr, HISTORY_MAGIC);
     put32(hdr + 4, (uint32_t)len);
     put64(hdr + 8, (uint64_t)time_us);
     put64(hdr + 16, lost);
-    put32(hdr + 24, lost ? HISTORY_FLAG_GAP : 0);
+    put32(hdr + 24, lost ? HISTORY_FLAG_GAP : flags);
     put32(hdr + 28, history_crc32(history_crc32(0, hdr, 28), data, len));
     r->iov[r->niov++] = (struct iovec){hdr, HISTORY_HDR_BYTES};
     if (len)
@@ -730,7 +735,7 @@ static void lose_too(struct history *h, struct hport *p, int rc, uint64_t lost, 
 /* Adds one record to the run, writing the run first when the record does not fit in it.
  * false: that write failed, and the record joined the pending gap instead. */
 static bool run_push(struct history *h, struct run *r, int64_t time_us, uint64_t lost,
-                     const uint8_t *data, size_t len)
+                     uint32_t flags, const uint8_t *data, size_t len)
 {
     struct hport *p = r->p;
     if (time_us < p->last_us)
@@ -747,26 +752,26 @@ static bool run_push(struct history *h, struct run *r, int64_t time_us, uint64_t
     }
     if (!r->n)
         run_start(h, r, &time_us, reclen);
-    run_add(r, time_us, lost, data, len);
+    run_add(r, time_us, lost, flags, data, len);
     return true;
 }
 
 /* The port's pending gap, then data split into records, into the run. */
-static void run_port(struct history *h, struct run *r, int64_t time_us, const uint8_t *data,
-                     size_t len)
+static void run_port(struct history *h, struct run *r, int64_t time_us, uint32_t flags,
+                     const uint8_t *data, size_t len)
 {
     struct hport *p = r->p;
     if (p->wlost) {
         uint64_t lost = p->wlost;
         p->wlost = 0; /* the run carries it now; a failed write gives it back */
-        if (!run_push(h, r, p->wlost_since, lost, NULL, 0)) {
+        if (!run_push(h, r, p->wlost_since, lost, 0, NULL, 0)) {
             lose_too(h, p, -EIO, 0, len, time_us);
             return;
         }
     }
     while (len) {
         size_t piece = len < h->piece_max ? len : h->piece_max;
-        bool kept = run_push(h, r, time_us, 0, data, piece);
+        bool kept = run_push(h, r, time_us, 0, flags, data, piece);
         data += piece;
         len -= piece;
         if (!kept) {
@@ -915,7 +920,7 @@ static uint64_t write_entries(struct history *h, struct hport *p)
     for (struct hentry *e = p->wq_head; e; e = e->next) {
         if (e->lost)
             add_wlost(p, e->lost, e->lost_since);
-        run_port(h, &r, e->time_us, e->data, e->len);
+        run_port(h, &r, e->time_us, e->flags, e->data, e->len);
     }
     run_flush(h, &r);
     enforce_port_cap(h, p);
@@ -936,7 +941,7 @@ static void write_gap(struct history *h, struct hport *p, uint64_t lost, int64_t
     add_wlost(p, lost, since);
     struct run r;
     run_init(&r, p);
-    run_port(h, &r, 0, NULL, 0);
+    run_port(h, &r, 0, 0, NULL, 0);
     run_flush(h, &r);
 }
 
@@ -1226,8 +1231,8 @@ void history_close(struct history *h)
     free(h);
 }
 
-void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int64_t time_us,
-                       const void *data, size_t len)
+static void append(struct history *h, const char *vm_uuid, int port_idx, int64_t time_us,
+                   uint32_t flags, const void *data, size_t len)
 {
     char uuid[UUID_MAX + 1];
     if (!h || !len || port_idx < 1 || port_idx > PORT_IDX_MAX || !uuid_norm(vm_uuid, uuid))
@@ -1252,7 +1257,8 @@ void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int
         }
         h->lost_seq = ++h->seq_in; /* a reader after this waits for the gap (history_sync) */
     } else {
-        *e = (struct hentry){.port = p, .time_us = time_us, .len = len, .seq = ++h->seq_in};
+        *e = (struct hentry){
+            .port = p, .time_us = time_us, .flags = flags, .len = len, .seq = ++h->seq_in};
         memcpy(e->data, data, len);
         if (p->qlost) { /* the gap goes before these bytes; the writer skips it in lost_list */
             e->lost = p->qlost;
@@ -1274,11 +1280,24 @@ void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int
     free(e); /* not queued */
 }
 
+void history_append_at(struct history *h, const char *vm_uuid, int port_idx, int64_t time_us,
+                       const void *data, size_t len)
+{
+    append(h, vm_uuid, port_idx, time_us, 0, data, len);
+}
+
 void history_append(struct history *h, const char *vm_uuid, int port_idx, const void *data,
                     size_t len)
 {
     if (h)
-        history_append_at(h, vm_uuid, port_idx, now_us(), data, len);
+        append(h, vm_uuid, port_idx, now_us(), 0, data, len);
+}
+
+void history_append_private(struct history *h, const char *vm_uuid, int port_idx, const void *data,
+                            size_t len)
+{
+    if (h)
+        append(h, vm_uuid, port_idx, now_us(), HISTORY_FLAG_PRIVATE, data, len);
 }
 
 void history_sync(struct history *h)
@@ -1471,7 +1490,8 @@ int history_cursor_next(struct history_cursor *c, struct history_chunk *chunk)
                                     .port_idx = best->idx,
                                     .data = best->cur.data,
                                     .len = best->cur.len,
-                                    .lost = best->cur.lost};
+                                    .lost = best->cur.lost,
+                                    .private_output = best->cur.flags & HISTORY_FLAG_PRIVATE};
     best->have = false;
     return 1;
 }

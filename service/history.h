@@ -18,7 +18,9 @@
  *                     went back is held at the port's last time; a record that opens a
  *                     segment then takes the previous segment's name + 1, so names grow)
  *   16   8   lost     uint64: a gap record's count of bytes that were not kept; else 0
- *   24   4   flags    bit 0 = gap (the record stands for `lost` bytes; no payload)
+ *   24   4   flags    bit 0 = gap (the record stands for `lost` bytes; no payload);
+ *                     bit 1 = private (the bytes arrived while the port was private: a
+ *                     reader shows them only to whom may see private output)
  *   28   4   crc      CRC-32 (ISO-HDLC, zlib's crc32) of bytes 0..27, then of the payload
  *   32  len  payload  the console bytes, as read from the backend
  * A reader stops reading a segment at the first record that does not fit in the file or
@@ -74,6 +76,7 @@
 #define HISTORY_GATHER_MS      20 /* appends gather this long before the writer writes them */
 #define HISTORY_MAGIC          0x31485356u /* "VSH1" read as a little-endian uint32 */
 #define HISTORY_FLAG_GAP       1u
+#define HISTORY_FLAG_PRIVATE   2u
 
 struct history;
 
@@ -108,6 +111,11 @@ void history_close(struct history *h);
 void history_append(struct history *h, const char *vm_uuid, int port_idx, const void *data,
                     size_t len);
 
+/* history_append() of output a private mode hides (HISTORY_FLAG_PRIVATE): kept like any
+ * other, marked so that readers can leave it out (docs/SECURITY.md). */
+void history_append_private(struct history *h, const char *vm_uuid, int port_idx, const void *data,
+                            size_t len);
+
 /* history_append() with a given time (tests, imports). Times are kept non-decreasing per
  * port: an earlier time than the port's last record is recorded as that last time (or 1 us
  * after the newest segment's name, when the record opens a new segment). */
@@ -124,7 +132,8 @@ struct history_chunk {
     int port_idx;
     const uint8_t *data; /* valid until the next read or close */
     size_t len;
-    uint64_t lost; /* > 0: a gap record (len == 0): bytes the queue could not keep */
+    uint64_t lost;       /* > 0: a gap record (len == 0): bytes the queue could not keep */
+    bool private_output; /* the bytes arrived while the port was private */
 };
 
 struct history_cursor;

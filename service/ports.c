@@ -113,11 +113,13 @@ static void tell_readers(struct port *p)
 static void on_mode_changing(struct console *c)
 {
     struct port *p = c->owner;
-    if (!p->vm_watch)
-        return;
-    read_held_output(p, true);
-    if (console_held(c) && !p->batch_due.armed)
-        loop_timer_arm(p->registry->loop, &p->batch_due, 0);
+    if (p->vm_watch) {
+        read_held_output(p, true);
+        if (console_held(c) && !p->batch_due.armed)
+            loop_timer_arm(p->registry->loop, &p->batch_due, 0);
+    }
+    if (c->mode == CONSOLE_PRIVATE) /* ending (or changing hands): its lines stay private */
+        console_state_port_private_ended(p);
 }
 
 void port_watch_output(struct port *p, struct loop_watch *w)
@@ -823,7 +825,11 @@ static int pump_output(struct port *p, int fd, uint64_t at_least)
             got += (uint64_t)n;
             /* History first: telling the readers may change the mode, which reads on
              * (on_mode_changing) before this read's bytes would be appended. */
-            history_append(p->registry->app->history, p->vm->uuid, p->idx, buf, (size_t)n);
+            if (p->console.mode == CONSOLE_PRIVATE) /* the transcript hides it too */
+                history_append_private(p->registry->app->history, p->vm->uuid, p->idx, buf,
+                                       (size_t)n);
+            else
+                history_append(p->registry->app->history, p->vm->uuid, p->idx, buf, (size_t)n);
             console_state_port_output(p, buf, (size_t)n);
             console_output_batched(p, buf, (size_t)n);
             if ((size_t)n < sizeof(buf) && got >= at_least)

@@ -56,6 +56,9 @@ struct transcript_query {
     /* With port 0: the ports the user may watch (bit = port index), when an access rule
      * denies Watch on some port of the VM; 0 = every port. (A VM has at most 16.) */
     uint32_t only;
+    /* Output a private mode hid (history.h, HISTORY_FLAG_PRIVATE) is shown only to
+     * Administrators, the service's owners (docs/SECURITY.md); to others a line counts it. */
+    bool show_private;
 };
 
 /* *out is left alone when the parameter is absent. (1970-01-01T00:00:00Z is 0, a time
@@ -94,7 +97,9 @@ static int parse_count_param(struct rf_request *req, const char *name, long long
 static int parse_query(struct rf_request *req, struct transcript_query *q, struct rf_response *r)
 {
     long long port = 0, tail = 0;
-    *q = (struct transcript_query){.from_us = INT64_MIN, .to_us = INT64_MAX};
+    *q = (struct transcript_query){.from_us = INT64_MIN,
+                                   .to_us = INT64_MAX,
+                                   .show_private = req->who.privileges & PRIV_CONFIGURE_MANAGER};
     if (parse_time_param(req, "Start", &q->from_us, r) < 0 ||
         parse_time_param(req, "End", &q->to_us, r) < 0 ||
         parse_count_param(req, "Port", 1, 9999, &port, r) < 0 ||
@@ -153,6 +158,18 @@ static int text_add(struct text *t, const void *data, size_t len)
     return t->truncated ? 1 : 0;
 }
 
+/* The line that stands for private output the reader may not see; 0 or as text_add(). */
+static int add_hidden(struct text *t, uint64_t *hidden)
+{
+    if (!*hidden)
+        return 0;
+    char line[96];
+    int n = snprintf(line, sizeof(line), "\r\n[vsc: %llu bytes of private output not shown]\r\n",
+                     (unsigned long long)*hidden);
+    *hidden = 0;
+    return text_add(t, line, (size_t)n);
+}
+
 /* Reads [from, to) of the VM's history into t. 0 or -errno. */
 static int read_range(struct history *h, const char *uuid, const struct transcript_query *q,
                       int64_t from, struct text *t)
@@ -164,11 +181,21 @@ static int read_range(struct history *h, const char *uuid, const struct transcri
     if (rc < 0)
         return rc;
     struct history_chunk ch;
+    uint64_t hidden = 0; /* private bytes in a row, told as one line */
     while ((rc = history_cursor_next(c, &ch)) == 1) {
         char gap[96];
         int added;
         if (q->only && (ch.port_idx >= 32 || !(q->only & 1u << ch.port_idx)))
             continue; /* a port the user may not watch */
+        if (ch.private_output && !q->show_private) {
+            hidden += ch.len;
+            continue;
+        }
+        added = add_hidden(t, &hidden);
+        if (added != 0) {
+            rc = added < 0 ? added : 0;
+            break;
+        }
         if (ch.lost) {
             int n = snprintf(gap, sizeof(gap),
                              "\r\n[vsc: %llu bytes of console output were not kept]\r\n",
@@ -181,6 +208,10 @@ static int read_range(struct history *h, const char *uuid, const struct transcri
             rc = added < 0 ? added : 0;
             break;
         }
+    }
+    if (rc == 0) {
+        int added = add_hidden(t, &hidden);
+        rc = added < 0 ? added : 0;
     }
     history_cursor_close(c);
     return rc < 0 ? rc : 0;

@@ -789,6 +789,15 @@ static void complete_line(struct detector *d)
         deliver_after(d, false);
 }
 
+void detector_forget_lines(struct detector *d)
+{
+    P(d)->hist = 0;
+    P(d)->after_n = 0;
+    P(d)->col = 0;
+    line_reset(d);
+    P(d)->pending = NULL;
+}
+
 static void mark_changed(struct detector *d, size_t at)
 {
     if (at < P(d)->len) {

@@ -200,6 +200,9 @@ bool detector_pending(const struct detector *d);
 void detector_idle(struct detector *d);
 /* The console went quiet: delivers the lines collected after a panic, if any. */
 void detector_flush(struct detector *d);
+/* Forgets the lines it holds, completed and partial (their output may not be shown to all:
+ * it was private); the state, the escape parser and a panic's collection go on. */
+void detector_forget_lines(struct detector *d);
 /* Calls nothing (flush first to get pending panic lines). */
 void detector_fini(struct detector *d);
 

@@ -237,3 +237,31 @@ def test_a_port_denied_watch_is_not_in_its_transcript(make_vscd):
     assert b"hunter2" in transcript(v, a)  # the Administrator's rights are untouched
     vm1.close()
     vm2.close()
+
+
+def test_private_output_is_not_in_others_transcript(make_vscd):
+    """Output a port prints while private (docs/SECURITY.md, "What private mode guarantees")
+    is kept, but the transcript shows it only to Administrators: a ReadOnly or Operator user
+    reads a line counting the bytes instead, and the output before and after as usual."""
+    v = make_vscd()
+    a, (vm,) = vm_with_ports(v)
+    pid = a["Ports"][0]["Id"]
+    ro = make_user(v.admin, unique("ro"), "ReadOnly")
+    op = make_user(v.admin, unique("op"), "Operator")
+    vm.send(b"before\r\n")
+    wait_for(lambda: transcript(v, a) == b"before\r\n", what="the line before")
+    secret = b"private: root password hunter2\r\n"
+    for mode, out in (("Private", secret), ("Free", b"after\r\n")):
+        r = v.admin.patch(port_uri(pid), json={"Oem": {"Vsc": {"Mode": mode}}})
+        assert r.status_code == 200, r.text
+        vm.send(out)
+        wait_for(lambda: transcript(v, a).endswith(out), what=out)
+    assert transcript(v, a) == b"before\r\n" + secret + b"after\r\n"
+    hidden = b"before\r\n\r\n[vsc: %d bytes of private output not shown]\r\nafter\r\n" % len(secret)
+    uri = log_uri(a) + "/Oem/Vsc/Transcript"
+    for user in (ro, op):
+        for params in ({}, {"Port": 1}, {"Tail": 100000}):
+            r = user.get(uri, params=params)
+            assert r.status_code == 200, r.text
+            assert r.content == hidden, (params, r.content)
+    vm.close()

@@ -115,6 +115,40 @@ def test_panic_is_critical_with_lines_before_and_after(make_vscd):
     vm.close()
 
 
+def test_a_private_port_s_lines_stay_out_of_the_state_log(make_vscd):
+    """The state is everyone's, the console lines that told it are not while the port is
+    private (docs/SECURITY.md): a panic printed in private is Critical for all, but its
+    line, the lines before and after it are not in the Status, the LogEntry or the event
+    arguments; after the mode ends, the next change's lines before start after it."""
+    v = make_vscd()
+    a, vm = boot_vm(v, host="hush")
+    vm.send(BOOT + b"\r\n")
+    wait_state(v, a, "Running")
+    port = a["Ports"][0]["@odata.id"] if "@odata.id" in a["Ports"][0] else (
+        "/redfish/v1/Managers/bmc/SerialInterfaces/" + a["Ports"][0]["Id"])
+    r = v.admin.patch(port, json={"Oem": {"Vsc": {"Mode": "Private"}}})
+    assert r.status_code == 200, r.text
+    vm.send(b"\r\n".join(PANIC_BEFORE + [PANIC_LINE] + PANIC_AFTER) + b"\r\n")
+    s = wait_state(v, a, "Panic")
+    assert s["Status"]["Health"] == "Critical"
+    assert s["Oem"]["Vsc"]["ConsoleStateLine"] == "[vsc: private output]"
+    panic = wait_for(lambda: (lambda e: e if "LinesAfter" in e["Oem"]["Vsc"] else None)(
+        entries(v, a)[-1]), timeout=5, what="LinesAfter")
+    assert panic["MessageArgs"] == ["hush", "[vsc: private output]"]
+    assert panic["Oem"]["Vsc"]["LinesBefore"] == []
+    assert panic["Oem"]["Vsc"]["LinesAfter"] == []
+    r = v.admin.patch(port, json={"Oem": {"Vsc": {"Mode": "Free"}}})
+    assert r.status_code == 200, r.text
+    vm.send(b"after the release\r\n[   50.1] reboot: Restarting system\r\n")
+    wait_state(v, a, "Rebooting")
+    logged = wait_for(lambda: (lambda e: e if e[-1]["Oem"]["Vsc"]["State"] == "Rebooting"
+                               else None)(entries(v, a)), timeout=5, what="the entry")
+    assert logged[-1]["Oem"]["Vsc"]["LinesBefore"] == ["after the release"]
+    for text in (b"sysrq", b"Call Trace"):
+        assert text.decode() not in str(logged) and text.decode() not in str(system(v, a))
+    vm.close()
+
+
 def test_power_off_and_reboot(make_vscd):
     v = make_vscd()
     a, vm = boot_vm(v)

@@ -496,6 +496,35 @@ TEST(history_survives_a_restart_and_appends_go_on)
     test_rmtree(dir);
 }
 
+TEST(history_private_output_is_marked_across_a_restart)
+{
+    char dir[256];
+    struct history *h = open_fresh(dir, sizeof(dir), &big);
+    REQUIRE(h);
+    history_append(h, VM, 1, "seen", 4);
+    history_append_private(h, VM, 1, "hidden", 6);
+    history_append(h, VM, 1, "seen again", 10);
+    history_close(h);
+    h = open_at(dir, &big); /* the mark is on disk, not only in memory */
+    REQUIRE(h);
+    struct history_cursor *c;
+    REQUIRE(history_cursor_open(h, VM, 0, 0, 0, &c) == 0);
+    static const struct {
+        const char *data;
+        bool private_output;
+    } want[] = {{"seen", false}, {"hidden", true}, {"seen again", false}};
+    struct history_chunk ch;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        REQUIRE(history_cursor_next(c, &ch) == 1);
+        CHECK_EQ_INT((int)ch.len, (int)strlen(want[i].data));
+        CHECK(memcmp(ch.data, want[i].data, ch.len) == 0);
+        CHECK_EQ_INT(ch.private_output, want[i].private_output);
+    }
+    CHECK_EQ_INT(history_cursor_next(c, &ch), 0);
+    history_cursor_close(c);
+    close_and_remove(h, dir);
+}
+
 TEST(history_torn_tail_is_cut_off_and_appends_go_on)
 {
     char dir[256], got[1024], path[PATH_MAX];
