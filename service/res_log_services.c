@@ -12,6 +12,8 @@
 #include "db_ports.h"
 #include "events.h"
 #include "log.h"
+#include "port_rights.h"
+#include "ports.h"
 #include "resources.h"
 
 #include <errno.h>
@@ -159,6 +161,15 @@ json_t *rf_console_entry_json(struct vsc_app *app, const struct vm *vm,
     return entry;
 }
 
+bool rf_may_watch_port(struct rf_request *req, const struct vm *live, int port_idx)
+{
+    for (struct port *p = live ? req->app->ports.ports : NULL; p; p = p->next) {
+        if (p->vm == live && p->idx == port_idx)
+            return port_rights(req->app, p->id, req->who.user, req->who.role) & PORT_RIGHT_WATCH;
+    }
+    return true;
+}
+
 static void get_entries(struct rf_request *req, struct rf_response *r)
 {
     struct rf_log_target t;
@@ -209,7 +220,15 @@ static void get_entry(struct rf_request *req, struct rf_response *r)
         rf_error(r, 500, msg_internal_error());
         return;
     }
-    rf_reply(r, 200, rf_console_entry_json(req->app, &t.vm, &e));
+    struct db_console_entry shown = e; /* borrows e's arrays */
+    json_t *no_lines = NULL;
+    if (!rf_may_watch_port(req, t.live, e.port_idx)) {
+        snprintf(shown.line, sizeof(shown.line), "%s", RF_LINE_NOT_WATCHABLE);
+        shown.before = no_lines = json_array();
+        shown.after = e.after ? no_lines : NULL;
+    }
+    rf_reply(r, 200, rf_console_entry_json(req->app, &t.vm, &shown));
+    json_decref(no_lines);
     db_console_entry_fini(&e);
 }
 

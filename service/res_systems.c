@@ -68,7 +68,7 @@ static json_t *serial_console(struct rf_request *req, const struct vm *vm)
 }
 
 /* Status, PowerState and BootProgress from what the VM's console said (console_state.h). */
-static void add_console_state(json_t *sys, const struct vm *vm)
+static void add_console_state(struct rf_request *req, json_t *sys, const struct vm *vm)
 {
     const struct vm_console_state *cs = &vm->cstate;
     struct vm_state_view v;
@@ -87,7 +87,10 @@ static void add_console_state(json_t *sys, const struct vm *vm)
             json_object_set_new(bp, "OemLastState", json_string(v.boot_oem_state));
         json_object_set_new(sys, "BootProgress", bp);
         json_object_set_new(oem, "ConsoleStateTime", json_string(when));
-        json_object_set_new(oem, "ConsoleStateLine", json_string(cs->line));
+        json_object_set_new(oem, "ConsoleStateLine",
+                            json_string(rf_may_watch_port(req, vm, cs->port_idx)
+                                            ? cs->line
+                                            : RF_LINE_NOT_WATCHABLE));
         json_object_set_new(oem, "ConsoleStateRule", json_string(cs->rule_id));
         json_object_set_new(oem, "ConsoleStatePort", json_integer(cs->port_idx));
     }
@@ -119,7 +122,7 @@ static void get_system(struct rf_request *req, struct rf_response *r)
                   "#ComputerSystem.v1_27_0.ComputerSystem", "Id", vm->uuid, "Name", vm->name,
                   "SystemType", "Virtual", "UUID", vm->uuid, "Description",
                   "A virtual machine whose serial ports vsc serves", "LogServices", rf_link(logs));
-    add_console_state(sys, vm);
+    add_console_state(req, sys, vm);
     add_client_expected(sys);
     if (vm->host_name[0])
         json_object_set_new(sys, "HostName", json_string(vm->host_name));

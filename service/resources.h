@@ -82,6 +82,12 @@ int rf_log_target(struct rf_request *req, struct rf_response *r, struct rf_log_t
 void rf_console_log_uri(const char *vm_uuid, char *out, size_t outsz);
 /* Whether anything of a VM's console is kept: state entries or output history. */
 bool rf_console_history_kept(struct vsc_app *app, const char *vm_uuid);
+/* Whether the caller may watch port `port_idx` of `live` (NULL: freed): an access rule
+ * may deny it (port_rights.h), and then the port's console lines are not theirs in a
+ * LogEntry or a ComputerSystem either. A port that is gone has no rules: true. */
+bool rf_may_watch_port(struct rf_request *req, const struct vm *live, int port_idx);
+/* What stands for such a port's line. */
+#define RF_LINE_NOT_WATCHABLE "[vsc: not shown: no Watch right on this port]"
 /* A LogEntry of the console LogService (new reference). */
 json_t *rf_console_entry_json(struct vsc_app *app, const struct vm *vm,
                               const struct db_console_entry *e);

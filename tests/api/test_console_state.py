@@ -149,6 +149,36 @@ def test_a_private_port_s_lines_stay_out_of_the_state_log(make_vscd):
     vm.close()
 
 
+def test_a_port_denied_watch_shows_no_lines_in_the_state(make_vscd):
+    """An access rule denying a user Watch on a port keeps its console lines from them in
+    the VM's state too (as its WebSocket and transcript do): they see the state and its
+    time, and a placeholder for the line and no lines before or after; others see all."""
+    v = make_vscd()
+    a, vm = boot_vm(v, host="ruled")
+    ro_name = unique("ro")
+    create_account(v.admin, ro_name, "ReadOnly", password="password-ro-1")
+    ro = Client(v.base, auth=(ro_name, "password-ro-1"))
+    port = "/redfish/v1/Managers/bmc/SerialInterfaces/" + a["Ports"][0]["Id"]
+    r = v.admin.post(port + "/Oem/Vsc/AccessRules",
+                     json={"UserName": ro_name, "Right": "Watch", "Effect": "Deny"})
+    assert r.status_code == 201, r.text
+    vm.send(BOOT + b"\r\n" + b"\r\n".join(PANIC_BEFORE + [PANIC_LINE] + PANIC_AFTER) + b"\r\n")
+    wait_state(v, a, "Panic")
+    panic = wait_for(lambda: (lambda e: e if "LinesAfter" in e["Oem"]["Vsc"] else None)(
+        entries(v, a)[-1]), timeout=5, what="LinesAfter")
+    assert panic["Oem"]["Vsc"]["LinesBefore"][-2:] == [l.decode() for l in PANIC_BEFORE]
+    hidden = "[vsc: not shown: no Watch right on this port]"
+    s = get_json(ro, a["System"]["@odata.id"])
+    assert s["Status"]["Health"] == "Critical" and s["Oem"]["Vsc"]["ConsoleState"] == "Panic"
+    assert s["Oem"]["Vsc"]["ConsoleStateLine"] == hidden
+    seen = get_json(ro, panic["@odata.id"])
+    assert seen["Oem"]["Vsc"]["Line"] == hidden and seen["MessageArgs"] == ["ruled", hidden]
+    assert seen["Oem"]["Vsc"]["LinesBefore"] == [] and seen["Oem"]["Vsc"]["LinesAfter"] == []
+    for e in members(ro, log_uri(a) + "/Entries"):
+        assert "Linux version" not in str(get_json(ro, e))
+    vm.close()
+
+
 def test_power_off_and_reboot(make_vscd):
     v = make_vscd()
     a, vm = boot_vm(v)
