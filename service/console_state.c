@@ -164,12 +164,22 @@ static void publish(struct vsc_app *app, const struct vm *vm, const struct vm_co
     rf_system_uri(vm, uri, sizeof(uri));
     const char *host = vm->host_name[0] ? vm->host_name : vm->name;
     events_resource(&app->events, EVENT_CHANGED, uri, "ComputerSystem");
+    /* The line is the port's output: not for those an access rule denies Watch on it. */
+    struct events_guard guard = {.shown = RF_LINE_NOT_WATCHABLE};
+    for (const struct port *p = app->ports.ports; p; p = p->next) {
+        if (p->vm == vm && p->idx == s->port_idx)
+            guard.port_id = p->id;
+    }
     if (s->state == VM_STATE_PANIC) {
         const char *args[] = {host, s->line};
-        events_vsc(&app->events, "ConsolePanic", "Critical", uri, "ComputerSystem", args, 2, NULL);
+        guard.arg = 1;
+        events_vsc(&app->events, "ConsolePanic", "Critical", uri, "ComputerSystem", args, 2, NULL,
+                   &guard);
     } else {
         const char *args[] = {host, vm_state_name(s->state), s->line};
-        events_vsc(&app->events, "ConsoleStateChanged", "OK", uri, "ComputerSystem", args, 3, NULL);
+        guard.arg = 2;
+        events_vsc(&app->events, "ConsoleStateChanged", "OK", uri, "ComputerSystem", args, 3, NULL,
+                   &guard);
     }
 }
 

@@ -36,6 +36,7 @@ static void event_clear(struct event *e)
     free(e->message_id);
     free(e->origin);
     free(e->resource_type);
+    free(e->payload_unwatched);
     memset(e, 0, sizeof(*e));
 }
 
@@ -166,7 +167,22 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
+/* The record's Message and MessageArgs for listeners who may not watch a guarded port. */
+struct unwatched {
+    int64_t port_id;
+    json_t *message, *args; /* stolen */
+};
+
+static uint64_t publish_record(struct events *ev, json_t *record, const char *resource_type,
+                               struct unwatched *alt);
+
 uint64_t events_publish(struct events *ev, json_t *record, const char *resource_type)
+{
+    return publish_record(ev, record, resource_type, NULL);
+}
+
+static uint64_t publish_record(struct events *ev, json_t *record, const char *resource_type,
+                               struct unwatched *alt)
 {
     uint64_t id = now_us();
     if (id <= ev->last_id)
@@ -191,8 +207,16 @@ uint64_t events_publish(struct events *ev, json_t *record, const char *resource_
     e.message_id = dup_or_empty(mid);
     e.origin = dup_or_empty(origin);
     e.resource_type = dup_or_empty(resource_type);
+    bool alt_failed = false;
+    if (alt) { /* the same event (id, time) with the guarded argument replaced */
+        json_object_set_new(record, "Message", alt->message);
+        json_object_set_new(record, "MessageArgs", alt->args);
+        e.watch_port_id = alt->port_id;
+        e.payload_unwatched = event ? json_dumps(event, JSON_COMPACT) : NULL;
+        alt_failed = !e.payload_unwatched;
+    }
     json_decref(event);
-    if (!e.payload || !e.message_id || !e.origin || !e.resource_type) {
+    if (!e.payload || !e.message_id || !e.origin || !e.resource_type || alt_failed) {
         event_clear(&e);
         log_error("events: out of memory: an event was not published");
         return 0;
@@ -218,14 +242,22 @@ static json_t *new_record(const char *message_id, const char *severity, const ch
     return rec;
 }
 
-/* Fills Message and MessageArgs, then publishes. */
-static void publish_message(struct events *ev, json_t *rec, json_t *args, const char *resource_type)
+/* Fills Message and MessageArgs, then publishes; with alt_args (stolen), the variant for
+ * listeners who may not watch port_id too. */
+static void publish_message(struct events *ev, json_t *rec, json_t *args, const char *resource_type,
+                            json_t *alt_args, int64_t port_id)
 {
-    char *text =
-        events_message_text(ev, json_string_value(json_object_get(rec, "MessageId")), args);
-    if (!rec || !args || !text) {
+    const char *id = json_string_value(json_object_get(rec, "MessageId"));
+    char *text = events_message_text(ev, id, args);
+    char *alt_text = alt_args ? events_message_text(ev, id, alt_args) : NULL;
+    json_t *alt_message = alt_text ? json_string(alt_text) : NULL;
+    free(alt_text);
+    /* A guarded event without its variant would show the guarded argument to all. */
+    if (!rec || !args || !text || (port_id && !alt_message)) {
         json_decref(rec);
         json_decref(args);
+        json_decref(alt_args);
+        json_decref(alt_message);
         free(text);
         log_error("events: out of memory: an event was not published");
         return;
@@ -233,7 +265,8 @@ static void publish_message(struct events *ev, json_t *rec, json_t *args, const 
     json_object_set_new(rec, "Message", json_string(text));
     json_object_set_new(rec, "MessageArgs", args);
     free(text);
-    events_publish(ev, rec, resource_type);
+    struct unwatched alt = {.port_id = port_id, .message = alt_message, .args = alt_args};
+    publish_record(ev, rec, resource_type, port_id ? &alt : NULL);
 }
 
 void events_resource(struct events *ev, enum event_resource_change kind, const char *origin_uri,
@@ -241,12 +274,12 @@ void events_resource(struct events *ev, enum event_resource_change kind, const c
 {
     char id[96];
     snprintf(id, sizeof(id), "%s.%s", EVENTS_RESOURCE_ID_PREFIX, resource_messages[kind].key);
-    publish_message(ev, new_record(id, "OK", origin_uri), json_array(), resource_type);
+    publish_message(ev, new_record(id, "OK", origin_uri), json_array(), resource_type, NULL, 0);
 }
 
 void events_vsc(struct events *ev, const char *message_key, const char *severity,
                 const char *origin_uri, const char *resource_type, const char *const *args,
-                size_t nargs, json_t *oem)
+                size_t nargs, json_t *oem, const struct events_guard *guard)
 {
     json_t *m = json_object_get(ev->registry, message_key);
     if (!m || json_integer_value(json_object_get(m, "NumberOfArgs")) != (json_int_t)nargs) {
@@ -260,10 +293,17 @@ void events_vsc(struct events *ev, const char *message_key, const char *severity
     json_t *a = json_array();
     for (size_t i = 0; a && i < nargs; i++)
         json_array_append_new(a, json_string(args[i] ? args[i] : ""));
+    json_t *alt = NULL;
+    int64_t guarded = guard && guard->arg < nargs ? guard->port_id : 0;
+    if (guarded) {
+        alt = json_deep_copy(a);
+        if (alt)
+            json_array_set_new(alt, guard->arg, json_string(guard->shown));
+    }
     if (rec && oem)
         json_object_set(rec, "Oem", oem);
     json_decref(oem);
-    publish_message(ev, rec, a, resource_type);
+    publish_message(ev, rec, a, resource_type, alt, guarded);
 }
 
 void events_listen(struct events *ev, struct events_listener *l, bool resume, uint64_t after_id)

@@ -48,6 +48,19 @@ struct event {
     char *message_id;    /* "ResourceEvent.1.4.ResourceCreated" */
     char *origin;        /* the OriginOfCondition URI, "" when none */
     char *resource_type; /* "SerialInterface", "" when unknown */
+    /* Set when an argument is a port's console output (struct events_guard): listeners who
+     * may not watch that port get payload_unwatched, the same event with it replaced. */
+    int64_t watch_port_id;   /* 0: none */
+    char *payload_unwatched; /* NULL when watch_port_id is 0 */
+};
+
+/* For events_vsc(): argument `arg` is port `port_id`'s console output (a line it printed),
+ * which a user an access rule denies Watch may not read (docs/events.md); `shown` stands
+ * in for it in what they receive. */
+struct events_guard {
+    int64_t port_id;
+    size_t arg;
+    const char *shown;
 };
 
 enum events_next_result { EVENTS_NONE, EVENTS_EVENT, EVENTS_LOST };
@@ -90,11 +103,12 @@ void events_resource(struct events *ev, enum event_resource_change kind, const c
 
 /* An event from vsc's own VscEvents registry: message key (e.g. "ConsoleStateChanged"),
  * severity ("OK", "Warning", "Critical"), origin, resource type, the message arguments
- * (strings, as the registry declares them), and an optional Oem object (owned by the call,
- * may be NULL). An unknown key or a wrong argument count is logged and nothing published. */
+ * (strings, as the registry declares them), an optional Oem object (owned by the call,
+ * may be NULL) and an optional guard (an argument not every listener may read). An
+ * unknown key or a wrong argument count is logged and nothing published. */
 void events_vsc(struct events *ev, const char *message_key, const char *severity,
                 const char *origin_uri, const char *resource_type, const char *const *args,
-                size_t nargs, json_t *oem);
+                size_t nargs, json_t *oem, const struct events_guard *guard);
 
 /*
  * Publishes one EventRecord (stolen): adds EventId, MemberId and, when absent,

@@ -7,10 +7,12 @@
  */
 #include "app.h"
 #include "base_registry.h"
+#include "db_accounts.h"
 #include "event_filter.h"
 #include "events.h"
 #include "jsonbody.h"
 #include "log.h"
+#include "port_rights.h"
 #include "resources.h"
 
 #include <errno.h>
@@ -69,6 +71,19 @@ static void stream_end(struct sse_stream *ss, const char *why)
     rf_stream_wake(&ss->stream);
 }
 
+/* The payload for this stream's user: a guarded event (events.h) has a variant for users
+ * an access rule denies Watch on its port; the account's current name and role decide. */
+static const char *payload_for(struct sse_stream *ss, const struct event *e)
+{
+    if (!e->watch_port_id || !e->payload_unwatched)
+        return e->payload;
+    struct account a;
+    if (db_account_get(&ss->app->db, ss->account_id, &a) < 0)
+        return e->payload_unwatched; /* not known: the safe one */
+    bool may = port_rights(ss->app, e->watch_port_id, a.user, a.role) & PORT_RIGHT_WATCH;
+    return may ? e->payload : e->payload_unwatched;
+}
+
 /* The next bytes to send into ss->out: 1, 0 (nothing now), -1 (end). */
 static int stream_fill(struct sse_stream *ss)
 {
@@ -82,7 +97,7 @@ static int stream_fill(struct sse_stream *ss)
     int n = -1;
     switch (events_next(&ss->app->events, &ss->l, &e)) {
     case EVENTS_EVENT:
-        n = asprintf(&ss->out, "id: %" PRIu64 "\ndata: %s\n\n", e->id, e->payload);
+        n = asprintf(&ss->out, "id: %" PRIu64 "\ndata: %s\n\n", e->id, payload_for(ss, e));
         break;
     case EVENTS_LOST: /* no id: the client's Last-Event-ID stays the last event it got */
         notice = events_lost_notice(&ss->app->events, ss->l.last_id);

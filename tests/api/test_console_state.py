@@ -498,3 +498,34 @@ def test_state_changes_are_events_within_100ms(make_vscd):
         every.close()
         panics.close()
         vm.close()
+
+
+def test_state_events_keep_a_denied_port_s_line_from_the_user(make_vscd):
+    """ConsoleStateChanged / ConsolePanic carry the console line that told; a user an access
+    rule denies Watch on that port receives the same event (same id) with a placeholder for
+    the line, in MessageArgs and Message; the Administrator's stream has the line."""
+    from test_events import SSE, opened, record
+    v = make_vscd()
+    a, vm = boot_vm(v, host="guarded")
+    ro_name = unique("ro")
+    _, pw = create_account(v.admin, ro_name, "ReadOnly")
+    port = "/redfish/v1/Managers/bmc/SerialInterfaces/" + a["Ports"][0]["Id"]
+    r = v.admin.post(port + "/Oem/Vsc/AccessRules",
+                     json={"UserName": ro_name, "Right": "Watch", "Effect": "Deny"})
+    assert r.status_code == 201, r.text
+    only = SSE + "?$filter=" + quote("MessageId eq 'VscEvents.1.0.ConsolePanic'")
+    admin_s = opened(v.base, path=only)
+    ro_s = opened(v.base, path=only, auth=(ro_name, pw))
+    try:
+        vm.send(PANIC_LINE + b"\r\n")
+        mine, theirs = admin_s.next(timeout=3), ro_s.next(timeout=3)
+        assert mine["id"] == theirs["id"]
+        assert record(mine)["MessageArgs"] == ["guarded", PANIC_LINE.decode()]
+        hidden = "[vsc: not shown: no Watch right on this port]"
+        rec = record(theirs)
+        assert rec["MessageArgs"] == ["guarded", hidden]
+        assert hidden in rec["Message"] and "Kernel panic" not in str(theirs)
+    finally:
+        admin_s.close()
+        ro_s.close()
+        vm.close()

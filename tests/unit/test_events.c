@@ -118,10 +118,26 @@ TEST(events_registry_texts)
     json_decref(none);
     const char *const three[] = {"h", "Running", "login:"};
     events_vsc(ev, "ConsoleStateChanged", "OK", "/redfish/v1/Systems/x", "ComputerSystem", three, 3,
-               NULL);
+               NULL, NULL);
     CHECK_EQ_INT((long long)ev->published, 1);
-    events_vsc(ev, "ConsoleStateChanged", "OK", "", "", three, 2, json_object()); /* refused */
+    CHECK(ev->ring[0].payload_unwatched == NULL && ev->ring[0].watch_port_id == 0);
+    events_vsc(ev, "ConsoleStateChanged", "OK", "", "", three, 2, json_object(),
+               NULL); /* refused */
     CHECK_EQ_INT((long long)ev->published, 1);
+    /* A guarded argument: the same event for who may not watch, with it replaced. */
+    const struct events_guard guard = {.port_id = 7, .arg = 2, .shown = "[hidden]"};
+    events_vsc(ev, "ConsoleStateChanged", "OK", "/redfish/v1/Systems/x", "ComputerSystem", three, 3,
+               NULL, &guard);
+    CHECK_EQ_INT((long long)ev->published, 2);
+    const struct event *g = &ev->ring[1 % ev->cap];
+    CHECK_EQ_INT((long long)g->watch_port_id, 7);
+    REQUIRE(g->payload_unwatched);
+    CHECK(strstr(g->payload, "login:") != NULL && strstr(g->payload, "[hidden]") == NULL);
+    CHECK(strstr(g->payload_unwatched, "login:") == NULL);
+    CHECK(strstr(g->payload_unwatched, "\"MessageArgs\":[\"h\",\"Running\",\"[hidden]\"]"));
+    char idtext[32];
+    snprintf(idtext, sizeof(idtext), "\"Id\":\"%llu\"", (unsigned long long)g->id);
+    CHECK(strstr(g->payload, idtext) && strstr(g->payload_unwatched, idtext));
     events_fini(ev);
     loop_fini(&loop);
 }
