@@ -340,11 +340,15 @@ static json_t *cw_json(const struct cw *cw)
                      "ReceivesOutput", console_reader_sees(c, &cw->reader));
 }
 
-static json_t *mode_json(const struct console *c)
+/* The port's mode as a `mode` message. `reason` NULL: the last change's reason. The greeting
+ * passes "current": it tells the newcomer how things stand, not a change, and clients
+ * (vsc-console, the dashboard) tell the two apart by it. */
+static json_t *mode_json(const struct console *c, const char *reason)
 {
-    json_t *m =
-        json_pack("{s:s, s:s, s:b, s:s}", "type", "mode", "mode", console_mode_name(c->mode),
-                  "forced", c->forced, "reason", c->reason ? c->reason : "current");
+    if (!reason)
+        reason = c->reason ? c->reason : "current";
+    json_t *m = json_pack("{s:s, s:s, s:b, s:s}", "type", "mode", "mode",
+                          console_mode_name(c->mode), "forced", c->forced, "reason", reason);
     json_object_set_new(m, "holder", c->holder[0] ? json_string(c->holder) : json_null());
     json_object_set_new(m, "by", c->changed_by[0] ? json_string(c->changed_by) : json_null());
     return m;
@@ -356,7 +360,7 @@ static void on_mode(struct console_reader *r)
     struct cw *cw = r->data;
     cw_refresh_rights(cw);
     const struct console *c = &cw->port->console;
-    send_json(cw, mode_json(c));
+    send_json(cw, mode_json(c, NULL));
     if (c->mode == CONSOLE_PRIVATE && !console_reader_sees(c, r)) {
         char text[160];
         snprintf(text, sizeof(text), "port is private to '%s'; output is hidden", c->holder);
@@ -516,7 +520,7 @@ static void mode_request(struct cw *cw, enum console_mode mode, bool force)
     if (rc < 0)
         notice(cw, console_mode_refusal(rc));
     else if (rc == 0)
-        send_json(cw, mode_json(&cw->port->console)); /* already so: this client is told */
+        send_json(cw, mode_json(&cw->port->console, NULL)); /* already so: this client is told */
     else
         log_info("console %lld: mode %s by '%s'%s", (long long)cw->port->id,
                  console_mode_name(mode), cw->reader.user,
@@ -614,7 +618,7 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     json_t *hello = json_pack("{s:s, s:o, s:o}", "type", "hello", "connection", cw_json(cw),
                               "attached", console_ws_connections(p));
     send_json(cw, hello);
-    send_json(cw, mode_json(&p->console));
+    send_json(cw, mode_json(&p->console, "current"));
     announce_attached(cw, "attach");
     pump(cw);
     return cw->ws;

@@ -452,6 +452,28 @@ def test_patch_mode_without_connection_is_held_until_released(env):
         closing(op, vm)
 
 
+def test_the_mode_on_attach_says_current_after_changes(env):
+    """The mode message every connection gets second says `reason: current`, also on a port
+    whose mode changed before (it said the last change's `set` or `released`, which
+    vsc-console and the dashboard then showed as a change that just happened)."""
+    p, vm = new_port(env)
+    pid = p["Id"]
+    a = env.as_user
+    assert patch_mode(a["admin"], pid, "ObserveOnly").status_code == 200
+    op = ws(env, "op", pid)
+    try:
+        assert (op.mode["mode"], op.mode["holder"], op.mode["reason"]) == \
+            ("ObserveOnly", env.names["admin"], "current")
+    finally:
+        closing(op)
+    assert patch_mode(a["admin"], pid, "Free").status_code == 200
+    op = ws(env, "op", pid)
+    try:
+        assert (op.mode["mode"], op.mode["holder"], op.mode["reason"]) == ("Free", None, "current")
+    finally:
+        closing(op, vm)
+
+
 def private_spell(env, holder_client, pid, vm, watcher):
     """The holder takes the port private by PATCH; the VM prints a secret meanwhile."""
     assert patch_mode(holder_client, pid, "Private").status_code == 200
