@@ -515,8 +515,10 @@ void console_ws_control_parse(const uint8_t *data, size_t len, struct console_ws
 
 static void mode_request(struct cw *cw, enum console_mode mode, bool force)
 {
+    cw->port->mode_client = cw->client;
     int rc =
         console_set_mode(&cw->port->console, mode, cw->reader.user, cw_refresh_rights(cw), force);
+    cw->port->mode_client = NULL;
     if (rc < 0)
         notice(cw, console_mode_refusal(rc));
     else if (rc == 0)

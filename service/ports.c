@@ -161,9 +161,9 @@ static void on_mode_changed(struct console *c)
     struct port *p = c->owner;
     char uri[128];
     rf_port_uri(p, uri, sizeof(uri));
-    audit(p->registry->app, AUDIT_MODE_CHANGE, c->changed_by, NULL, uri, "mode %s%s%s%s (%s)",
-          console_mode_name(c->mode), c->holder[0] ? " held by " : "", c->holder,
-          c->forced ? ", forced" : "", c->reason ? c->reason : "set");
+    audit(p->registry->app, AUDIT_MODE_CHANGE, c->changed_by, p->mode_client, uri,
+          "mode %s%s%s%s (%s)", console_mode_name(c->mode), c->holder[0] ? " held by " : "",
+          c->holder, c->forced ? ", forced" : "", c->reason ? c->reason : "set");
     publish_port(p, EVENT_CHANGED);
 }
 

@@ -91,6 +91,9 @@ struct port {
     uint64_t last_batch;              /* bytes the readers were told of last time */
     struct loop_watch *vm_watch;      /* the backend's watch on the VM side's fd, or NULL */
     bool reading_held;                /* reading what the kernel held: store, tell nobody */
+    /* The client address of a mode request, for its audit row: set by the caller around
+     * console_set_mode(), NULL otherwise (a holder leaving, a rename: no request). */
+    const char *mode_client;
     enum port_state state;
     char error[128];
     void *backend;        /* the backend's own state */

@@ -325,10 +325,14 @@ static void patch_port(struct rf_request *req, struct rf_response *r)
     /* The line settings first: when they cannot be stored, the mode stays as it was. */
     if (line_given && update_line(req, p, v, r) < 0)
         return;
-    if (mode_given && console_set_mode(&p->console, mode, req->who.user, rights,
-                                       (rights & PORT_RIGHT_FORCE) != 0) > 0)
+    if (!mode_given)
+        return;
+    p->mode_client = req->client_ip;
+    if (console_set_mode(&p->console, mode, req->who.user, rights,
+                         (rights & PORT_RIGHT_FORCE) != 0) > 0)
         log_info("port %lld: mode %s by '%s'%s", (long long)p->id, console_mode_name(mode),
                  req->who.user, p->console.forced ? " (forced)" : "");
+    p->mode_client = NULL;
 }
 
 /* The console WebSocket's URI without "Upgrade: websocket": http.c upgrades real

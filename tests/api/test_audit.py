@@ -84,6 +84,7 @@ def test_console_attach_input_detach_and_modes(make_vscd):
     assert "18 byte(s) of input" in det["Detail"]
     modes = mine("ModeChange")
     assert modes and "Private" in modes[0]["Detail"] and modes[0]["UserName"] == "admin"
+    assert modes[0]["ClientAddress"] == "127.0.0.1"  # the PATCH's, as every request's row
     assert [r["Action"] for r in records(v, "PortsAllocated")] == ["PortsAllocated"]
     vm.close()
 
