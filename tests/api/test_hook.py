@@ -221,6 +221,23 @@ def test_metadata_only_domain(hook, admin):
     assert system_ports(admin, NOSERIAL_UUID) is None
 
 
+def test_port_metadata_may_leave_out_comport(hook, admin):
+    """<vsc:port> attributes are each optional: a label alone, or a port not described at
+    all, must not become an empty ComPort, which vscd refuses (400), stopping the VM."""
+    xml = sample("domain-unix.xml", hook.ports_dir)
+    xml = xml.replace('<vsc:port index="1" comport="COM1" label="console"/>',
+                      '<vsc:port index="1" label="console"/>')
+    xml = xml.replace('<vsc:port index="2" comport="COM2" label="debug &amp; kdb"/>', '')
+    ok(hook.run(xml, "vsc-unix", "prepare", "begin"))
+    ports = system_ports(admin, UNIX_UUID)
+    assert ports is not None and len(ports) == 2, ports
+    assert [p["Oem"]["Vsc"]["Label"] for p in ports] == ["console", ""]
+    # And the same definition again is the same allocation (no stale-port replacement).
+    first = [p["Id"] for p in ports]
+    ok(hook.run(xml, "vsc-unix", "prepare", "begin"))
+    assert [p["Id"] for p in system_ports(admin, UNIX_UUID)] == first
+
+
 def test_token_file_instead_of_password(hook, admin, tmp_path):
     token, _ = admin.login("admin", ADMIN_PASSWORD)
     token_file = tmp_path / "token"
