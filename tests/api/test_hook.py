@@ -297,6 +297,30 @@ def test_unreachable_vscd_fails_prepare_not_stop(hook, admin):
     assert r.returncode == 0 and "cannot reach vscd" in r.stderr, r.stderr
 
 
+def test_retries_wait_for_a_vscd_that_starts_later(hook, admin, tmp_path):
+    """VSC_RETRIES (docs/hypervisors.md: "to wait for it" when libvirt starts first): a
+    refused first attempt followed by a vscd that answers is a success, not a failure."""
+    hook.vscd.stop()
+    xml_file = tmp_path / "domain.xml"
+    xml_file.write_text(sample("domain-unix.xml", hook.ports_dir))
+    with open(xml_file, encoding="utf-8") as stdin:
+        proc = subprocess.Popen([HOOK, "vsc-unix", "prepare", "begin", "-"], stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=hook.env(VSC_RETRIES="10"))
+    try:
+        time.sleep(0.5)  # the hook's first attempt is refused
+        hook.vscd.start()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, "exit %d, stderr: %s" % (proc.returncode, err)
+    assert out == ""
+    ports = system_ports(admin, UNIX_UUID)
+    assert ports is not None and len(ports) == 2, ports
+
+
 def test_config_file_is_read(hook, admin):
     hook.write_conf(VSC_URL="https://127.0.0.1:%d" % free_port())
     r = hook.run(sample("domain-unix.xml", hook.ports_dir), "vsc-unix", "prepare", "begin")
