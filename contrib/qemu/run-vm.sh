@@ -97,7 +97,8 @@ free_ports() {
 }
 trap free_ports EXIT
 trap 'exit 130' INT
-trap 'exit 143' TERM HUP
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # One BindPath per port, in port order (the response lists them by Index).
 paths=$(printf '%s' "$reply" | grep -o '"BindPath":"[^"]*"' | sed 's/^"BindPath":"//; s/"$//')
@@ -134,7 +135,31 @@ set -- "$QEMU" -accel "$accel" -m "$mem" -nodefaults -no-user-config -display no
     -no-reboot -kernel "$kernel" ${initrd:+-initrd "$initrd"} \
     -append "console=ttyS0 panic=-1 $append" $chardevs "$@"
 echo "run-vm.sh: $*" >&2
-"$@"
+# QEMU runs in the background so that a signal to this script acts at once: the shell runs
+# a trap only after the foreground command ends, so `kill <this script>` used to wait for
+# the guest to power off. Now the signal stops QEMU, and the script exits 128+N after it
+# (freeing the ports). QEMU keeps this script's standard input (fd 3).
+status=
+qemu=
+# shellcheck disable=SC2317  # run by the traps
+stop_qemu() {
+    status=$1
+    [ -z "$qemu" ] || kill -TERM "$qemu" 2>/dev/null
+}
+trap 'stop_qemu 130' INT
+trap 'stop_qemu 143' TERM
+trap 'stop_qemu 129' HUP
+exec 3<&0
+"$@" <&3 3<&- &
+qemu=$!
+exec 3<&-
+[ -z "$status" ] || kill -TERM "$qemu" 2>/dev/null # a signal came before QEMU had a pid
+wait "$qemu"
 rc=$?
+# A trapped signal ends `wait` early (status 128+N) while QEMU is still stopping.
+while kill -0 "$qemu" 2>/dev/null; do
+    wait "$qemu"
+    rc=$?
+done
 echo "run-vm.sh: QEMU exited with $rc" >&2
-exit $rc
+exit "${status:-$rc}"

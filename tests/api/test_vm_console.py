@@ -2,13 +2,15 @@
 unix port as a hypervisor binds it; its firmware, kernel and login prompt arrive through the
 console WebSocket, and what an admin types there logs in."""
 import os
+import signal
+import subprocess
 import sys
 
 import pytest
 
 from conftest import ADMIN_PASSWORD
-from helpers_ports import (allocate_ok, free, new_uuid, vscd_factory, wait_port_field,
-                           wait_port_state)
+from helpers_ports import (allocate_ok, free, new_uuid, vscd_factory, wait_for,
+                           wait_port_field, wait_port_state)
 from test_console_ws import connect
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vm"))
@@ -57,3 +59,51 @@ def test_login_prompt_through_the_console_websocket(make_vscd):
         vm.stop()
         ws.close()
     assert free(v.admin, VMUUID=uuid).status_code == 200
+
+
+RUN_VM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib", "qemu",
+                      "run-vm.sh")
+
+
+def test_run_vm_stops_qemu_and_frees_the_ports_when_killed(make_vscd):
+    """`kill` of contrib/qemu/run-vm.sh (a supervisor stopping it by its pid) stops the VM
+    and frees its ports at once, not whenever the guest happens to power off."""
+    kernel = qemu_vm.find_kernel()
+    assert kernel, "no readable /boot/vmlinuz-* (scripts/deps test installs it)"
+    v = make_vscd()
+    uuid = new_uuid()
+    env = dict(os.environ, VSC_URL=v.base, VSC_USER="admin", VSC_PASSWORD=ADMIN_PASSWORD,
+               VSC_INSECURE="1")
+    # panic=0: without an initrd the kernel panics and then waits for ever, like a VM that
+    # runs until it is stopped.
+    script = subprocess.Popen([RUN_VM, "-n", "killed", "-u", uuid, "-a", "tcg", "-m", "128",
+                               "-A", "panic=0", kernel], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)
+    try:
+        port = wait_for(lambda: (v.admin.get("/redfish/v1/Systems/" + uuid).status_code == 200
+                                 and port_ids(v.admin)), timeout=15, what="the VM's port")[0]
+        wait_port_state(v.admin, port, "Connected", timeout=15)  # QEMU runs
+        script.send_signal(signal.SIGTERM)
+        try:
+            _, err = script.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("run-vm.sh still runs 10 s after SIGTERM (QEMU too: %s)"
+                        % bool(qemu_children(script.pid)))
+        assert script.returncode == 143, err
+        assert "freed the ports" in err, err
+        assert v.admin.get("/redfish/v1/Systems/" + uuid).status_code == 404
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
+            script.wait()
+
+
+def port_ids(client):
+    r = client.get("/redfish/v1/Managers/bmc/SerialInterfaces")
+    return [m["@odata.id"].rsplit("/", 1)[1] for m in r.json()["Members"]]
+
+
+def qemu_children(pid):
+    r = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return r.stdout.split()
