@@ -119,18 +119,23 @@ static int connect_by(const struct vsc_plugin *pl, int64_t deadline)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    if (connect(fd, (const struct sockaddr *)&pl->addr, sizeof(pl->addr)) == 0)
-        return fd;
-    int rc = -errno;
-    if (rc == -EAGAIN || rc == -EINPROGRESS) { /* vscd's backlog is full: wait a little */
-        rc = wait_fd(fd, POLLOUT, deadline);
-        int err = 0;
-        socklen_t elen = sizeof(err);
-        if (rc == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && !err)
-            return fd;
-        if (rc == 0)
-            rc = err ? -err : -ECONNREFUSED;
+    /* EAGAIN: vscd's accept queue is full (vscd busy, or stuck with earlier attempts still
+     * queued), so vscd is there. A Unix socket does not connect in the background, and poll
+     * says POLLOUT at once on the unconnected socket (the send then failed ENOTCONN: FF, as
+     * if vscd were gone): try connect again until the deadline, which gives C3. */
+    int rc;
+    while ((rc = connect(fd, (const struct sockaddr *)&pl->addr, sizeof(pl->addr))) < 0 &&
+           errno == EAGAIN) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            break;
+        }
+        poll(NULL, 0, left < 20 ? (int)left : 20);
     }
+    if (rc == 0)
+        return fd;
+    rc = -errno;
     close(fd);
     return rc;
 }

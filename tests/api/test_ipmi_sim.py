@@ -4,6 +4,7 @@ IANA to vscd's `ipmi_socket`. Ports allocated, listed and freed this way are wha
 shows; errors are ipmitool's `rsp=0xNN`; without vscd the plugin answers at once (FF) or
 within its timeout (C3), never hangs."""
 import signal
+import socket
 import time
 
 import pytest
@@ -119,3 +120,34 @@ def test_without_vscd_the_plugin_answers_promptly(bmc):
     cc, _ = bmc.raw(0x03, IANA + u)
     assert cc == 0xFF and time.monotonic() - t < 1.5
     assert bmc.raw(0x01, b"\x01\x02\x03")[0] == 0xC1  # ipmi_sim itself is still fine
+
+
+def test_a_full_backlog_is_vscd_busy_not_gone(bmc):
+    """vscd alive but stuck, with its socket's accept queue full (each timed-out attempt
+    leaves its connection queued there): still C3 after the timeout, as documented, not an
+    immediate FF that says vscd is gone."""
+    u = uuid_bytes(new_uuid())
+    vscd = bmc.vscd
+    queued = []
+    vscd.proc.send_signal(signal.SIGSTOP)
+    try:
+        while len(queued) < 64:  # vscd listens with a backlog of 8
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(vscd.sock)
+            except BlockingIOError:
+                s.close()
+                break
+            queued.append(s)
+        assert 0 < len(queued) < 64, len(queued)
+        t = time.monotonic()
+        cc, _ = bmc.raw(0x03, IANA + u, wait_s=5)
+        slow = time.monotonic() - t
+    finally:
+        vscd.proc.send_signal(signal.SIGCONT)
+        for s in queued:
+            s.close()
+    assert cc == 0xC3 and 1.5 < slow < 4.5, (cc, slow)
+    # Once vscd runs again the plugin gets through.
+    assert bmc.raw(0x03, IANA + u, wait_s=5)[0] == 0xCB
