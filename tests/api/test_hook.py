@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, HERE, ROOT, free_port
+from conftest import ADMIN_PASSWORD, HERE, ROOT, Client, free_port
+from helpers_ports import wait_for
 
 HOOK = os.path.join(ROOT, "contrib", "libvirt", "qemu-hook")
 RUN_VM = os.path.join(ROOT, "contrib", "qemu", "run-vm.sh")
@@ -297,19 +298,17 @@ def test_unreachable_vscd_fails_prepare_not_stop(hook, admin):
     assert r.returncode == 0 and "cannot reach vscd" in r.stderr, r.stderr
 
 
-def test_retries_wait_for_a_vscd_that_starts_later(hook, admin, tmp_path):
-    """VSC_RETRIES (docs/hypervisors.md: "to wait for it" when libvirt starts first): a
-    refused first attempt followed by a vscd that answers is a success, not a failure."""
-    hook.vscd.stop()
+def prepare_while(hook, tmp_path, meanwhile, **env):
+    """Runs the hook's `prepare` of domain-unix.xml in the background, calls meanwhile()
+    while it runs, and checks that it allocated the domain's two ports."""
     xml_file = tmp_path / "domain.xml"
     xml_file.write_text(sample("domain-unix.xml", hook.ports_dir))
-    with open(xml_file, encoding="utf-8") as stdin:
+    with open(xml_file, encoding="utf-8") as stdin:  # read at once, as libvirt writes it
         proc = subprocess.Popen([HOOK, "vsc-unix", "prepare", "begin", "-"], stdin=stdin,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=hook.env(VSC_RETRIES="10"))
+                                env=hook.env(**env))
     try:
-        time.sleep(0.5)  # the hook's first attempt is refused
-        hook.vscd.start()
+        meanwhile()
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
@@ -317,8 +316,35 @@ def test_retries_wait_for_a_vscd_that_starts_later(hook, admin, tmp_path):
             proc.wait()
     assert proc.returncode == 0, "exit %d, stderr: %s" % (proc.returncode, err)
     assert out == ""
-    ports = system_ports(admin, UNIX_UUID)
+    ports = system_ports(Client(hook.vscd.base, auth=("admin", ADMIN_PASSWORD)), UNIX_UUID)
     assert ports is not None and len(ports) == 2, ports
+
+
+def test_retries_wait_for_a_vscd_that_starts_later(hook, tmp_path):
+    """VSC_RETRIES (docs/hypervisors.md: "to wait for it" when libvirt starts first): a
+    refused first attempt followed by a vscd that answers is a success, not a failure."""
+    hook.vscd.stop()
+
+    def start_vscd():
+        time.sleep(0.5)  # the hook's first attempt is refused
+        hook.vscd.start()
+
+    prepare_while(hook, tmp_path, start_vscd, VSC_RETRIES="10")
+
+
+def test_retries_get_past_a_transient_error(hook, admin, tmp_path):
+    """VSC_RETRIES also retries vscd's transient answers (503: a device it could not make
+    just now, or its login worker busy): the answer that counts is the last one alone."""
+    blocker = os.path.join(hook.ports_dir, "vsc-unix")  # a file where the VM's folder goes
+    with open(blocker, "w"):
+        pass
+
+    def unblock():
+        wait_for(lambda: "AllocatePorts" in hook.vscd.read_log(), timeout=5,
+                 what="vscd refusing the first AllocatePorts (503, nothing kept)")
+        os.unlink(blocker)
+
+    prepare_while(hook, tmp_path, unblock, VSC_RETRIES="10")
 
 
 def test_config_file_is_read(hook, admin):
