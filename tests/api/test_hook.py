@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, HERE, ROOT, Client, free_port
+from conftest import ADMIN_PASSWORD, HERE, ROOT, Client, Vscd, free_port
 from helpers_ports import wait_for
 
 HOOK = os.path.join(ROOT, "contrib", "libvirt", "qemu-hook")
@@ -383,6 +383,29 @@ def test_paths_must_be_the_ones_vscd_serves(hook, admin, tmp_path):
     assert r.returncode != 0, r.stderr
     assert "wrong paths" in r.stderr and os.path.join(hook.ports_dir, "vsc-unix", "1") in r.stderr
     assert system_ports(admin, UNIX_UUID) is None
+
+
+def test_a_state_dir_reached_through_a_symlink(tmp_path):
+    """/var/lib/vsc a symlink (to another volume): vscd resolves state_dir, so its BindPaths
+    name the real folder while the domain and VSC_PORTS_DIR name the configured one. Both
+    are the same sockets, which QEMU reaches: the VM starts."""
+    (tmp_path / "volume").mkdir()
+    os.symlink(str(tmp_path / "volume"), str(tmp_path / "lib"))
+    vscd = Vscd(str(tmp_path / "lib" / "state")).start()
+    try:
+        hook = Hook(tmp_path, vscd)
+        admin = Client(vscd.base, auth=("admin", ADMIN_PASSWORD))
+        xml = sample("domain-unix.xml", hook.ports_dir)
+        ok(hook.run(xml, "vsc-unix", "prepare", "begin"))
+        ports = system_ports(admin, UNIX_UUID)
+        assert ports is not None and len(ports) == 2, ports
+        with socket.socket(socket.AF_UNIX) as qemu_side:  # the path the domain names
+            qemu_side.connect(os.path.join(hook.ports_dir, "vsc-unix", "1"))
+            assert wait_state(admin, ports[0], "Connected") == "Connected"
+        ok(hook.run(xml, "vsc-unix", "release", "end"))
+        assert system_ports(admin, UNIX_UUID) is None
+    finally:
+        vscd.stop()
 
 
 def test_bind_mode_socket_is_refused(hook, admin):
