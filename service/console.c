@@ -181,6 +181,12 @@ void console_detach(struct console *c, struct console_reader *r)
         mode_change(c, CONSOLE_FREE, "", r->user, false, "holder left");
 }
 
+void console_holder_lost_right(struct console *c, const char *by)
+{
+    if (c->mode != CONSOLE_FREE)
+        mode_change(c, CONSOLE_FREE, "", by, false, "holder lost the right");
+}
+
 void console_user_renamed(struct console *c, const char *old, const char *now, const char *by)
 {
     for (size_t i = 0; i < c->npriv; i++) {

@@ -162,6 +162,10 @@ int console_mode_check(const struct console *c, enum console_mode mode, const ch
  */
 void console_user_renamed(struct console *c, const char *old, const char *now, const char *by);
 
+/* The holder no longer has the right its mode needs (a role or an access rule changed, by
+ * `by`): the mode is released, reason "holder lost the right". */
+void console_holder_lost_right(struct console *c, const char *by);
+
 /* Whether a reader (other than `except`) of `user` is attached. */
 bool console_user_attached(const struct console *c, const char *user,
                            const struct console_reader *except);

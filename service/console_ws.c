@@ -3,6 +3,7 @@
 #include "app.h"
 #include "audit.h"
 #include "base_registry.h"
+#include "db_accounts.h"
 #include "log.h"
 #include "port_rights.h"
 #include "ports.h"
@@ -310,20 +311,6 @@ static uint32_t cw_refresh_rights(struct cw *cw)
     return cw->reader.rights;
 }
 
-static const char *role_name(enum role role)
-{
-    switch (role) {
-    case ROLE_ADMINISTRATOR:
-        return "Administrator";
-    case ROLE_OPERATOR:
-        return "Operator";
-    case ROLE_READONLY:
-        return "ReadOnly";
-    default:
-        return "";
-    }
-}
-
 static json_t *cw_json(const struct cw *cw)
 {
     char id[24], since[32];
@@ -626,9 +613,28 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
     return cw->ws;
 }
 
-void console_ws_rights_changed(struct ports *ps)
+/* A holder demoted (an Operator made ReadOnly) or denied by a rule would keep the port to
+ * itself with no right to: everyone else locked out of typing by a mode nobody may hold. */
+static void release_unheld_mode(struct port *p, const char *by)
+{
+    struct console *c = &p->console;
+    if (c->mode == CONSOLE_FREE)
+        return;
+    struct account a;
+    if (db_account_find(&p->registry->app->db, c->holder, &a) < 0)
+        return; /* a deleted holder's mode went with the account (console_user_renamed) */
+    uint32_t need = c->mode == CONSOLE_PRIVATE ? PORT_RIGHT_PRIVATE : PORT_RIGHT_OBSERVE;
+    if (port_rights(p->registry->app, p->id, a.user, a.role) & need)
+        return;
+    log_info("console %lld: '%s' may no longer hold %s", (long long)p->id, c->holder,
+             console_mode_name(c->mode));
+    console_holder_lost_right(c, by);
+}
+
+void console_ws_rights_changed(struct ports *ps, const char *by)
 {
     for (struct port *p = ps->ports; p; p = p->next) {
+        release_unheld_mode(p, by);
         for (struct console_reader *r = p->console.readers, *next; r; r = next) {
             next = r->next;
             if (r->notify != on_output || (cw_refresh_rights(r->data) & PORT_RIGHT_WATCH))

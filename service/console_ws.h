@@ -76,10 +76,11 @@ struct ws_conn *console_ws_start(struct vsc_app *app, const struct console_ws_ti
 /* The port is going away: closes its WebSockets (1001). */
 void console_ws_port_closing(struct port *p);
 
-/* Access rules or accounts changed: every open console connection re-reads its rights;
- * one that may no longer watch is closed (1008 "access revoked"). */
+/* Access rules or accounts changed (by `by`): every open console connection re-reads its
+ * rights; one that may no longer watch is closed (1008 "access revoked"); a mode whose
+ * holder lost the right to hold it is released. */
 struct ports;
-void console_ws_rights_changed(struct ports *ps);
+void console_ws_rights_changed(struct ports *ps, const char *by);
 
 /* The port's console connections, as Oem.Vsc.Attached entries (new reference). */
 json_t *console_ws_connections(const struct port *p);

@@ -192,7 +192,7 @@ static int read_new_rule(struct rf_request *req, const struct jb_value *v, struc
 static int rules_changed(struct rf_request *req, struct port *p, struct rf_response *r)
 {
     if (port_acl_load(&req->app->acl, &req->app->db) == 0) {
-        console_ws_rights_changed(&req->app->ports); /* open consoles follow at once */
+        console_ws_rights_changed(&req->app->ports, req->who.user); /* consoles follow at once */
         port_publish_changed(p);
         return 0;
     }

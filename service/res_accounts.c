@@ -387,7 +387,7 @@ static void patch_account(struct rf_request *req, struct rf_response *r)
         port_acl_load(&req->app->acl, &req->app->db); /* rules show the new name */
         ports_user_renamed(&req->app->ports, a.user, updated.user, req->who.user);
     }
-    console_ws_rights_changed(&req->app->ports); /* a new role or name: new rights */
+    console_ws_rights_changed(&req->app->ports, req->who.user); /* a new role or name */
     log_info("account '%s' changed by '%s'", updated.user, req->who.user);
     char uri[96];
     account_uri(updated.id, uri, sizeof(uri));

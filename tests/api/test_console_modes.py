@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import ADMIN_PASSWORD, assert_error
-from helpers_auth import create_account, unique
+from helpers_auth import account_uri_of, create_account, unique
 from helpers_ports import (MANAGER, ConsoleClient, FakeUnixVM, allocate_ok, port_oem, port_uri,
                            vscd_factory, wait_for, wait_port_field, wait_port_state)
 from test_console_ws import connect
@@ -773,3 +773,35 @@ def test_ten_clients_identical_streams_and_two_consoles_never_mix(env):
             assert c.read_bytes(b"<two-end>", timeout=30) == two
     finally:
         closing(*many, *other, vm1, vm2)
+
+
+def test_a_holder_that_loses_the_right_loses_the_mode():
+    """An Operator holding observe-only who is made ReadOnly, or an Administrator holding
+    private whom an access rule denies Private, may no longer hold it: the mode is released
+    at once (reason 'holder lost the right', by who made the change), so that the others
+    may type again; before, it stayed held by a user with no right to it."""
+    gen = role_env()
+    env = next(gen)
+    p, vm = new_port(env)
+    pid = p["Id"]
+    watcher = ws(env, "admin2", pid)
+    try:
+        assert patch_mode(env.as_user["op"], pid, "ObserveOnly").status_code == 200
+        take(watcher, "mode", lambda t: t["mode"] == "ObserveOnly")
+        r = env.admin.patch(account_uri_of(env.admin, env.names["op"]), json={"RoleId": "ReadOnly"})
+        assert r.status_code == 200, r.text
+        m = take(watcher, "mode", lambda t: t["mode"] == "Free")
+        assert (m["reason"], m["by"]) == ("holder lost the right", "admin"), m
+        assert port_oem(env.admin, pid)["Mode"] == "Free"
+        assert patch_mode(env.as_user["admin2"], pid, "Private").status_code == 200
+        take(watcher, "mode", lambda t: t["mode"] == "Private")
+        r = env.admin.post(port_uri(pid) + "/Oem/Vsc/AccessRules",
+                           json={"UserName": env.names["admin2"], "Right": "Private",
+                                 "Effect": "Deny"})
+        assert r.status_code == 201, r.text
+        m = take(watcher, "mode", lambda t: t["mode"] == "Free")
+        assert m["reason"] == "holder lost the right", m
+        assert port_oem(env.admin, pid)["ModeHolder"] is None
+    finally:
+        closing(watcher, vm)
+        next(gen, None)
