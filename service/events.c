@@ -208,11 +208,15 @@ static uint64_t publish_record(struct events *ev, json_t *record, const char *re
     e.origin = dup_or_empty(origin);
     e.resource_type = dup_or_empty(resource_type);
     bool alt_failed = false;
-    if (alt) { /* the same event (id, time) with the guarded argument replaced */
+    if (alt && !event) { /* the record went with the failed pack */
+        json_decref(alt->message);
+        json_decref(alt->args);
+        alt_failed = true;
+    } else if (alt) { /* the same event (id, time) with the guarded argument replaced */
         json_object_set_new(record, "Message", alt->message);
         json_object_set_new(record, "MessageArgs", alt->args);
         e.watch_port_id = alt->port_id;
-        e.payload_unwatched = event ? json_dumps(event, JSON_COMPACT) : NULL;
+        e.payload_unwatched = json_dumps(event, JSON_COMPACT);
         alt_failed = !e.payload_unwatched;
     }
     json_decref(event);
